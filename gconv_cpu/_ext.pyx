@@ -1,0 +1,271 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Thin binding to the C core: converts NumPy arrays, checks what C cannot
+see (buffer lengths, dtypes, contiguity), releases the GIL and dispatches."""
+import numpy as np
+
+cimport numpy as cnp
+from libc.stdint cimport int64_t, uintptr_t
+
+cnp.import_array()
+
+cdef extern from "gconv.h" nogil:
+    ctypedef enum gconv_status:
+        GCONV_OK
+        GCONV_EINVAL
+        GCONV_EOVERFLOW
+        GCONV_ENOMEM
+        GCONV_EUNSUPPORTED
+    ctypedef int gconv_isa
+    ctypedef int gconv_algo
+    ctypedef int gconv_kernel_kind
+    ctypedef struct gconv_minmax:
+        float min
+        float max
+    ctypedef struct gconv_conv_desc:
+        int64_t c_in, c_out, groups
+        int64_t kernel_h, kernel_w
+        int64_t stride_h, stride_w
+        int64_t dilation_h, dilation_w
+        int64_t pad_top, pad_bottom, pad_left, pad_right
+        gconv_minmax clamp
+    ctypedef struct gconv_conv_geom:
+        int64_t batch, in_h, in_w, out_h, out_w
+    ctypedef struct gconv_dw_geom:
+        int64_t in_h, in_w, out_h, out_w
+        int64_t kernel_h, kernel_w
+        int64_t stride_h, stride_w
+        int64_t dilation_h, dilation_w
+        int64_t pad_top, pad_left
+    ctypedef void (*gconv_gemm_ukernel_fn)(size_t, size_t, size_t, const float *, const float *, size_t,
+                                           float *, size_t, const gconv_minmax *)
+    ctypedef void (*gconv_dw_ukernel_fn)(const gconv_dw_geom *, const float *, const float *, float *,
+                                         int64_t, int64_t, const gconv_minmax *)
+    ctypedef struct gconv_kernel_info:
+        const char *name
+        gconv_kernel_kind kind
+        gconv_isa isa
+        int mr, nr
+        int kernel_h, kernel_w, stride
+        gconv_gemm_ukernel_fn gemm
+        gconv_dw_ukernel_fn dw
+    ctypedef struct gconv_conv_plan:
+        pass
+
+    const gconv_kernel_info *gconv_kernel_table(size_t *count)
+    unsigned gconv_cpu_isa_mask()
+    const char *gconv_isa_name(gconv_isa isa)
+    const char *gconv_last_error()
+    gconv_status gconv_conv_desc_check(const gconv_conv_desc *d)
+    gconv_status gconv_conv_output_size(const gconv_conv_desc *d, gconv_conv_geom *g)
+    gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weight, const float *bias,
+                                        gconv_isa isa, gconv_algo algo, gconv_conv_plan **out)
+    void gconv_conv_plan_destroy(gconv_conv_plan *p)
+    gconv_algo gconv_conv_plan_algo(const gconv_conv_plan *p)
+    gconv_isa gconv_conv_plan_isa(const gconv_conv_plan *p)
+    const char *gconv_conv_plan_kernel_name(const gconv_conv_plan *p)
+    size_t gconv_conv_plan_packed_bytes(const gconv_conv_plan *p)
+    gconv_status gconv_conv_plan_workspace_size(const gconv_conv_plan *p, const gconv_conv_geom *g,
+                                                int num_threads, size_t *bytes)
+    gconv_status gconv_conv_plan_run(const gconv_conv_plan *p, const gconv_conv_geom *g, const float *x,
+                                     float *y, void *workspace, size_t workspace_bytes, int num_threads)
+    int gconv_openmp_enabled()
+    int gconv_openmp_max_threads()
+
+ISA_NAMES = ("scalar", "avx2", "avx512")
+ALGO_NAMES = ("auto", "reference", "dwconv", "gemm")
+KIND_NAMES = ("gemm", "dwconv")
+
+
+cdef int check(gconv_status st) except -1:
+    """Turns a C status into the Python exception the API promises."""
+    if st == GCONV_OK:
+        return 0
+    msg = gconv_last_error().decode("utf-8", "replace")
+    if st == GCONV_ENOMEM:
+        raise MemoryError(msg)
+    if st == GCONV_EOVERFLOW:
+        from gconv_cpu._errors import SizeOverflowError
+        raise SizeOverflowError(msg)
+    raise ValueError(msg)
+
+
+def cpu_isa_mask():
+    return gconv_cpu_isa_mask()
+
+
+def openmp_enabled():
+    return bool(gconv_openmp_enabled())
+
+
+def openmp_max_threads():
+    return gconv_openmp_max_threads()
+
+
+def kernel_table():
+    """Every microkernel compiled in, as dicts (shared by tests and bench)."""
+    cdef size_t n, i
+    cdef const gconv_kernel_info *t = gconv_kernel_table(&n)
+    return [dict(index=i, name=t[i].name.decode(), kind=KIND_NAMES[t[i].kind], isa=ISA_NAMES[t[i].isa],
+                 mr=t[i].mr, nr=t[i].nr, kernel_h=t[i].kernel_h, kernel_w=t[i].kernel_w, stride=t[i].stride)
+            for i in range(n)]
+
+
+cdef gconv_conv_desc make_desc(tuple spec) except *:
+    cdef gconv_conv_desc d
+    (d.c_in, d.c_out, d.groups, d.kernel_h, d.kernel_w, d.stride_h, d.stride_w, d.dilation_h, d.dilation_w,
+     d.pad_top, d.pad_bottom, d.pad_left, d.pad_right, d.clamp.min, d.clamp.max) = spec
+    return d
+
+
+cdef float *float_ptr(cnp.ndarray a, str name, int64_t count) except NULL:
+    if cnp.PyArray_TYPE(a) != cnp.NPY_FLOAT32 or not cnp.PyArray_IS_C_CONTIGUOUS(a):
+        raise TypeError(f"{name} must be a C-contiguous float32 array")
+    if cnp.PyArray_SIZE(a) < count:
+        raise ValueError(f"{name} has {cnp.PyArray_SIZE(a)} elements, needs {count}")
+    return <float *>cnp.PyArray_DATA(a)
+
+
+def output_size(tuple spec, int64_t batch, int64_t in_h, int64_t in_w):
+    """(out_h, out_w) as C computes it, with C's checks."""
+    cdef gconv_conv_desc d = make_desc(spec)
+    cdef gconv_conv_geom g
+    g.batch, g.in_h, g.in_w = batch, in_h, in_w
+    check(gconv_conv_output_size(&d, &g))
+    return g.out_h, g.out_w
+
+
+cdef class ConvPlan:
+    """Packed weights plus the chosen algorithm and microkernel for one conv."""
+    cdef gconv_conv_plan *plan
+    cdef gconv_conv_desc desc
+    cdef readonly tuple spec
+
+    def __cinit__(self, tuple spec, cnp.ndarray weight, bias, int isa, int algo):
+        self.plan = NULL
+        self.spec = spec
+        self.desc = make_desc(spec)
+        check(gconv_conv_desc_check(&self.desc))
+        cdef int64_t wcount = self.desc.c_out * (self.desc.c_in // self.desc.groups) * self.desc.kernel_h * self.desc.kernel_w
+        cdef const float *w = float_ptr(weight, "weight", wcount)
+        cdef const float *b = NULL
+        if bias is not None:
+            b = float_ptr(bias, "bias", self.desc.c_out)
+        cdef gconv_status st
+        with nogil:
+            st = gconv_conv_plan_create(&self.desc, w, b, isa, algo, &self.plan)
+        check(st)
+
+    def __dealloc__(self):
+        gconv_conv_plan_destroy(self.plan)
+
+    @property
+    def algorithm(self):
+        return ALGO_NAMES[gconv_conv_plan_algo(self.plan)]
+
+    @property
+    def isa(self):
+        return ISA_NAMES[gconv_conv_plan_isa(self.plan)]
+
+    @property
+    def kernel_name(self):
+        return gconv_conv_plan_kernel_name(self.plan).decode()
+
+    @property
+    def packed_bytes(self):
+        return gconv_conv_plan_packed_bytes(self.plan)
+
+    def geometry(self, int64_t batch, int64_t in_h, int64_t in_w, int num_threads):
+        """(out_h, out_w, workspace_bytes) for one input size and thread count."""
+        cdef gconv_conv_geom g
+        cdef size_t ws
+        g.batch, g.in_h, g.in_w = batch, in_h, in_w
+        check(gconv_conv_output_size(&self.desc, &g))
+        check(gconv_conv_plan_workspace_size(self.plan, &g, num_threads, &ws))
+        return g.out_h, g.out_w, ws
+
+    def run(self, cnp.ndarray x, cnp.ndarray y, workspace, int num_threads):
+        """y = conv(x). x (N, C_in, H, W) and y (N, C_out, H_out, W_out): C-contiguous float32."""
+        if cnp.PyArray_NDIM(x) != 4 or cnp.PyArray_NDIM(y) != 4:
+            raise ValueError("x and out must be 4-D")
+        cdef cnp.npy_intp *xs = cnp.PyArray_DIMS(x)
+        cdef cnp.npy_intp *ys = cnp.PyArray_DIMS(y)
+        if xs[1] != self.desc.c_in:
+            raise ValueError(f"x: expected {self.desc.c_in} channels, got {xs[1]}")
+        cdef gconv_conv_geom g
+        g.batch, g.in_h, g.in_w, g.out_h, g.out_w = xs[0], xs[2], xs[3], ys[2], ys[3]
+        if ys[0] != xs[0] or ys[1] != self.desc.c_out:
+            raise ValueError(f"out: expected shape ({xs[0]}, {self.desc.c_out}, H_out, W_out), got {(<object>y).shape}")
+        cdef const float *xp = float_ptr(x, "x", 0)
+        cdef float *yp = float_ptr(y, "out", 0)
+        cdef void *wp = NULL
+        cdef size_t wbytes = 0
+        cdef cnp.ndarray ws
+        if workspace is not None:
+            ws = <cnp.ndarray>workspace
+            if not cnp.PyArray_IS_C_CONTIGUOUS(ws) or cnp.PyArray_ITEMSIZE(ws) != 1:
+                raise TypeError("workspace must be a contiguous uint8 array")
+            wp = cnp.PyArray_DATA(ws)
+            wbytes = <size_t>cnp.PyArray_NBYTES(ws)
+        cdef gconv_status st
+        with nogil:
+            st = gconv_conv_plan_run(self.plan, &g, xp, yp, wp, wbytes, num_threads)
+        check(st)
+        return y
+
+
+# ---- direct access to each microkernel, for the kernel tests and bench ----
+
+cdef const gconv_kernel_info *kernel_at(size_t index) except NULL:
+    cdef size_t n
+    cdef const gconv_kernel_info *t = gconv_kernel_table(&n)
+    if index >= n:
+        raise IndexError(f"kernel index {index} out of range (table has {n})")
+    if not (gconv_cpu_isa_mask() & (1u << t[index].isa)):
+        raise RuntimeError(f"this CPU cannot run {t[index].name.decode()}")
+    return &t[index]
+
+
+def gemm_ukernel(size_t index, size_t mr, size_t nc, size_t kc, cnp.ndarray w, cnp.ndarray b, size_t b_stride,
+                 cnp.ndarray c, size_t c_stride, float cmin, float cmax):
+    """Calls one GEMM microkernel on NumPy buffers (whose lengths are checked here)."""
+    cdef const gconv_kernel_info *k = kernel_at(index)
+    if k.gemm == NULL:
+        raise ValueError("not a GEMM kernel")
+    if not (1 <= mr <= <size_t>k.mr and 1 <= nc <= <size_t>k.nr and kc >= 1):
+        raise ValueError("tile out of range")
+    cdef const float *wp = float_ptr(w, "w", k.mr * (kc + 1))
+    cdef const float *bp = float_ptr(b, "b", (kc - 1) * b_stride + nc)
+    cdef float *cp = float_ptr(c, "c", (mr - 1) * c_stride + nc)
+    cdef gconv_minmax clamp
+    clamp.min, clamp.max = cmin, cmax
+    with nogil:
+        k.gemm(mr, nc, kc, wp, bp, b_stride, cp, c_stride, &clamp)
+
+
+def dw_ukernel(size_t index, tuple geom, cnp.ndarray x, cnp.ndarray w, cnp.ndarray out,
+               int64_t oy_begin, int64_t oy_end, float cmin, float cmax):
+    """Calls one depthwise microkernel on one plane. geom: (in_h, in_w, kernel_h, kernel_w,
+    stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_bottom, pad_left, pad_right)."""
+    cdef const gconv_kernel_info *k = kernel_at(index)
+    if k.dw == NULL:
+        raise ValueError("not a depthwise kernel")
+    cdef gconv_conv_desc d
+    cdef gconv_conv_geom cg
+    cdef gconv_dw_geom g
+    d.c_in = d.c_out = d.groups = 1
+    cg.batch = 1
+    (cg.in_h, cg.in_w, d.kernel_h, d.kernel_w, d.stride_h, d.stride_w, d.dilation_h, d.dilation_w,
+     d.pad_top, d.pad_bottom, d.pad_left, d.pad_right) = geom
+    d.clamp.min, d.clamp.max = cmin, cmax
+    check(gconv_conv_output_size(&d, &cg))
+    if not (0 <= oy_begin <= oy_end <= cg.out_h):
+        raise ValueError("row range out of bounds")
+    g.in_h, g.in_w, g.out_h, g.out_w = cg.in_h, cg.in_w, cg.out_h, cg.out_w
+    g.kernel_h, g.kernel_w, g.stride_h, g.stride_w = d.kernel_h, d.kernel_w, d.stride_h, d.stride_w
+    g.dilation_h, g.dilation_w, g.pad_top, g.pad_left = d.dilation_h, d.dilation_w, d.pad_top, d.pad_left
+    cdef const float *xp = float_ptr(x, "x", cg.in_h * cg.in_w)
+    cdef const float *wp = float_ptr(w, "w", 1 + d.kernel_h * d.kernel_w)
+    cdef float *op = float_ptr(out, "out", cg.out_h * cg.out_w)
+    with nogil:
+        k.dw(&g, xp, wp, op, oy_begin, oy_end, &d.clamp)
+    return cg.out_h, cg.out_w

@@ -1,0 +1,116 @@
+"""Planned convolution: validated spec + packed weights + reusable scratch.
+
+A ConvOp is built once per layer (or per functional call). Calling it does
+no packing and, in steady state, no allocation beyond the output array
+(none at all with out=). Scratch buffers live in a small pool so that
+several Python threads can run the same op at once without sharing scratch.
+"""
+import math
+import threading
+
+import numpy as np
+
+from . import _ext, _isa, _threads
+from ._validate import check_out, conv_geometry, int_param, pair, padding4
+
+ALGORITHMS = _ext.ALGO_NAMES  # ("auto", "reference", "dwconv", "gemm")
+NO_CLAMP = (-math.inf, math.inf)
+
+
+def conv_spec(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+              in_name="in_channels", out_name="out_channels"):
+    """Checks the layer-fixed parameters and returns the tuple the C core takes."""
+    groups = int_param(groups, "groups")
+    if groups < 1:
+        raise ValueError(f"groups must be a positive int, got {groups}")
+    in_channels = int_param(in_channels, in_name, 1)
+    out_channels = int_param(out_channels, out_name, 1)
+    if in_channels % groups:
+        raise ValueError(f"groups={groups} does not divide {in_name}={in_channels}")
+    if out_channels % groups:
+        raise ValueError(f"groups={groups} does not divide {out_name}={out_channels}")
+    kernel = pair(kernel_size, "kernel_size", 1)
+    stride = pair(stride, "stride", 1)
+    dilation = pair(dilation, "dilation", 1)
+    pads = padding4(padding, kernel, dilation, stride)
+    return (in_channels, out_channels, groups, *kernel, *stride, *dilation, *pads)
+
+
+def algorithm_index(algorithm):
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
+    return ALGORITHMS.index(algorithm)
+
+
+class _WorkspacePool:
+    """Scratch buffers handed to one call at a time; reused, never shared concurrently."""
+
+    _KEEP = 8
+
+    def __init__(self):
+        self._free = []
+        self._lock = threading.Lock()
+
+    def acquire(self, nbytes):
+        if nbytes == 0:
+            return None
+        with self._lock:
+            for i, buf in enumerate(self._free):
+                if buf.nbytes >= nbytes:
+                    return self._free.pop(i)
+        raw = np.empty(nbytes + 64, dtype=np.uint8)
+        offset = -raw.ctypes.data % 64  # the C core wants 64-byte aligned scratch
+        return raw[offset:offset + nbytes]
+
+    def release(self, buf):
+        if buf is not None:
+            with self._lock:
+                if len(self._free) < self._KEEP:
+                    self._free.append(buf)
+
+
+class ConvOp:
+    """One convolution, planned for one ISA: algorithm chosen, weights packed."""
+
+    def __init__(self, spec, weight, bias, algorithm="auto", clamp=NO_CLAMP, isa=None):
+        self.spec = tuple(spec)
+        self.isa = isa or _isa.get_isa()
+        self._plan = _ext.ConvPlan(self.spec + tuple(clamp), weight, bias, _isa.isa_index(self.isa),
+                                   algorithm_index(algorithm))
+        self._geometry = {}
+        self._pool = _WorkspacePool()
+
+    @property
+    def algorithm(self):
+        return self._plan.algorithm
+
+    @property
+    def kernel_name(self):
+        return self._plan.kernel_name
+
+    def output_shape(self, x_shape):
+        return conv_geometry(x_shape, self.spec)
+
+    def __call__(self, x, out=None):
+        """x: C-contiguous float32 (N, C_in, H, W); returns (N, C_out, H_out, W_out)."""
+        threads = _threads.get_num_threads()
+        key = (x.shape, threads)
+        geo = self._geometry.get(key)
+        if geo is None:
+            shape = self.output_shape(x.shape)
+            workspace = self._plan.geometry(shape[0], x.shape[2], x.shape[3], threads)[2]
+            geo = self._geometry[key] = (shape, workspace)
+            if len(self._geometry) > 64:  # many input sizes: keep the cache bounded
+                self._geometry.clear()
+                self._geometry[key] = geo
+        shape, ws_bytes = geo
+        if out is None:
+            out = np.empty(shape, dtype=np.float32)
+        else:
+            check_out(out, shape, x)
+        ws = self._pool.acquire(ws_bytes)
+        try:
+            self._plan.run(x, out, ws, threads)
+        finally:
+            self._pool.release(ws)
+        return out

@@ -1,0 +1,37 @@
+"""Functional API with torch.nn.functional's names, argument order and defaults."""
+from ._plan import ConvOp, conv_spec
+from ._validate import float_array
+
+
+def as_batched(x, name="x"):
+    """x as a float32 (N, C, H, W) array, and whether it came unbatched (C, H, W) as torch allows."""
+    x = float_array(x, name, ndim=(3, 4))
+    return (x[None], True) if x.ndim == 3 else (x, False)
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, algorithm="auto", out=None):
+    """2-D grouped convolution with the semantics of torch.nn.functional.conv2d.
+
+    x: (N, C_in, H, W) or (C_in, H, W); weight: (C_out, C_in/groups, kH, kW); bias: (C_out,) or None.
+    stride, dilation: int or pair. padding: int, pair, (top, bottom, left, right), 'same' or 'valid'.
+    algorithm: 'auto' (default), or 'reference', 'dwconv', 'gemm' to force a path (for testing).
+    out: optional float32 array of the output's shape to write into.
+    Returns a float32 array (N, C_out, H_out, W_out).
+    """
+    x, unbatched = as_batched(x)
+    weight = float_array(weight, "weight", ndim=4)
+    spec = conv_spec(x.shape[1], weight.shape[0], weight.shape[2:], stride, padding, dilation, groups,
+                     in_name="in_channels (x.shape[1])", out_name="out_channels (weight.shape[0])")
+    expected = (spec[1], spec[0] // spec[2], spec[3], spec[4])
+    if weight.shape != expected:
+        raise ValueError(f"weight: expected shape (C_out, C_in/groups, kH, kW) = {expected} for "
+                         f"in_channels={spec[0]} and groups={spec[2]}, got {weight.shape}")
+    if bias is not None:
+        bias = float_array(bias, "bias", ndim=1)
+        if bias.shape[0] != spec[1]:
+            raise ValueError(f"bias: expected {spec[1]} values (one per output channel), got {bias.shape[0]}")
+    op = ConvOp(spec, weight, bias, algorithm)
+    if out is not None and unbatched:
+        out = out[None] if getattr(out, "ndim", 0) == 3 else out
+    y = op(x, out)
+    return y[0] if unbatched else y

@@ -1,0 +1,99 @@
+"""Conv2d layer: PyTorch's parameters and initialization, planned execution."""
+import math
+
+import numpy as np
+
+from .. import _isa
+from .._plan import ConvOp, algorithm_index, conv_spec
+from ..functional import as_batched
+from .._validate import float_array
+
+
+class Conv2d:
+    """Grouped 2-D convolution, like torch.nn.Conv2d (inference only).
+
+    The first call (or prepare()) chooses the algorithm and packs the weights;
+    later calls reuse that plan. Assigning `layer.weight = w` or `layer.bias = b`
+    (or load_state_dict) makes the next call repack. Editing the arrays in place
+    (`layer.weight[...] = v`) is not seen until you call `layer.prepare()`.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", *, algorithm="auto"):
+        if padding_mode != "zeros":
+            raise ValueError(f"padding_mode: only 'zeros' is supported, got {padding_mode!r}")
+        self._spec = conv_spec(in_channels, out_channels, kernel_size, stride, padding, dilation, groups)
+        algorithm_index(algorithm)
+        (self.in_channels, self.out_channels, self.groups, kh, kw, sh, sw, dh, dw) = self._spec[:9]
+        self.kernel_size, self.stride, self.dilation = (kh, kw), (sh, sw), (dh, dw)
+        self.padding = padding if isinstance(padding, str) else self._spec[9:13]
+        self.algorithm = algorithm
+        self._op = None
+        # PyTorch's default: kaiming_uniform_(a=sqrt(5)) == U(-1/sqrt(fan_in), 1/sqrt(fan_in)), same for bias.
+        fan_in = (self.in_channels // self.groups) * kh * kw
+        bound = 1.0 / math.sqrt(fan_in)
+        shape = (self.out_channels, self.in_channels // self.groups, kh, kw)
+        self._weight = np.random.uniform(-bound, bound, size=shape).astype(np.float32)
+        self._bias = np.random.uniform(-bound, bound, size=self.out_channels).astype(np.float32) if bias else None
+
+    @property
+    def weight(self):
+        return self._weight
+
+    @weight.setter
+    def weight(self, value):
+        expected = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+        value = float_array(value, "weight", ndim=4)
+        if value.shape != expected:
+            raise ValueError(f"weight: expected shape {expected}, got {value.shape}")
+        self._weight = value
+        self._op = None
+
+    @property
+    def bias(self):
+        return self._bias
+
+    @bias.setter
+    def bias(self, value):
+        if value is not None:
+            value = float_array(value, "bias", ndim=1)
+            if value.shape != (self.out_channels,):
+                raise ValueError(f"bias: expected shape ({self.out_channels},), got {value.shape}")
+        self._bias = value
+        self._op = None
+
+    def prepare(self):
+        """Plans now: chooses the algorithm and packs the current weights. Returns self."""
+        self._op = ConvOp(self._spec, self._weight, self._bias, self.algorithm)
+        return self
+
+    @property
+    def plan_info(self):
+        """What the current plan runs: algorithm, kernel name and ISA."""
+        op = self._op if self._op is not None else self.prepare()._op
+        return {"algorithm": op.algorithm, "kernel": op.kernel_name, "isa": op.isa}
+
+    def __call__(self, x, out=None):
+        op = self._op
+        if op is None or op.isa != _isa.get_isa():
+            op = self.prepare()._op
+        if type(x) is np.ndarray and x.ndim == 4 and x.dtype == np.float32 and x.flags.c_contiguous:
+            return op(x, out)  # the hot path: no conversion
+        x, unbatched = as_batched(x)
+        if unbatched:
+            y = op(x, None if out is None else out[None])
+            return y[0]
+        return op(x, out)
+
+    forward = __call__
+
+    def __repr__(self):
+        s = (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}, padding={self.padding}")
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self._bias is None:
+            s += ", bias=False"
+        return s + ")"

@@ -1,0 +1,68 @@
+/* Internal helpers shared by the operator and the kernels. */
+#ifndef GCONV_INTERNAL_H
+#define GCONV_INTERNAL_H
+
+#include "gconv.h"
+
+#include <stdbool.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define GCONV_RESTRICT __restrict__
+#define GCONV_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define GCONV_RESTRICT
+#define GCONV_UNLIKELY(x) (x)
+#endif
+
+/* Largest tile any microkernel uses; scratch and packing are sized from the table. */
+#define GCONV_ALIGN 64
+
+/* Checked 64-bit arithmetic: return false on overflow instead of wrapping. */
+static inline bool gconv_mul_i64(int64_t a, int64_t b, int64_t *r) {
+    return !__builtin_mul_overflow(a, b, r);
+}
+static inline bool gconv_add_i64(int64_t a, int64_t b, int64_t *r) {
+    return !__builtin_add_overflow(a, b, r);
+}
+
+static inline float gconv_clampf(float v, const gconv_minmax *c) {
+    /* Written so that NaN propagates like PyTorch's (no clamp applied to NaN). */
+    v = v < c->min ? c->min : v;
+    return v > c->max ? c->max : v;
+}
+
+/* Records a message for gconv_last_error(); returns code for tail calls. */
+gconv_status gconv_fail(gconv_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* ---- microkernels (declared here, listed in kernels/table.c) ------------- */
+void gconv_f32_gemm_4x8__scalar(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
+                                size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp);
+void gconv_f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
+                               size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp);
+void gconv_f32_gemm_8x32__avx512(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
+                                 size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp);
+
+void gconv_f32_dwconv_generic__scalar(const gconv_dw_geom *g, const float *in, const float *w,
+                                      float *out, int64_t oy_begin, int64_t oy_end,
+                                      const gconv_minmax *clamp);
+void gconv_f32_dwconv_generic__avx2(const gconv_dw_geom *g, const float *in, const float *w,
+                                    float *out, int64_t oy_begin, int64_t oy_end,
+                                    const gconv_minmax *clamp);
+void gconv_f32_dwconv_generic__avx512(const gconv_dw_geom *g, const float *in, const float *w,
+                                      float *out, int64_t oy_begin, int64_t oy_end,
+                                      const gconv_minmax *clamp);
+
+/* Scalar pieces the SIMD kernels reuse for borders. */
+float gconv_dw_point_scalar(const gconv_dw_geom *g, const float *in, const float *w,
+                            int64_t oy, int64_t ox);
+
+/* ---- reference --------------------------------------------------------- */
+void gconv_conv2d_reference(const gconv_conv_desc *d, const gconv_conv_geom *g,
+                            const float *x, const float *weight, const float *bias, float *y,
+                            int num_threads);
+
+#endif

@@ -1,0 +1,417 @@
+/* Convolution operator: validation, algorithm choice, weight packing, and the
+ * threaded driver that feeds the microkernels. */
+#include "../common/internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+struct gconv_conv_plan {
+    gconv_conv_desc desc;
+    gconv_algo algo;
+    gconv_isa isa;
+    const gconv_kernel_info *kernel; /* NULL for the reference */
+    float *packed;                   /* GEMM panels, dwconv [bias|taps] rows, or reference weights */
+    size_t packed_floats;
+    float *ref_bias;                 /* reference only; NULL when the conv has no bias */
+    int64_t cin_g, cout_g, kdim;     /* kdim = cin_g * kernel_h * kernel_w */
+    int64_t panels_per_group, panel_floats;
+    int direct_1x1;                  /* 1x1, stride 1, no padding: the input is the GEMM's B */
+};
+
+/* ---------------------------------------------------------------- checks */
+
+gconv_status gconv_conv_desc_check(const gconv_conv_desc *d) {
+    if (!d) return gconv_fail(GCONV_EINVAL, "desc is NULL");
+    if (d->groups <= 0) return gconv_fail(GCONV_EINVAL, "groups must be positive, got %lld", (long long)d->groups);
+    if (d->c_in <= 0) return gconv_fail(GCONV_EINVAL, "in_channels must be positive, got %lld", (long long)d->c_in);
+    if (d->c_out <= 0) return gconv_fail(GCONV_EINVAL, "out_channels must be positive, got %lld", (long long)d->c_out);
+    if (d->c_in % d->groups) return gconv_fail(GCONV_EINVAL, "groups=%lld does not divide in_channels=%lld", (long long)d->groups, (long long)d->c_in);
+    if (d->c_out % d->groups) return gconv_fail(GCONV_EINVAL, "groups=%lld does not divide out_channels=%lld", (long long)d->groups, (long long)d->c_out);
+    if (d->kernel_h <= 0 || d->kernel_w <= 0) return gconv_fail(GCONV_EINVAL, "kernel_size must be positive");
+    if (d->stride_h <= 0 || d->stride_w <= 0) return gconv_fail(GCONV_EINVAL, "stride must be positive");
+    if (d->dilation_h <= 0 || d->dilation_w <= 0) return gconv_fail(GCONV_EINVAL, "dilation must be positive");
+    if (d->pad_top < 0 || d->pad_bottom < 0 || d->pad_left < 0 || d->pad_right < 0)
+        return gconv_fail(GCONV_EINVAL, "padding must be non-negative");
+    if (isnan(d->clamp.min) || isnan(d->clamp.max) || d->clamp.min > d->clamp.max)
+        return gconv_fail(GCONV_EINVAL, "clamp bounds must satisfy min <= max");
+    int64_t t, kdim, wcount;
+    if (!gconv_mul_i64(d->kernel_h - 1, d->dilation_h, &t) || !gconv_add_i64(t, 1, &t) ||
+        !gconv_mul_i64(d->kernel_w - 1, d->dilation_w, &t) || !gconv_add_i64(t, 1, &t) ||
+        !gconv_mul_i64(d->c_in / d->groups, d->kernel_h, &kdim) || !gconv_mul_i64(kdim, d->kernel_w, &kdim) ||
+        !gconv_mul_i64(kdim, d->c_out, &wcount) || !gconv_mul_i64(wcount, (int64_t)sizeof(float), &t) ||
+        (uint64_t)t > SIZE_MAX / 2)
+        return gconv_fail(GCONV_EOVERFLOW, "weight size overflows");
+    return GCONV_OK;
+}
+
+static gconv_status output_extent(int64_t in, int64_t pad_a, int64_t pad_b, int64_t k, int64_t dil,
+                                  int64_t stride, const char *axis, int64_t *out) {
+    int64_t padded, eff;
+    if (!gconv_add_i64(in, pad_a, &padded) || !gconv_add_i64(padded, pad_b, &padded) ||
+        !gconv_mul_i64(k - 1, dil, &eff) || !gconv_add_i64(eff, 1, &eff))
+        return gconv_fail(GCONV_EOVERFLOW, "padded input %s overflows", axis);
+    if (eff > padded)
+        return gconv_fail(GCONV_EINVAL, "kernel_size: dilated kernel %s %lld is larger than the padded input %s %lld",
+                          axis, (long long)eff, axis, (long long)padded);
+    *out = (padded - eff) / stride + 1;
+    return GCONV_OK;
+}
+
+gconv_status gconv_conv_output_size(const gconv_conv_desc *d, gconv_conv_geom *g) {
+    gconv_status st = gconv_conv_desc_check(d);
+    if (st) return st;
+    if (g->batch < 0) return gconv_fail(GCONV_EINVAL, "x: batch must be non-negative");
+    if (g->in_h <= 0 || g->in_w <= 0) return gconv_fail(GCONV_EINVAL, "x: height and width must be positive");
+    if ((st = output_extent(g->in_h, d->pad_top, d->pad_bottom, d->kernel_h, d->dilation_h, d->stride_h, "height", &g->out_h)))
+        return st;
+    if ((st = output_extent(g->in_w, d->pad_left, d->pad_right, d->kernel_w, d->dilation_w, d->stride_w, "width", &g->out_w)))
+        return st;
+    int64_t n_in, n_out;
+    if (!gconv_mul_i64(g->batch, d->c_in, &n_in) || !gconv_mul_i64(n_in, g->in_h, &n_in) ||
+        !gconv_mul_i64(n_in, g->in_w, &n_in) || !gconv_mul_i64(n_in, 4, &n_in) ||
+        !gconv_mul_i64(g->batch, d->c_out, &n_out) || !gconv_mul_i64(n_out, g->out_h, &n_out) ||
+        !gconv_mul_i64(n_out, g->out_w, &n_out) || !gconv_mul_i64(n_out, 4, &n_out) ||
+        (uint64_t)n_in > SIZE_MAX / 2 || (uint64_t)n_out > SIZE_MAX / 2)
+        return gconv_fail(GCONV_EOVERFLOW, "x: input or output size overflows");
+    return GCONV_OK;
+}
+
+/* --------------------------------------------------------------- planning */
+
+static void *aligned_floats(size_t count) {
+    size_t bytes = count * sizeof(float);
+    bytes = (bytes + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN;
+    return aligned_alloc(GCONV_ALIGN, bytes ? bytes : GCONV_ALIGN);
+}
+
+static const gconv_kernel_info *find_kernel(gconv_kernel_kind kind, gconv_isa isa, const gconv_conv_desc *d) {
+    size_t n;
+    const gconv_kernel_info *t = gconv_kernel_table(&n), *generic = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].kind != kind || t[i].isa != isa) continue;
+        if (t[i].kernel_h == 0) {
+            if (!generic) generic = &t[i];
+        } else if (t[i].kernel_h == d->kernel_h && t[i].kernel_w == d->kernel_w &&
+                   t[i].stride == d->stride_h && t[i].stride == d->stride_w &&
+                   d->dilation_h == 1 && d->dilation_w == 1) {
+            return &t[i]; /* a specialization beats the generic kernel */
+        }
+    }
+    return generic;
+}
+
+static void pack_gemm(gconv_conv_plan *p, const float *weight, const float *bias) {
+    const int mr = p->kernel->mr;
+    for (int64_t grp = 0; grp < p->desc.groups; grp++) {
+        for (int64_t panel = 0; panel < p->panels_per_group; panel++) {
+            float *dst = p->packed + (grp * p->panels_per_group + panel) * p->panel_floats;
+            for (int i = 0; i < mr; i++) {
+                const int64_t m = panel * mr + i;
+                const int valid = m < p->cout_g;
+                const int64_t co = grp * p->cout_g + m;
+                dst[i] = valid && bias ? bias[co] : 0.0f;
+                for (int64_t k = 0; k < p->kdim; k++)
+                    dst[mr + k * mr + i] = valid ? weight[co * p->kdim + k] : 0.0f;
+            }
+        }
+    }
+}
+
+static void pack_dwconv(gconv_conv_plan *p, const float *weight, const float *bias) {
+    const int64_t taps = p->kdim; /* cin_g == 1 */
+    for (int64_t co = 0; co < p->desc.c_out; co++) {
+        float *dst = p->packed + co * (taps + 1);
+        dst[0] = bias ? bias[co] : 0.0f;
+        memcpy(dst + 1, weight + co * taps, (size_t)taps * sizeof(float));
+    }
+}
+
+gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weight, const float *bias,
+                                    gconv_isa isa, gconv_algo algo, gconv_conv_plan **out) {
+    *out = NULL;
+    gconv_status st = gconv_conv_desc_check(d);
+    if (st) return st;
+    if (!weight) return gconv_fail(GCONV_EINVAL, "weight is NULL");
+    if ((unsigned)isa >= GCONV_ISA_COUNT || !(gconv_cpu_isa_mask() & (1u << isa)))
+        return gconv_fail(GCONV_EUNSUPPORTED, "isa: this CPU cannot run the %s path", gconv_isa_name(isa));
+    if ((unsigned)algo >= GCONV_ALGO_COUNT) return gconv_fail(GCONV_EINVAL, "algorithm: unknown value %d", (int)algo);
+
+    const int64_t cin_g = d->c_in / d->groups;
+    if (algo == GCONV_ALGO_AUTO) algo = cin_g == 1 ? GCONV_ALGO_DWCONV : GCONV_ALGO_GEMM;
+    if (algo == GCONV_ALGO_DWCONV && cin_g != 1)
+        return gconv_fail(GCONV_EUNSUPPORTED, "algorithm: dwconv needs groups == in_channels");
+
+    gconv_conv_plan *p = calloc(1, sizeof *p);
+    if (!p) return gconv_fail(GCONV_ENOMEM, "out of memory for the plan");
+    p->desc = *d;
+    p->algo = algo;
+    p->isa = isa;
+    p->cin_g = cin_g;
+    p->cout_g = d->c_out / d->groups;
+    p->kdim = cin_g * d->kernel_h * d->kernel_w; /* checked in desc_check */
+    const int64_t wcount = p->kdim * d->c_out;
+
+    int64_t floats = 0;
+    if (algo == GCONV_ALGO_REFERENCE) {
+        floats = wcount;
+    } else if (algo == GCONV_ALGO_DWCONV) {
+        p->kernel = find_kernel(GCONV_KERNEL_DWCONV, isa, d);
+        floats = d->c_out * (p->kdim + 1);
+    } else {
+        p->kernel = find_kernel(GCONV_KERNEL_GEMM, isa, d);
+        const int64_t mr = p->kernel ? p->kernel->mr : 1;
+        p->panels_per_group = (p->cout_g + mr - 1) / mr;
+        p->panel_floats = mr * (p->kdim + 1);
+        p->direct_1x1 = d->kernel_h == 1 && d->kernel_w == 1 && d->stride_h == 1 && d->stride_w == 1 &&
+                        d->pad_top == 0 && d->pad_bottom == 0 && d->pad_left == 0 && d->pad_right == 0;
+        if (!gconv_mul_i64(p->panels_per_group * d->groups, p->panel_floats, &floats)) {
+            free(p);
+            return gconv_fail(GCONV_EOVERFLOW, "packed weight size overflows");
+        }
+    }
+    if (algo != GCONV_ALGO_REFERENCE && !p->kernel) {
+        free(p);
+        return gconv_fail(GCONV_EUNSUPPORTED, "no kernel for this convolution on the %s path", gconv_isa_name(isa));
+    }
+    if ((uint64_t)floats > SIZE_MAX / 8 || !(p->packed = aligned_floats((size_t)floats))) {
+        free(p);
+        return gconv_fail(GCONV_ENOMEM, "out of memory packing %lld weights", (long long)floats);
+    }
+    p->packed_floats = (size_t)floats;
+
+    if (algo == GCONV_ALGO_REFERENCE) {
+        memcpy(p->packed, weight, (size_t)wcount * sizeof(float));
+        if (bias) {
+            if (!(p->ref_bias = malloc((size_t)d->c_out * sizeof(float)))) {
+                gconv_conv_plan_destroy(p);
+                return gconv_fail(GCONV_ENOMEM, "out of memory for the bias");
+            }
+            memcpy(p->ref_bias, bias, (size_t)d->c_out * sizeof(float));
+        }
+    } else if (algo == GCONV_ALGO_DWCONV) {
+        pack_dwconv(p, weight, bias);
+    } else {
+        pack_gemm(p, weight, bias);
+    }
+    *out = p;
+    return GCONV_OK;
+}
+
+void gconv_conv_plan_destroy(gconv_conv_plan *p) {
+    if (!p) return;
+    free(p->packed);
+    free(p->ref_bias);
+    free(p);
+}
+
+gconv_algo gconv_conv_plan_algo(const gconv_conv_plan *p) { return p->algo; }
+gconv_isa gconv_conv_plan_isa(const gconv_conv_plan *p) { return p->isa; }
+const char *gconv_conv_plan_kernel_name(const gconv_conv_plan *p) { return p->kernel ? p->kernel->name : "reference"; }
+size_t gconv_conv_plan_packed_bytes(const gconv_conv_plan *p) { return p->packed_floats * sizeof(float); }
+
+/* ----------------------------------------------------------------- GEMM */
+
+/* Pixel tile for the im2col path: as many NR-wide column blocks as keep the
+ * packed K x tile block within ~64 KiB (L2-resident while all M panels pass). */
+static int64_t gemm_tile_width(const gconv_conv_plan *p, int64_t pixels) {
+    const int64_t nr = p->kernel->nr;
+    const int64_t pixels_up = (pixels + nr - 1) / nr * nr;
+    if (p->direct_1x1) return pixels_up < 4 * nr ? pixels_up : 4 * nr;
+    int64_t blocks = (64 * 1024 / (int64_t)sizeof(float)) / (p->kdim * nr);
+    if (blocks < 1) blocks = 1;
+    const int64_t w = blocks * nr;
+    return w < pixels_up ? w : pixels_up;
+}
+
+static size_t gemm_thread_scratch_bytes(const gconv_conv_plan *p, int64_t tile) {
+    if (p->direct_1x1) return 0;
+    const size_t bytes = (size_t)p->kdim * (size_t)tile * sizeof(float);
+    return (bytes + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN;
+}
+
+/* Gathers the K x nt block of the virtual im2col matrix for pixels [p0, p0+nt). */
+static void im2col_tile(const gconv_conv_desc *d, const gconv_conv_geom *g, const float *x_group,
+                        int64_t cin_g, int64_t p0, int64_t nt, float *dst, int64_t ld) {
+    const int64_t in_plane = g->in_h * g->in_w;
+    for (int64_t ci = 0; ci < cin_g; ci++) {
+        const float *plane = x_group + ci * in_plane;
+        for (int64_t ky = 0; ky < d->kernel_h; ky++) {
+            for (int64_t kx = 0; kx < d->kernel_w; kx++, dst += ld) {
+                int64_t oy = p0 / g->out_w, ox = p0 % g->out_w;
+                for (int64_t t = 0; t < nt; oy++, ox = 0) {
+                    int64_t run = g->out_w - ox;
+                    if (run > nt - t) run = nt - t;
+                    const int64_t iy = oy * d->stride_h - d->pad_top + ky * d->dilation_h;
+                    if (iy < 0 || iy >= g->in_h) {
+                        memset(dst + t, 0, (size_t)run * sizeof(float));
+                    } else {
+                        const float *src = plane + iy * g->in_w;
+                        int64_t ix = ox * d->stride_w - d->pad_left + kx * d->dilation_w;
+                        for (int64_t r = 0; r < run; r++, ix += d->stride_w)
+                            dst[t + r] = (ix >= 0 && ix < g->in_w) ? src[ix] : 0.0f;
+                    }
+                    t += run;
+                }
+            }
+        }
+    }
+}
+
+typedef struct {
+    int64_t tile, n_tiles, m_chunks, panels_per_chunk, items;
+} gemm_schedule;
+
+static gemm_schedule gemm_plan_schedule(const gconv_conv_plan *p, const gconv_conv_geom *g, int threads) {
+    gemm_schedule s;
+    const int64_t pixels = g->out_h * g->out_w;
+    s.tile = gemm_tile_width(p, pixels);
+    s.n_tiles = (pixels + s.tile - 1) / s.tile;
+    const int64_t base = g->batch * p->desc.groups * s.n_tiles;
+    /* Few groups and few pixels (e.g. 7x7 pointwise): split output channels too. */
+    s.m_chunks = 1;
+    if (threads > 1 && base < 4 * (int64_t)threads) {
+        s.m_chunks = (4 * (int64_t)threads + base - 1) / base;
+        if (s.m_chunks > p->panels_per_group) s.m_chunks = p->panels_per_group;
+    }
+    s.panels_per_chunk = (p->panels_per_group + s.m_chunks - 1) / s.m_chunks;
+    s.m_chunks = (p->panels_per_group + s.panels_per_chunk - 1) / s.panels_per_chunk;
+    s.items = base * s.m_chunks;
+    return s;
+}
+
+static void gemm_run_item(const gconv_conv_plan *p, const gconv_conv_geom *g, const gemm_schedule *s,
+                          int64_t item, const float *x, float *y, float *scratch) {
+    const gconv_conv_desc *d = &p->desc;
+    const int64_t pixels = g->out_h * g->out_w, in_plane = g->in_h * g->in_w;
+    const int64_t chunk = item % s->m_chunks;
+    int64_t rest = item / s->m_chunks;
+    const int64_t tile_idx = rest % s->n_tiles;
+    rest /= s->n_tiles;
+    const int64_t grp = rest % d->groups, n = rest / d->groups;
+
+    const int64_t p0 = tile_idx * s->tile;
+    const int64_t nt = pixels - p0 < s->tile ? pixels - p0 : s->tile;
+    const float *x_group = x + (n * d->c_in + grp * p->cin_g) * in_plane;
+    const float *b;
+    size_t b_stride;
+    if (p->direct_1x1) {
+        b = x_group + p0;
+        b_stride = (size_t)in_plane;
+    } else {
+        im2col_tile(d, g, x_group, p->cin_g, p0, nt, scratch, s->tile);
+        b = scratch;
+        b_stride = (size_t)s->tile;
+    }
+    const int64_t mr = p->kernel->mr, nr = p->kernel->nr;
+    const int64_t panel_begin = chunk * s->panels_per_chunk;
+    int64_t panel_end = panel_begin + s->panels_per_chunk;
+    if (panel_end > p->panels_per_group) panel_end = p->panels_per_group;
+    const gconv_gemm_ukernel_fn ukernel = p->kernel->gemm;
+    for (int64_t panel = panel_begin; panel < panel_end; panel++) {
+        const float *w = p->packed + (grp * p->panels_per_group + panel) * p->panel_floats;
+        const int64_t m0 = panel * mr;
+        const size_t rows = (size_t)(p->cout_g - m0 < mr ? p->cout_g - m0 : mr);
+        float *c = y + (n * d->c_out + grp * p->cout_g + m0) * pixels + p0;
+        for (int64_t j = 0; j < nt; j += nr) {
+            const size_t cols = (size_t)(nt - j < nr ? nt - j : nr);
+            ukernel(rows, cols, (size_t)p->kdim, w, b + j, b_stride, c + j, (size_t)pixels, &d->clamp);
+        }
+    }
+}
+
+/* -------------------------------------------------------------- dwconv */
+
+static int64_t dw_row_chunks(const gconv_conv_plan *p, const gconv_conv_geom *g, int threads) {
+    const int64_t planes = g->batch * p->desc.c_out;
+    if (threads <= 1 || planes >= 4 * (int64_t)threads) return 1;
+    int64_t chunks = (4 * (int64_t)threads + planes - 1) / planes;
+    return chunks > g->out_h ? g->out_h : chunks;
+}
+
+static void dw_run_item(const gconv_conv_plan *p, const gconv_conv_geom *g, const gconv_dw_geom *dg,
+                        int64_t chunks, int64_t item, const float *x, float *y) {
+    const gconv_conv_desc *d = &p->desc;
+    const int64_t chunk = item % chunks, plane = item / chunks;
+    const int64_t n = plane / d->c_out, co = plane % d->c_out;
+    const int64_t multiplier = d->c_out / d->c_in;
+    const int64_t rows_per = (g->out_h + chunks - 1) / chunks;
+    const int64_t oy0 = chunk * rows_per;
+    int64_t oy1 = oy0 + rows_per;
+    if (oy1 > g->out_h) oy1 = g->out_h;
+    if (oy0 >= oy1) return;
+    const float *in = x + (n * d->c_in + co / multiplier) * g->in_h * g->in_w;
+    float *out = y + plane * g->out_h * g->out_w;
+    p->kernel->dw(dg, in, p->packed + co * (p->kdim + 1), out, oy0, oy1, &d->clamp);
+}
+
+/* ------------------------------------------------------------------ run */
+
+gconv_status gconv_conv_plan_workspace_size(const gconv_conv_plan *p, const gconv_conv_geom *g_in,
+                                            int num_threads, size_t *bytes) {
+    gconv_conv_geom g = *g_in;
+    gconv_status st = gconv_conv_output_size(&p->desc, &g);
+    if (st) return st;
+    if (num_threads < 1) return gconv_fail(GCONV_EINVAL, "num_threads must be positive");
+    *bytes = 0;
+    if (p->algo != GCONV_ALGO_GEMM) return GCONV_OK;
+    const gemm_schedule s = gemm_plan_schedule(p, &g, num_threads);
+    const size_t per = gemm_thread_scratch_bytes(p, s.tile);
+    if (per && (size_t)num_threads > SIZE_MAX / per) return gconv_fail(GCONV_EOVERFLOW, "workspace size overflows");
+    *bytes = per * (size_t)num_threads;
+    return GCONV_OK;
+}
+
+gconv_status gconv_conv_plan_run(const gconv_conv_plan *p, const gconv_conv_geom *g_in, const float *x,
+                                 float *y, void *workspace, size_t workspace_bytes, int num_threads) {
+    gconv_conv_geom g = *g_in;
+    gconv_status st = gconv_conv_output_size(&p->desc, &g);
+    if (st) return st;
+    if (g.out_h != g_in->out_h || g.out_w != g_in->out_w)
+        return gconv_fail(GCONV_EINVAL, "out: expected spatial size %lldx%lld", (long long)g.out_h, (long long)g.out_w);
+    size_t need;
+    if ((st = gconv_conv_plan_workspace_size(p, &g, num_threads, &need))) return st;
+    if (workspace_bytes < need || (need && (!workspace || ((uintptr_t)workspace % GCONV_ALIGN))))
+        return gconv_fail(GCONV_EINVAL, "workspace: need %zu aligned bytes", need);
+    if (!x || !y) return gconv_fail(GCONV_EINVAL, "x and y must not be NULL");
+    if (g.batch == 0) return GCONV_OK;
+
+    if (p->algo == GCONV_ALGO_REFERENCE) {
+        gconv_conv2d_reference(&p->desc, &g, x, p->packed, p->ref_bias, y, num_threads);
+        return GCONV_OK;
+    }
+    if (p->algo == GCONV_ALGO_DWCONV) {
+        const gconv_conv_desc *d = &p->desc;
+        const gconv_dw_geom dg = {g.in_h, g.in_w, g.out_h, g.out_w, d->kernel_h, d->kernel_w,
+                                  d->stride_h, d->stride_w, d->dilation_h, d->dilation_w,
+                                  d->pad_top, d->pad_left};
+        const int64_t chunks = dw_row_chunks(p, &g, num_threads);
+        const int64_t items = g.batch * d->c_out * chunks;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(num_threads) if (num_threads > 1 && items > 1)
+#endif
+        for (int64_t item = 0; item < items; item++) dw_run_item(p, &g, &dg, chunks, item, x, y);
+        return GCONV_OK;
+    }
+    const gemm_schedule s = gemm_plan_schedule(p, &g, num_threads);
+    const size_t per = gemm_thread_scratch_bytes(p, s.tile);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(num_threads) if (num_threads > 1 && s.items > 1)
+#endif
+    {
+        int tid = 0, team = 1;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+        team = omp_get_num_threads();
+#endif
+        float *scratch = per ? (float *)((char *)workspace + (size_t)tid * per) : NULL;
+        /* Balanced static partition: thread t owns items [t*items/team, (t+1)*items/team). */
+        const int64_t begin = s.items * tid / team, end = s.items * (tid + 1) / team;
+        for (int64_t item = begin; item < end; item++) gemm_run_item(p, &g, &s, item, x, y, scratch);
+    }
+    return GCONV_OK;
+}

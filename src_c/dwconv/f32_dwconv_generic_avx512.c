@@ -1,0 +1,235 @@
+/* f32-dwconv-generic-avx512: any kernel, stride, dilation and padding.
+ *
+ * Drop-in twin of gconv_f32_dwconv_generic__scalar, 16 output columns per
+ * vector. Each output row is split into a left border, an interior where every
+ * kx tap lands inside the input row, and a right border. Borders go through the
+ * scalar point helper; the interior is vectorised along ox:
+ *   stride_w == 1  one unaligned load per tap,
+ *   stride_w == 2  two loads deinterleaved with one permutex2var,
+ *   otherwise      one gather per tap.
+ * Partial vectors use masked loads/stores, so nothing outside the two planes is
+ * ever touched (NumPy buffers have no slack after them).
+ *
+ * Only AVX-512F is used (plus AVX2/FMA, which every AVX-512F CPU has). The
+ * target is set per file because the build uses baseline x86-64 flags.
+ */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC target("avx512f,avx2,fma")
+#endif
+
+#include <immintrin.h>
+
+#include "../common/internal.h"
+
+#define DW_LANES 16
+
+#if defined(__GNUC__) || defined(__clang__)
+#define DW_INLINE static inline __attribute__((always_inline))
+#else
+#define DW_INLINE static inline
+#endif
+
+/* How the input columns of one output vector are fetched. */
+typedef enum { COLS_UNIT, COLS_PAIR, COLS_GATHER } cols_mode;
+
+/* Per output row constants of the interior loop. */
+typedef struct {
+    const float *in_row;  /* input row of the first kernel row inside the plane */
+    const float *taps;    /* taps of that kernel row */
+    int64_t rows;         /* kernel rows inside the plane; the others are padding */
+    int64_t row_step;     /* floats between the input rows of ky and ky + 1 */
+    int64_t kw, dw, sw, pad_left;
+    __m512i gather_idx;   /* lane j -> j * stride_w (COLS_GATHER only) */
+} dw_row;
+
+static inline int64_t floor_div(int64_t a, int64_t b) { /* b > 0 */
+    int64_t q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+static inline int64_t clamp_i64(int64_t v, int64_t lo, int64_t hi) {
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+static inline __mmask16 lanes_mask(int64_t n) { /* 0 <= n <= 16 */
+    return (__mmask16)((1u << n) - 1u);
+}
+
+/* Same NaN rules as gconv_clampf: max/min return their second operand when
+ * either input is NaN, so a NaN sum (or NaN bound) leaves v unchanged. */
+static inline __m512 clamp_ps(__m512 v, __m512 vmin, __m512 vmax) {
+    v = _mm512_max_ps(vmin, v);
+    return _mm512_min_ps(vmax, v);
+}
+
+/* Input columns p[j * stride_w] for all 16 lanes. For COLS_PAIR the second
+ * load reads p[31], one element past lane 15's column: the caller only takes
+ * this path when that element is still inside the row. */
+DW_INLINE __m512 load_cols_full(cols_mode mode, const float *p, __m512i gather_idx) {
+    if (mode == COLS_UNIT) return _mm512_loadu_ps(p);
+    if (mode == COLS_PAIR) {
+        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14,
+                                               16, 18, 20, 22, 24, 26, 28, 30);
+        return _mm512_permutex2var_ps(_mm512_loadu_ps(p), even, _mm512_loadu_ps(p + 16));
+    }
+    return _mm512_i32gather_ps(gather_idx, p, 4);
+}
+
+/* Same for the first n lanes (n < 16 or a pair vector at the row's end); the
+ * other lanes are zero and read nothing. */
+DW_INLINE __m512 load_cols_part(cols_mode mode, const float *p, __m512i gather_idx, int64_t n) {
+    if (mode == COLS_UNIT) return _mm512_maskz_loadu_ps(lanes_mask(n), p);
+    if (mode == COLS_PAIR) {
+        /* Lanes 0..n-1 need p[0 .. 2n-2]: exactly 2n-1 floats. */
+        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14,
+                                               16, 18, 20, 22, 24, 26, 28, 30);
+        const int64_t span = 2 * n - 1;
+        const __m512 lo = _mm512_maskz_loadu_ps(lanes_mask(span < DW_LANES ? span : DW_LANES), p);
+        const __m512 hi = span > DW_LANES
+                              ? _mm512_maskz_loadu_ps(lanes_mask(span - DW_LANES), p + DW_LANES)
+                              : _mm512_setzero_ps();
+        return _mm512_permutex2var_ps(lo, even, hi);
+    }
+    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), lanes_mask(n), gather_idx, p, 4);
+}
+
+/* bias + sum of taps for 16 interior outputs starting at ox (n lanes valid when
+ * !full). Kernel rows outside the plane are not visited: they add zero. */
+DW_INLINE __m512 dw_vector(const dw_row *r, cols_mode mode, int full, int64_t ox, int64_t n,
+                           __m512 vbias) {
+    __m512 acc = vbias;
+    const int64_t ix0 = ox * r->sw - r->pad_left;
+    for (int64_t i = 0; i < r->rows; i++) {
+        const float *src = r->in_row + i * r->row_step + ix0;
+        const float *t = r->taps + i * r->kw;
+        for (int64_t kx = 0; kx < r->kw; kx++) {
+            const float *p = src + kx * r->dw;
+            const __m512 x = full ? load_cols_full(mode, p, r->gather_idx)
+                                  : load_cols_part(mode, p, r->gather_idx, n);
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(t[kx]), x, acc);
+        }
+    }
+    return acc;
+}
+
+/* Two neighbouring full vectors per pass: the two FMA chains are independent,
+ * which hides FMA latency for small kernels (3x3 has only 9 taps per chain). */
+DW_INLINE void dw_vector2(const dw_row *r, cols_mode mode, int64_t ox, __m512 vbias,
+                          __m512 *out0, __m512 *out1) {
+    __m512 acc0 = vbias, acc1 = vbias;
+    const int64_t ix0 = ox * r->sw - r->pad_left;
+    const int64_t next = DW_LANES * r->sw; /* input offset of the second vector */
+    for (int64_t i = 0; i < r->rows; i++) {
+        const float *src = r->in_row + i * r->row_step + ix0;
+        const float *t = r->taps + i * r->kw;
+        for (int64_t kx = 0; kx < r->kw; kx++) {
+            const float *p = src + kx * r->dw;
+            const __m512 vt = _mm512_set1_ps(t[kx]);
+            acc0 = _mm512_fmadd_ps(vt, load_cols_full(mode, p, r->gather_idx), acc0);
+            acc1 = _mm512_fmadd_ps(vt, load_cols_full(mode, p + next, r->gather_idx), acc1);
+        }
+    }
+    *out0 = acc0;
+    *out1 = acc1;
+}
+
+/* Interior columns [ox, ox_hi) of one row. Full vectors stop at ox_full (for
+ * COLS_PAIR one column earlier than ox_hi may be needed, see load_cols_full);
+ * what is left goes through masked vectors. */
+DW_INLINE void dw_interior(const dw_row *r, cols_mode mode, float *orow, int64_t ox,
+                           int64_t ox_full, int64_t ox_hi, __m512 vbias, __m512 vmin,
+                           __m512 vmax) {
+    for (; ox + 2 * DW_LANES <= ox_full; ox += 2 * DW_LANES) {
+        __m512 a, b;
+        dw_vector2(r, mode, ox, vbias, &a, &b);
+        _mm512_storeu_ps(orow + ox, clamp_ps(a, vmin, vmax));
+        _mm512_storeu_ps(orow + ox + DW_LANES, clamp_ps(b, vmin, vmax));
+    }
+    for (; ox + DW_LANES <= ox_full; ox += DW_LANES)
+        _mm512_storeu_ps(orow + ox, clamp_ps(dw_vector(r, mode, 1, ox, DW_LANES, vbias), vmin, vmax));
+    for (; ox < ox_hi; ox += DW_LANES) {
+        const int64_t n = ox_hi - ox < DW_LANES ? ox_hi - ox : DW_LANES;
+        const __m512 v = dw_vector(r, mode, 0, ox, n, vbias);
+        _mm512_mask_storeu_ps(orow + ox, lanes_mask(n), clamp_ps(v, vmin, vmax));
+    }
+}
+
+/* One past the last ox whose taps all read columns <= in_w - 1 - slack. */
+static inline int64_t interior_end(const gconv_dw_geom *g, int64_t slack) {
+    return floor_div(g->in_w - 1 - slack + g->pad_left - (g->kernel_w - 1) * g->dilation_w,
+                     g->stride_w) + 1;
+}
+
+static void border_cols(const gconv_dw_geom *g, const float *in, const float *w, float *orow,
+                        int64_t oy, int64_t ox_begin, int64_t ox_end, const gconv_minmax *clamp) {
+    for (int64_t ox = ox_begin; ox < ox_end; ox++)
+        orow[ox] = gconv_clampf(gconv_dw_point_scalar(g, in, w, oy, ox), clamp);
+}
+
+void gconv_f32_dwconv_generic__avx512(const gconv_dw_geom *g, const float *in, const float *w,
+                                      float *out, int64_t oy_begin, int64_t oy_end,
+                                      const gconv_minmax *clamp) {
+    const int64_t sw = g->stride_w;
+
+    /* Columns whose kx taps all land inside [0, in_w). */
+    const int64_t ox_lo = clamp_i64(-floor_div(-g->pad_left, sw), 0, g->out_w);
+    const int64_t ox_hi = clamp_i64(interior_end(g, 0), ox_lo, g->out_w);
+
+    cols_mode mode = sw == 1 ? COLS_UNIT : (sw == 2 ? COLS_PAIR : COLS_GATHER);
+    /* Full pair vectors read one float past their last column. */
+    int64_t ox_full = ox_hi;
+    if (mode == COLS_PAIR) ox_full = clamp_i64(interior_end(g, 1), ox_lo, ox_hi);
+    /* Gather offsets are int32: a stride so large it cannot fit (never seen in
+     * practice) leaves the interior to the scalar path. */
+    int64_t ox_vec_end = ox_hi;
+    if (mode == COLS_GATHER && (sw > INT32_MAX / DW_LANES || g->in_w > INT32_MAX))
+        ox_vec_end = ox_lo;
+
+    const __m512 vbias = _mm512_set1_ps(w[0]);
+    const __m512 vmin = _mm512_set1_ps(clamp->min);
+    const __m512 vmax = _mm512_set1_ps(clamp->max);
+    const __m512i gather_idx = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(mode == COLS_GATHER && ox_vec_end > ox_lo ? (int32_t)sw : 0));
+
+    for (int64_t oy = oy_begin; oy < oy_end; oy++) {
+        float *orow = out + oy * g->out_w;
+        const int64_t iy0 = oy * g->stride_h - g->pad_top;
+        dw_row r;
+        r.row_step = g->dilation_h * g->in_w;
+        r.kw = g->kernel_w;
+        r.dw = g->dilation_w;
+        r.sw = sw;
+        r.pad_left = g->pad_left;
+        /* ky with 0 <= iy0 + ky*dilation_h < in_h. */
+        const int64_t ky_lo = clamp_i64(-floor_div(iy0, g->dilation_h), 0, g->kernel_h);
+        const int64_t ky_hi = clamp_i64(floor_div(g->in_h - 1 - iy0, g->dilation_h) + 1, ky_lo,
+                                        g->kernel_h);
+        r.rows = ky_hi - ky_lo;
+        /* Only form a pointer into the plane when some kernel row lands there. */
+        r.in_row = r.rows > 0 ? in + (iy0 + ky_lo * g->dilation_h) * g->in_w : in;
+        r.taps = w + 1 + ky_lo * g->kernel_w;
+        r.gather_idx = gather_idx;
+
+        border_cols(g, in, w, orow, oy, 0, ox_lo, clamp);
+        switch (mode) {
+        case COLS_UNIT:
+            dw_interior(&r, COLS_UNIT, orow, ox_lo, ox_full, ox_hi, vbias, vmin, vmax);
+            break;
+        case COLS_PAIR:
+            dw_interior(&r, COLS_PAIR, orow, ox_lo, ox_full, ox_hi, vbias, vmin, vmax);
+            break;
+        case COLS_GATHER:
+            dw_interior(&r, COLS_GATHER, orow, ox_lo, ox_vec_end, ox_vec_end, vbias, vmin, vmax);
+            border_cols(g, in, w, orow, oy, ox_vec_end, ox_hi, clamp);
+            break;
+        }
+        border_cols(g, in, w, orow, oy, ox_hi, g->out_w, clamp);
+    }
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif

@@ -1,0 +1,160 @@
+/*
+ * gconv_cpu C core: public interface used by the Cython binding.
+ *
+ * Design (after XNNPACK): an operator layer (gconv_conv_plan_*) validates the
+ * convolution, chooses an algorithm and packs weights once; microkernels
+ * (src_c/gemm, src_c/dwconv) are tight loops per ISA and tile, listed in one
+ * table (gconv_kernel_table) shared by the planner, the tests and the benchmarks.
+ *
+ * Every function is reentrant: scratch memory is passed in by the caller.
+ */
+#ifndef GCONV_H
+#define GCONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    GCONV_OK = 0,
+    GCONV_EINVAL = 1,    /* a parameter is out of range; message says which */
+    GCONV_EOVERFLOW = 2, /* a size does not fit in 64 bits / size_t */
+    GCONV_ENOMEM = 3,
+    GCONV_EUNSUPPORTED = 4 /* ISA or algorithm not available for this conv */
+} gconv_status;
+
+typedef enum {
+    GCONV_ISA_SCALAR = 0,
+    GCONV_ISA_AVX2 = 1,   /* AVX2 + FMA */
+    GCONV_ISA_AVX512 = 2, /* AVX-512F */
+    GCONV_ISA_COUNT = 3
+} gconv_isa;
+
+typedef enum {
+    GCONV_ALGO_AUTO = 0,
+    GCONV_ALGO_REFERENCE = 1, /* plain direct loops, the oracle for every other path */
+    GCONV_ALGO_DWCONV = 2,    /* direct depthwise (groups == c_in, any multiplier) */
+    GCONV_ALGO_GEMM = 3,      /* per-group GEMM; 1x1/s1/p0 reads the input in place, else per-tile im2col */
+    GCONV_ALGO_COUNT = 4
+} gconv_algo;
+
+typedef enum {
+    GCONV_KERNEL_GEMM = 0,
+    GCONV_KERNEL_DWCONV = 1
+} gconv_kernel_kind;
+
+/* Output clamp fused into every kernel; (-inf, +inf) means none, (0, inf) ReLU, (0, 6) ReLU6. */
+typedef struct {
+    float min;
+    float max;
+} gconv_minmax;
+
+/* Layer-fixed description of a convolution (no input geometry). */
+typedef struct {
+    int64_t c_in, c_out, groups;
+    int64_t kernel_h, kernel_w;
+    int64_t stride_h, stride_w;
+    int64_t dilation_h, dilation_w;
+    int64_t pad_top, pad_bottom, pad_left, pad_right;
+    gconv_minmax clamp;
+} gconv_conv_desc;
+
+/* Geometry of one call. */
+typedef struct {
+    int64_t batch, in_h, in_w;
+    int64_t out_h, out_w; /* filled by gconv_conv_output_size */
+} gconv_conv_geom;
+
+/* ---- GEMM microkernel ----------------------------------------------------
+ * Computes an mr x nc tile (mr <= MR, nc <= NR):
+ *   c[i*c_stride + j] = clamp(w[i] + sum_k w[MR + k*MR + i] * b[k*b_stride + j])
+ * w is one packed panel: MR bias values, then kc groups of MR weights (rows
+ * beyond the real M are zero). Only the nc valid columns of b and c are
+ * touched: no reads or writes past them, so NumPy buffers need no slack.
+ */
+typedef void (*gconv_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc,
+                                      const float *w, const float *b, size_t b_stride,
+                                      float *c, size_t c_stride,
+                                      const gconv_minmax *clamp);
+
+/* ---- Depthwise microkernel ----------------------------------------------
+ * Computes output rows [oy_begin, oy_end) of one channel plane.
+ * w: 1 bias value followed by kernel_h*kernel_w taps (row-major).
+ */
+typedef struct {
+    int64_t in_h, in_w, out_h, out_w;
+    int64_t kernel_h, kernel_w;
+    int64_t stride_h, stride_w;
+    int64_t dilation_h, dilation_w;
+    int64_t pad_top, pad_left;
+} gconv_dw_geom;
+
+typedef void (*gconv_dw_ukernel_fn)(const gconv_dw_geom *g, const float *in_plane,
+                                    const float *w, float *out_plane,
+                                    int64_t oy_begin, int64_t oy_end,
+                                    const gconv_minmax *clamp);
+
+/* One entry of the kernel table. kernel_h/w, stride of 0 mean "any". */
+typedef struct {
+    const char *name;          /* e.g. "f32-gemm-8x32-avx512" */
+    gconv_kernel_kind kind;
+    gconv_isa isa;
+    int mr, nr;                /* GEMM tile; 1/1 for dwconv */
+    int kernel_h, kernel_w, stride; /* dwconv specialization, 0 = generic */
+    gconv_gemm_ukernel_fn gemm;
+    gconv_dw_ukernel_fn dw;
+} gconv_kernel_info;
+
+/* The table of every kernel compiled into this build (all ISAs). */
+const gconv_kernel_info *gconv_kernel_table(size_t *count);
+
+/* CPU features: bitmask of (1 << gconv_isa) the CPU and OS can run. */
+unsigned gconv_cpu_isa_mask(void);
+const char *gconv_isa_name(gconv_isa isa);
+
+/* ---- Operator ----------------------------------------------------------- */
+
+/* Thread-local last error message for the calling thread ("" if none). */
+const char *gconv_last_error(void);
+
+/* Validates desc (every check the kernels depend on) in 64-bit arithmetic. */
+gconv_status gconv_conv_desc_check(const gconv_conv_desc *d);
+
+/* Validates geom against desc and fills out_h/out_w. */
+gconv_status gconv_conv_output_size(const gconv_conv_desc *d, gconv_conv_geom *g);
+
+typedef struct gconv_conv_plan gconv_conv_plan;
+
+/* Chooses an algorithm (or honours algo) and packs weights for isa.
+ * weight: (c_out, c_in/groups, kernel_h, kernel_w) contiguous; bias: (c_out) or NULL. */
+gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weight,
+                                    const float *bias, gconv_isa isa, gconv_algo algo,
+                                    gconv_conv_plan **out);
+void gconv_conv_plan_destroy(gconv_conv_plan *p);
+gconv_algo gconv_conv_plan_algo(const gconv_conv_plan *p);
+gconv_isa gconv_conv_plan_isa(const gconv_conv_plan *p);
+/* Name of the microkernel the plan runs ("ref" for the reference). */
+const char *gconv_conv_plan_kernel_name(const gconv_conv_plan *p);
+size_t gconv_conv_plan_packed_bytes(const gconv_conv_plan *p);
+
+/* Bytes of scratch that run needs for this geometry and thread count. */
+gconv_status gconv_conv_plan_workspace_size(const gconv_conv_plan *p, const gconv_conv_geom *g,
+                                            int num_threads, size_t *bytes);
+
+/* Runs the convolution. x: (batch, c_in, in_h, in_w), y: (batch, c_out, out_h, out_w),
+ * both contiguous. workspace: at least workspace_size bytes, 64-byte aligned. */
+gconv_status gconv_conv_plan_run(const gconv_conv_plan *p, const gconv_conv_geom *g,
+                                 const float *x, float *y, void *workspace,
+                                 size_t workspace_bytes, int num_threads);
+
+/* OpenMP facts for the Python thread helper. */
+int gconv_openmp_enabled(void);
+int gconv_openmp_max_threads(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GCONV_H */
