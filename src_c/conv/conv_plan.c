@@ -234,6 +234,28 @@ static size_t gemm_thread_scratch_bytes(const gconv_conv_plan *p, int64_t tile) 
     return (bytes + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN;
 }
 
+static inline int64_t ceil_div_nonneg(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* dst[r] = src[ix0 + r*stride] where that index lies in [0, width), else 0, for r < run.
+ * The valid r form one interval, found arithmetically so the copy has no branches. */
+static void copy_row_run(const float *src, int64_t width, int64_t ix0, int64_t stride, float *dst, int64_t run) {
+    int64_t lo = ix0 >= 0 ? 0 : ceil_div_nonneg(-ix0, stride);
+    int64_t hi = ix0 >= width ? 0 : ceil_div_nonneg(width - ix0, stride);
+    if (lo > run) lo = run;
+    if (hi > run) hi = run;
+    if (hi < lo) hi = lo;
+    memset(dst, 0, (size_t)lo * sizeof(float));
+    if (hi == lo) {
+        /* nothing inside the row */
+    } else if (stride == 1) {
+        memcpy(dst + lo, src + ix0 + lo, (size_t)(hi - lo) * sizeof(float));
+    } else {
+        const float *s = src + ix0 + lo * stride;
+        for (int64_t r = lo; r < hi; r++, s += stride) dst[r] = *s;
+    }
+    memset(dst + hi, 0, (size_t)(run - hi) * sizeof(float));
+}
+
 /* Gathers the K x nt block of the virtual im2col matrix for pixels [p0, p0+nt). */
 static void im2col_tile(const gconv_conv_desc *d, const gconv_conv_geom *g, const float *x_group,
                         int64_t cin_g, int64_t p0, int64_t nt, float *dst, int64_t ld) {
@@ -250,10 +272,9 @@ static void im2col_tile(const gconv_conv_desc *d, const gconv_conv_geom *g, cons
                     if (iy < 0 || iy >= g->in_h) {
                         memset(dst + t, 0, (size_t)run * sizeof(float));
                     } else {
-                        const float *src = plane + iy * g->in_w;
-                        int64_t ix = ox * d->stride_w - d->pad_left + kx * d->dilation_w;
-                        for (int64_t r = 0; r < run; r++, ix += d->stride_w)
-                            dst[t + r] = (ix >= 0 && ix < g->in_w) ? src[ix] : 0.0f;
+                        copy_row_run(plane + iy * g->in_w, g->in_w,
+                                     ox * d->stride_w - d->pad_left + kx * d->dilation_w, d->stride_w,
+                                     dst + t, run);
                     }
                     t += run;
                 }
