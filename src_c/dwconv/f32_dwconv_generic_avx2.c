@@ -54,7 +54,8 @@ static inline int64_t clamp_i64(int64_t v, int64_t lo, int64_t hi) {
 }
 
 static inline __m256i lanes_mask(int64_t n) { /* 0 <= n <= 8 */
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)n),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
 /* Keeps the even floats of a:b (a0 a2 .. a6 b0 b2 .. b6). */
@@ -88,8 +89,9 @@ DW_INLINE __m256 load_cols_part(cols_mode mode, const float *p, __m256i gather_i
         /* Lanes 0..n-1 need p[0 .. 2n-2]: exactly 2n-1 floats. */
         const int64_t span = 2 * n - 1;
         const __m256 lo = _mm256_maskload_ps(p, lanes_mask(span < DW_LANES ? span : DW_LANES));
-        const __m256 hi = span > DW_LANES ? _mm256_maskload_ps(p + DW_LANES, lanes_mask(span - DW_LANES))
-                                          : _mm256_setzero_ps();
+        const __m256 hi = span > DW_LANES
+                              ? _mm256_maskload_ps(p + DW_LANES, lanes_mask(span - DW_LANES))
+                              : _mm256_setzero_ps();
         return even_floats(lo, hi);
     }
     return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, gather_idx,
@@ -115,8 +117,9 @@ DW_INLINE __m256 dw_vector(const dw_row *r, cols_mode mode, int full, int64_t ox
     return acc;
 }
 
-/* Two neighbouring full vectors per pass: the two FMA chains are independent,
- * which hides FMA latency for small kernels (3x3 has only 9 taps per chain). */
+/* Two neighbouring full vectors per pass: each broadcast tap feeds two
+ * independent FMA chains, and short kernels (3x3: 9 taps) get more work per
+ * loop trip. */
 DW_INLINE void dw_vector2(const dw_row *r, cols_mode mode, int64_t ox, __m256 vbias,
                           __m256 *out0, __m256 *out1) {
     __m256 acc0 = vbias, acc1 = vbias;
@@ -148,8 +151,10 @@ DW_INLINE void dw_interior(const dw_row *r, cols_mode mode, float *orow, int64_t
         _mm256_storeu_ps(orow + ox, clamp_ps(a, vmin, vmax));
         _mm256_storeu_ps(orow + ox + DW_LANES, clamp_ps(b, vmin, vmax));
     }
-    for (; ox + DW_LANES <= ox_full; ox += DW_LANES)
-        _mm256_storeu_ps(orow + ox, clamp_ps(dw_vector(r, mode, 1, ox, DW_LANES, vbias), vmin, vmax));
+    for (; ox + DW_LANES <= ox_full; ox += DW_LANES) {
+        const __m256 v = dw_vector(r, mode, 1, ox, DW_LANES, vbias);
+        _mm256_storeu_ps(orow + ox, clamp_ps(v, vmin, vmax));
+    }
     for (; ox < ox_hi; ox += DW_LANES) {
         const int64_t n = ox_hi - ox < DW_LANES ? ox_hi - ox : DW_LANES;
         const __m256 v = dw_vector(r, mode, 0, ox, n, vbias);
@@ -178,22 +183,21 @@ void gconv_f32_dwconv_generic__avx2(const gconv_dw_geom *g, const float *in, con
     const int64_t ox_lo = clamp_i64(-floor_div(-g->pad_left, sw), 0, g->out_w);
     const int64_t ox_hi = clamp_i64(interior_end(g, 0), ox_lo, g->out_w);
 
-    cols_mode mode = sw == 1 ? COLS_UNIT : (sw == 2 ? COLS_PAIR : COLS_GATHER);
+    const cols_mode mode = sw == 1 ? COLS_UNIT : (sw == 2 ? COLS_PAIR : COLS_GATHER);
     /* Full pair vectors read one float past their last column. */
     int64_t ox_full = ox_hi;
     if (mode == COLS_PAIR) ox_full = clamp_i64(interior_end(g, 1), ox_lo, ox_hi);
-    /* Gather offsets are int32: a stride so large it cannot fit (never seen in
-     * practice) leaves the interior to the scalar path. */
-    int64_t ox_vec_end = ox_hi;
-    if (mode == COLS_GATHER && (sw > INT32_MAX / DW_LANES || g->in_w > INT32_MAX))
-        ox_vec_end = ox_lo;
+    /* Gather offsets j * stride_w are int32; a stride too large for that (never
+     * seen in practice) leaves the interior to the scalar path. */
+    const int gather_ok = sw <= INT32_MAX / DW_LANES;
+    const int64_t ox_vec_end = mode == COLS_GATHER && !gather_ok ? ox_lo : ox_hi;
 
     const __m256 vbias = _mm256_set1_ps(w[0]);
     const __m256 vmin = _mm256_set1_ps(clamp->min);
     const __m256 vmax = _mm256_set1_ps(clamp->max);
     const __m256i gather_idx = _mm256_mullo_epi32(
         _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-        _mm256_set1_epi32(mode == COLS_GATHER && ox_vec_end > ox_lo ? (int32_t)sw : 0));
+        _mm256_set1_epi32(gather_ok ? (int32_t)sw : 0));
 
     for (int64_t oy = oy_begin; oy < oy_end; oy++) {
         float *orow = out + oy * g->out_w;

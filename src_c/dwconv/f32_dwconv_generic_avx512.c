@@ -114,8 +114,9 @@ DW_INLINE __m512 dw_vector(const dw_row *r, cols_mode mode, int full, int64_t ox
     return acc;
 }
 
-/* Two neighbouring full vectors per pass: the two FMA chains are independent,
- * which hides FMA latency for small kernels (3x3 has only 9 taps per chain). */
+/* Two neighbouring full vectors per pass: each broadcast tap feeds two
+ * independent FMA chains, and short kernels (3x3: 9 taps) get more work per
+ * loop trip. */
 DW_INLINE void dw_vector2(const dw_row *r, cols_mode mode, int64_t ox, __m512 vbias,
                           __m512 *out0, __m512 *out1) {
     __m512 acc0 = vbias, acc1 = vbias;
@@ -147,8 +148,10 @@ DW_INLINE void dw_interior(const dw_row *r, cols_mode mode, float *orow, int64_t
         _mm512_storeu_ps(orow + ox, clamp_ps(a, vmin, vmax));
         _mm512_storeu_ps(orow + ox + DW_LANES, clamp_ps(b, vmin, vmax));
     }
-    for (; ox + DW_LANES <= ox_full; ox += DW_LANES)
-        _mm512_storeu_ps(orow + ox, clamp_ps(dw_vector(r, mode, 1, ox, DW_LANES, vbias), vmin, vmax));
+    for (; ox + DW_LANES <= ox_full; ox += DW_LANES) {
+        const __m512 v = dw_vector(r, mode, 1, ox, DW_LANES, vbias);
+        _mm512_storeu_ps(orow + ox, clamp_ps(v, vmin, vmax));
+    }
     for (; ox < ox_hi; ox += DW_LANES) {
         const int64_t n = ox_hi - ox < DW_LANES ? ox_hi - ox : DW_LANES;
         const __m512 v = dw_vector(r, mode, 0, ox, n, vbias);
@@ -177,22 +180,21 @@ void gconv_f32_dwconv_generic__avx512(const gconv_dw_geom *g, const float *in, c
     const int64_t ox_lo = clamp_i64(-floor_div(-g->pad_left, sw), 0, g->out_w);
     const int64_t ox_hi = clamp_i64(interior_end(g, 0), ox_lo, g->out_w);
 
-    cols_mode mode = sw == 1 ? COLS_UNIT : (sw == 2 ? COLS_PAIR : COLS_GATHER);
+    const cols_mode mode = sw == 1 ? COLS_UNIT : (sw == 2 ? COLS_PAIR : COLS_GATHER);
     /* Full pair vectors read one float past their last column. */
     int64_t ox_full = ox_hi;
     if (mode == COLS_PAIR) ox_full = clamp_i64(interior_end(g, 1), ox_lo, ox_hi);
-    /* Gather offsets are int32: a stride so large it cannot fit (never seen in
-     * practice) leaves the interior to the scalar path. */
-    int64_t ox_vec_end = ox_hi;
-    if (mode == COLS_GATHER && (sw > INT32_MAX / DW_LANES || g->in_w > INT32_MAX))
-        ox_vec_end = ox_lo;
+    /* Gather offsets j * stride_w are int32; a stride too large for that (never
+     * seen in practice) leaves the interior to the scalar path. */
+    const int gather_ok = sw <= INT32_MAX / DW_LANES;
+    const int64_t ox_vec_end = mode == COLS_GATHER && !gather_ok ? ox_lo : ox_hi;
 
     const __m512 vbias = _mm512_set1_ps(w[0]);
     const __m512 vmin = _mm512_set1_ps(clamp->min);
     const __m512 vmax = _mm512_set1_ps(clamp->max);
     const __m512i gather_idx = _mm512_mullo_epi32(
         _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        _mm512_set1_epi32(mode == COLS_GATHER && ox_vec_end > ox_lo ? (int32_t)sw : 0));
+        _mm512_set1_epi32(gather_ok ? (int32_t)sw : 0));
 
     for (int64_t oy = oy_begin; oy < oy_end; oy++) {
         float *orow = out + oy * g->out_w;
