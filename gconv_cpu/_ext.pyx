@@ -69,6 +69,8 @@ cdef extern from "gconv.h" nogil:
     gconv_status gconv_conv_plan_run(const gconv_conv_plan *p, const gconv_conv_geom *g, const float *x,
                                      float *y, void *workspace, size_t workspace_bytes, int num_threads)
     int gconv_openmp_enabled()
+    double gconv_bench_fma_gflops(gconv_isa isa, long iters)
+    double gconv_bench_triad_gbps(size_t floats, int reps, int num_threads)
     int gconv_openmp_max_threads()
 
 ISA_NAMES = ("scalar", "avx2", "avx512")
@@ -99,6 +101,27 @@ def openmp_enabled():
 
 def openmp_max_threads():
     return gconv_openmp_max_threads()
+
+
+def fma_peak_gflops(str isa, long iters=20_000_000):
+    """Single-core FP32 FMA throughput of one ISA path, in GFLOP/s (the roofline's ceiling)."""
+    cdef int i = ISA_NAMES.index(isa)
+    cdef double r
+    with nogil:
+        r = gconv_bench_fma_gflops(i, iters)
+    if r < 0:
+        raise ValueError(f"isa: this CPU cannot run {isa}")
+    return r
+
+
+def triad_bandwidth_gbps(size_t floats=1 << 25, int reps=5, int num_threads=1):
+    """Stream-triad memory bandwidth in GB/s (best of reps), over 3 arrays of `floats` floats."""
+    cdef double r
+    with nogil:
+        r = gconv_bench_triad_gbps(floats, reps, num_threads)
+    if r < 0:
+        raise ValueError("floats, reps and num_threads must be positive (and the buffers must fit in memory)")
+    return r
 
 
 def kernel_table():

@@ -150,6 +150,11 @@ gconv_status gconv_conv_plan_run(const gconv_conv_plan *p, const gconv_conv_geom
                                  const float *x, float *y, void *workspace,
                                  size_t workspace_bytes, int num_threads);
 
+/* Machine ceilings for bench/ (the roofline): single-core FP32 FMA GFLOP/s for one ISA
+ * (-1 if unavailable), and best-of-reps stream-triad bandwidth in GB/s. */
+double gconv_bench_fma_gflops(gconv_isa isa, long iters);
+double gconv_bench_triad_gbps(size_t floats, int reps, int num_threads);
+
 /* OpenMP facts for the Python thread helper. */
 int gconv_openmp_enabled(void);
 int gconv_openmp_max_threads(void);
