@@ -40,6 +40,8 @@ cdef extern from "gconv.h" nogil:
                                            float *, size_t, const gconv_minmax *)
     ctypedef void (*gconv_dw_ukernel_fn)(const gconv_dw_geom *, const float *, const float *, float *,
                                          int64_t, int64_t, const gconv_minmax *)
+    ctypedef void (*gconv_gconv_ukernel_fn)(const gconv_dw_geom *, size_t, size_t, const float *, const float *,
+                                            float *, int64_t, int64_t, const gconv_minmax *)
     ctypedef struct gconv_kernel_info:
         const char *name
         gconv_kernel_kind kind
@@ -48,6 +50,7 @@ cdef extern from "gconv.h" nogil:
         int kernel_h, kernel_w, stride
         gconv_gemm_ukernel_fn gemm
         gconv_dw_ukernel_fn dw
+        gconv_gconv_ukernel_fn gconv
     ctypedef struct gconv_conv_plan:
         pass
 
@@ -74,8 +77,8 @@ cdef extern from "gconv.h" nogil:
     int gconv_openmp_max_threads()
 
 ISA_NAMES = ("scalar", "avx2", "avx512")
-ALGO_NAMES = ("auto", "reference", "dwconv", "gemm")
-KIND_NAMES = ("gemm", "dwconv")
+ALGO_NAMES = ("auto", "reference", "dwconv", "gemm", "grouped_direct")
+KIND_NAMES = ("gemm", "dwconv", "gconv")
 
 
 cdef int check(gconv_status st) except -1:
@@ -265,30 +268,59 @@ def gemm_ukernel(size_t index, size_t mr, size_t nc, size_t kc, cnp.ndarray w, c
         k.gemm(mr, nc, kc, wp, bp, b_stride, cp, c_stride, &clamp)
 
 
-def dw_ukernel(size_t index, tuple geom, cnp.ndarray x, cnp.ndarray w, cnp.ndarray out,
-               int64_t oy_begin, int64_t oy_end, float cmin, float cmax):
-    """Calls one depthwise microkernel on one plane. geom: (in_h, in_w, kernel_h, kernel_w,
-    stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_bottom, pad_left, pad_right)."""
-    cdef const gconv_kernel_info *k = kernel_at(index)
-    if k.dw == NULL:
-        raise ValueError("not a depthwise kernel")
+cdef int plane_geometry(tuple geom, gconv_dw_geom *g, gconv_minmax *clamp, float cmin, float cmax) except -1:
+    """Parses (in_h, in_w, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w,
+    pad_top, pad_bottom, pad_left, pad_right) with the C checks, and fills the kernel geometry."""
     cdef gconv_conv_desc d
     cdef gconv_conv_geom cg
-    cdef gconv_dw_geom g
     d.c_in = d.c_out = d.groups = 1
     cg.batch = 1
     (cg.in_h, cg.in_w, d.kernel_h, d.kernel_w, d.stride_h, d.stride_w, d.dilation_h, d.dilation_w,
      d.pad_top, d.pad_bottom, d.pad_left, d.pad_right) = geom
     d.clamp.min, d.clamp.max = cmin, cmax
     check(gconv_conv_output_size(&d, &cg))
-    if not (0 <= oy_begin <= oy_end <= cg.out_h):
-        raise ValueError("row range out of bounds")
     g.in_h, g.in_w, g.out_h, g.out_w = cg.in_h, cg.in_w, cg.out_h, cg.out_w
     g.kernel_h, g.kernel_w, g.stride_h, g.stride_w = d.kernel_h, d.kernel_w, d.stride_h, d.stride_w
     g.dilation_h, g.dilation_w, g.pad_top, g.pad_left = d.dilation_h, d.dilation_w, d.pad_top, d.pad_left
-    cdef const float *xp = float_ptr(x, "x", cg.in_h * cg.in_w)
-    cdef const float *wp = float_ptr(w, "w", 1 + d.kernel_h * d.kernel_w)
-    cdef float *op = float_ptr(out, "out", cg.out_h * cg.out_w)
+    clamp[0] = d.clamp
+    return 0
+
+
+def dw_ukernel(size_t index, tuple geom, cnp.ndarray x, cnp.ndarray w, cnp.ndarray out,
+               int64_t oy_begin, int64_t oy_end, float cmin, float cmax):
+    """Calls one depthwise microkernel on one plane (geom: see plane_geometry)."""
+    cdef const gconv_kernel_info *k = kernel_at(index)
+    if k.dw == NULL:
+        raise ValueError("not a depthwise kernel")
+    cdef gconv_dw_geom g
+    cdef gconv_minmax clamp
+    plane_geometry(geom, &g, &clamp, cmin, cmax)
+    if not (0 <= oy_begin <= oy_end <= g.out_h):
+        raise ValueError("row range out of bounds")
+    cdef const float *xp = float_ptr(x, "x", g.in_h * g.in_w)
+    cdef const float *wp = float_ptr(w, "w", 1 + g.kernel_h * g.kernel_w)
+    cdef float *op = float_ptr(out, "out", g.out_h * g.out_w)
     with nogil:
-        k.dw(&g, xp, wp, op, oy_begin, oy_end, &d.clamp)
-    return cg.out_h, cg.out_w
+        k.dw(&g, xp, wp, op, oy_begin, oy_end, &clamp)
+    return g.out_h, g.out_w
+
+
+def gconv_ukernel(size_t index, tuple geom, size_t cin, size_t cout, cnp.ndarray x, cnp.ndarray w,
+                  cnp.ndarray out, int64_t oy_begin, int64_t oy_end, float cmin, float cmax):
+    """Calls one direct grouped-conv microkernel: cin input planes -> cout (<= mr) output planes."""
+    cdef const gconv_kernel_info *k = kernel_at(index)
+    if k.gconv == NULL:
+        raise ValueError("not a grouped-conv kernel")
+    if not (1 <= cout <= <size_t>k.mr and cin >= 1):
+        raise ValueError("cin/cout out of range")
+    cdef gconv_dw_geom g
+    cdef gconv_minmax clamp
+    plane_geometry(geom, &g, &clamp, cmin, cmax)
+    if not (0 <= oy_begin <= oy_end <= g.out_h):
+        raise ValueError("row range out of bounds")
+    cdef const float *xp = float_ptr(x, "x", cin * g.in_h * g.in_w)
+    cdef const float *wp = float_ptr(w, "w", k.mr * (1 + cin * g.kernel_h * g.kernel_w))
+    cdef float *op = float_ptr(out, "out", cout * g.out_h * g.out_w)
+    with nogil:
+        k.gconv(&g, cin, cout, xp, wp, op, oy_begin, oy_end, &clamp)
+    return g.out_h, g.out_w

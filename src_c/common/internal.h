@@ -56,6 +56,20 @@ void gconv_f32_dwconv_generic__avx512(const gconv_dw_geom *g, const float *in, c
                                       float *out, int64_t oy_begin, int64_t oy_end,
                                       const gconv_minmax *clamp);
 
+/* Output channels per call of the direct grouped-conv kernels. */
+#define GCONV_GCONV_OC 4
+void gconv_f32_gconv_4oc__scalar(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in,
+                                 const float *w, float *out, int64_t oy_begin, int64_t oy_end,
+                                 const gconv_minmax *clamp);
+void gconv_f32_gconv_4oc__avx2(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in,
+                               const float *w, float *out, int64_t oy_begin, int64_t oy_end,
+                               const gconv_minmax *clamp);
+void gconv_f32_gconv_4oc__avx512(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in,
+                                 const float *w, float *out, int64_t oy_begin, int64_t oy_end,
+                                 const gconv_minmax *clamp);
+void gconv_gconv_point_scalar(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in,
+                              const float *w, int64_t oy, int64_t ox, float acc[GCONV_GCONV_OC]);
+
 /* Scalar pieces the SIMD kernels reuse for borders. */
 float gconv_dw_point_scalar(const gconv_dw_geom *g, const float *in, const float *w,
                             int64_t oy, int64_t ox);

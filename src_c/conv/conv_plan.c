@@ -21,6 +21,7 @@ struct gconv_conv_plan {
     int64_t cin_g, cout_g, kdim;     /* kdim = cin_g * kernel_h * kernel_w */
     int64_t panels_per_group, panel_floats;
     int direct_1x1;                  /* 1x1, stride 1, no padding: the input is the GEMM's B */
+    int64_t oc_blocks, block_floats; /* grouped-direct: 4-channel blocks per group, floats per block */
 };
 
 /* ---------------------------------------------------------------- checks */
@@ -131,6 +132,36 @@ static void pack_dwconv(gconv_conv_plan *p, const float *weight, const float *bi
     }
 }
 
+/* Few channels per group (ResNeXt's 4): a GEMM would have a K of cin_g*kh*kw and
+ * half-empty panels, so a direct kernel that reuses each input vector for 4
+ * output channels wins. Its vector path needs stride 1; 1x1 stays a GEMM. */
+#define GROUPED_DIRECT_MAX_CIN 8
+
+static gconv_algo choose_algo(const gconv_conv_desc *d) {
+    const int64_t cin_g = d->c_in / d->groups;
+    if (cin_g == 1) return GCONV_ALGO_DWCONV;
+    if (d->groups > 1 && cin_g <= GROUPED_DIRECT_MAX_CIN && d->stride_w == 1 &&
+        (d->kernel_h > 1 || d->kernel_w > 1))
+        return GCONV_ALGO_GROUPED_DIRECT;
+    return GCONV_ALGO_GEMM;
+}
+
+static void pack_grouped_direct(gconv_conv_plan *p, const float *weight, const float *bias) {
+    for (int64_t grp = 0; grp < p->desc.groups; grp++) {
+        for (int64_t blk = 0; blk < p->oc_blocks; blk++) {
+            float *dst = p->packed + (grp * p->oc_blocks + blk) * p->block_floats;
+            for (int o = 0; o < GCONV_GCONV_OC; o++) {
+                const int64_t m = blk * GCONV_GCONV_OC + o;
+                const int valid = m < p->cout_g;
+                const int64_t co = grp * p->cout_g + m;
+                dst[o] = valid && bias ? bias[co] : 0.0f;
+                for (int64_t k = 0; k < p->kdim; k++)
+                    dst[GCONV_GCONV_OC + k * GCONV_GCONV_OC + o] = valid ? weight[co * p->kdim + k] : 0.0f;
+            }
+        }
+    }
+}
+
 gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weight, const float *bias,
                                     gconv_isa isa, gconv_algo algo, gconv_conv_plan **out) {
     *out = NULL;
@@ -142,7 +173,7 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
     if ((unsigned)algo >= GCONV_ALGO_COUNT) return gconv_fail(GCONV_EINVAL, "algorithm: unknown value %d", (int)algo);
 
     const int64_t cin_g = d->c_in / d->groups;
-    if (algo == GCONV_ALGO_AUTO) algo = cin_g == 1 ? GCONV_ALGO_DWCONV : GCONV_ALGO_GEMM;
+    if (algo == GCONV_ALGO_AUTO) algo = choose_algo(d);
     if (algo == GCONV_ALGO_DWCONV && cin_g != 1)
         return gconv_fail(GCONV_EUNSUPPORTED, "algorithm: dwconv needs groups == in_channels");
 
@@ -162,6 +193,14 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
     } else if (algo == GCONV_ALGO_DWCONV) {
         p->kernel = find_kernel(GCONV_KERNEL_DWCONV, isa, d);
         floats = d->c_out * (p->kdim + 1);
+    } else if (algo == GCONV_ALGO_GROUPED_DIRECT) {
+        p->kernel = find_kernel(GCONV_KERNEL_GCONV, isa, d);
+        p->oc_blocks = (p->cout_g + GCONV_GCONV_OC - 1) / GCONV_GCONV_OC;
+        p->block_floats = GCONV_GCONV_OC * (p->kdim + 1);
+        if (!gconv_mul_i64(p->oc_blocks * d->groups, p->block_floats, &floats)) {
+            free(p);
+            return gconv_fail(GCONV_EOVERFLOW, "packed weight size overflows");
+        }
     } else {
         p->kernel = find_kernel(GCONV_KERNEL_GEMM, isa, d);
         const int64_t mr = p->kernel ? p->kernel->mr : 1;
@@ -195,6 +234,8 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
         }
     } else if (algo == GCONV_ALGO_DWCONV) {
         pack_dwconv(p, weight, bias);
+    } else if (algo == GCONV_ALGO_GROUPED_DIRECT) {
+        pack_grouped_direct(p, weight, bias);
     } else {
         pack_gemm(p, weight, bias);
     }
@@ -370,6 +411,42 @@ static void dw_run_item(const gconv_conv_plan *p, const gconv_conv_geom *g, cons
     p->kernel->dw(dg, in, p->packed + co * (p->kdim + 1), out, oy0, oy1, &d->clamp);
 }
 
+/* ------------------------------------------------------- grouped direct */
+
+/* Row chunks per unit of work so that there are ~4 work items per thread. */
+static int64_t split_rows(int64_t units, int64_t out_h, int threads) {
+    if (threads <= 1 || units >= 4 * (int64_t)threads) return 1;
+    const int64_t chunks = (4 * (int64_t)threads + units - 1) / units;
+    return chunks > out_h ? out_h : chunks;
+}
+
+static void grouped_direct_run(const gconv_conv_plan *p, const gconv_conv_geom *g, const float *x, float *y,
+                               int num_threads) {
+    const gconv_conv_desc *d = &p->desc;
+    const gconv_dw_geom dg = {g->in_h, g->in_w, g->out_h, g->out_w, d->kernel_h, d->kernel_w,
+                              d->stride_h, d->stride_w, d->dilation_h, d->dilation_w, d->pad_top, d->pad_left};
+    const int64_t units = g->batch * d->groups * p->oc_blocks;
+    const int64_t chunks = split_rows(units, g->out_h, num_threads);
+    const int64_t rows_per = (g->out_h + chunks - 1) / chunks, items = units * chunks;
+    const int64_t in_plane = g->in_h * g->in_w, out_plane = g->out_h * g->out_w;
+    const gconv_gconv_ukernel_fn ukernel = p->kernel->gconv;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(num_threads) if (num_threads > 1 && items > 1)
+#endif
+    for (int64_t item = 0; item < items; item++) {
+        const int64_t chunk = item % chunks, unit = item / chunks;
+        const int64_t blk = unit % p->oc_blocks, grp = (unit / p->oc_blocks) % d->groups;
+        const int64_t n = unit / (p->oc_blocks * d->groups);
+        const int64_t oy0 = chunk * rows_per, oy1 = oy0 + rows_per < g->out_h ? oy0 + rows_per : g->out_h;
+        if (oy0 >= oy1) continue;
+        const int64_t m0 = blk * GCONV_GCONV_OC;
+        const size_t cout = (size_t)(p->cout_g - m0 < GCONV_GCONV_OC ? p->cout_g - m0 : GCONV_GCONV_OC);
+        ukernel(&dg, (size_t)p->cin_g, cout, x + (n * d->c_in + grp * p->cin_g) * in_plane,
+                p->packed + (grp * p->oc_blocks + blk) * p->block_floats,
+                y + (n * d->c_out + grp * p->cout_g + m0) * out_plane, oy0, oy1, &d->clamp);
+    }
+}
+
 /* ------------------------------------------------------------------ run */
 
 gconv_status gconv_conv_plan_workspace_size(const gconv_conv_plan *p, const gconv_conv_geom *g_in,
@@ -403,6 +480,10 @@ gconv_status gconv_conv_plan_run(const gconv_conv_plan *p, const gconv_conv_geom
 
     if (p->algo == GCONV_ALGO_REFERENCE) {
         gconv_conv2d_reference(&p->desc, &g, x, p->packed, p->ref_bias, y, num_threads);
+        return GCONV_OK;
+    }
+    if (p->algo == GCONV_ALGO_GROUPED_DIRECT) {
+        grouped_direct_run(p, &g, x, y, num_threads);
         return GCONV_OK;
     }
     if (p->algo == GCONV_ALGO_DWCONV) {

@@ -38,12 +38,14 @@ typedef enum {
     GCONV_ALGO_REFERENCE = 1, /* plain direct loops, the oracle for every other path */
     GCONV_ALGO_DWCONV = 2,    /* direct depthwise (groups == c_in, any multiplier) */
     GCONV_ALGO_GEMM = 3,      /* per-group GEMM; 1x1/s1/p0 reads the input in place, else per-tile im2col */
-    GCONV_ALGO_COUNT = 4
+    GCONV_ALGO_GROUPED_DIRECT = 4, /* direct conv for groups of few channels (ResNeXt), no im2col */
+    GCONV_ALGO_COUNT = 5
 } gconv_algo;
 
 typedef enum {
     GCONV_KERNEL_GEMM = 0,
-    GCONV_KERNEL_DWCONV = 1
+    GCONV_KERNEL_DWCONV = 1,
+    GCONV_KERNEL_GCONV = 2
 } gconv_kernel_kind;
 
 /* Output clamp fused into every kernel; (-inf, +inf) means none, (0, inf) ReLU, (0, 6) ReLU6. */
@@ -97,6 +99,16 @@ typedef void (*gconv_dw_ukernel_fn)(const gconv_dw_geom *g, const float *in_plan
                                     int64_t oy_begin, int64_t oy_end,
                                     const gconv_minmax *clamp);
 
+/* ---- Direct grouped-conv microkernel ------------------------------------
+ * Computes output rows [oy_begin, oy_end) of cout (<= 4) output channels of one
+ * group from its cin input planes (in: cin planes of in_h*in_w; out: cout planes
+ * of out_h*out_w). w: one packed block: 4 biases, then for each
+ * (ci, ky, kx) 4 weights, one per output channel (zero beyond cout).
+ */
+typedef void (*gconv_gconv_ukernel_fn)(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in,
+                                       const float *w, float *out, int64_t oy_begin, int64_t oy_end,
+                                       const gconv_minmax *clamp);
+
 /* One entry of the kernel table. kernel_h/w, stride of 0 mean "any". */
 typedef struct {
     const char *name;          /* e.g. "f32-gemm-8x32-avx512" */
@@ -106,6 +118,7 @@ typedef struct {
     int kernel_h, kernel_w, stride; /* dwconv specialization, 0 = generic */
     gconv_gemm_ukernel_fn gemm;
     gconv_dw_ukernel_fn dw;
+    gconv_gconv_ukernel_fn gconv;
 } gconv_kernel_info;
 
 /* The table of every kernel compiled into this build (all ISAs). */

@@ -2,8 +2,12 @@
  * the tests run each entry against its scalar twin, and bench/ times them. */
 #include "../common/internal.h"
 
-#define GEMM(fn, name, isa, mr, nr) {name, GCONV_KERNEL_GEMM, isa, mr, nr, 0, 0, 0, fn, NULL}
-#define DW(fn, name, isa, kh, kw, s) {name, GCONV_KERNEL_DWCONV, isa, 1, 1, kh, kw, s, NULL, fn}
+#define GEMM(fn, name_, isa_, mr_, nr_) \
+    {.name = name_, .kind = GCONV_KERNEL_GEMM, .isa = isa_, .mr = mr_, .nr = nr_, .gemm = fn}
+#define DW(fn, name_, isa_, kh, kw, s) \
+    {.name = name_, .kind = GCONV_KERNEL_DWCONV, .isa = isa_, .mr = 1, .nr = 1, .kernel_h = kh, .kernel_w = kw, .stride = s, .dw = fn}
+#define GCONV(fn, name_, isa_, oc, cols) \
+    {.name = name_, .kind = GCONV_KERNEL_GCONV, .isa = isa_, .mr = oc, .nr = cols, .gconv = fn}
 
 static const gconv_kernel_info kernel_table[] = {
     GEMM(gconv_f32_gemm_4x8__scalar, "f32-gemm-4x8-scalar", GCONV_ISA_SCALAR, 4, 8),
@@ -12,6 +16,9 @@ static const gconv_kernel_info kernel_table[] = {
     DW(gconv_f32_dwconv_generic__scalar, "f32-dwconv-generic-scalar", GCONV_ISA_SCALAR, 0, 0, 0),
     DW(gconv_f32_dwconv_generic__avx2, "f32-dwconv-generic-avx2", GCONV_ISA_AVX2, 0, 0, 0),
     DW(gconv_f32_dwconv_generic__avx512, "f32-dwconv-generic-avx512", GCONV_ISA_AVX512, 0, 0, 0),
+    GCONV(gconv_f32_gconv_4oc__scalar, "f32-gconv-4oc-scalar", GCONV_ISA_SCALAR, 4, 1),
+    GCONV(gconv_f32_gconv_4oc__avx2, "f32-gconv-4oc-avx2", GCONV_ISA_AVX2, 4, 16),
+    GCONV(gconv_f32_gconv_4oc__avx512, "f32-gconv-4oc-avx512", GCONV_ISA_AVX512, 4, 32),
 };
 
 const gconv_kernel_info *gconv_kernel_table(size_t *count) {
