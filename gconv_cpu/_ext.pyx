@@ -28,6 +28,7 @@ cdef extern from "gconv.h" nogil:
         int64_t dilation_h, dilation_w
         int64_t pad_top, pad_bottom, pad_left, pad_right
         gconv_minmax clamp
+        int activation
     ctypedef struct gconv_conv_geom:
         int64_t batch, in_h, in_w, out_h, out_w
     ctypedef struct gconv_dw_geom:
@@ -42,6 +43,7 @@ cdef extern from "gconv.h" nogil:
                                          int64_t, int64_t, const gconv_minmax *)
     ctypedef void (*gconv_gconv_ukernel_fn)(const gconv_dw_geom *, size_t, size_t, const float *, const float *,
                                             float *, int64_t, int64_t, const gconv_minmax *)
+    ctypedef void (*gconv_vact_ukernel_fn)(size_t, float *, float)
     ctypedef struct gconv_kernel_info:
         const char *name
         gconv_kernel_kind kind
@@ -51,6 +53,8 @@ cdef extern from "gconv.h" nogil:
         gconv_gemm_ukernel_fn gemm
         gconv_dw_ukernel_fn dw
         gconv_gconv_ukernel_fn gconv
+        gconv_vact_ukernel_fn vact
+        int activation
     ctypedef struct gconv_conv_plan:
         pass
 
@@ -61,7 +65,8 @@ cdef extern from "gconv.h" nogil:
     gconv_status gconv_conv_desc_check(const gconv_conv_desc *d)
     gconv_status gconv_conv_output_size(const gconv_conv_desc *d, gconv_conv_geom *g)
     gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weight, const float *bias,
-                                        gconv_isa isa, gconv_algo algo, gconv_conv_plan **out)
+                                        const float *prelu_slope, gconv_isa isa, gconv_algo algo,
+                                        gconv_conv_plan **out)
     void gconv_conv_plan_destroy(gconv_conv_plan *p)
     gconv_algo gconv_conv_plan_algo(const gconv_conv_plan *p)
     gconv_isa gconv_conv_plan_isa(const gconv_conv_plan *p)
@@ -78,7 +83,8 @@ cdef extern from "gconv.h" nogil:
 
 ISA_NAMES = ("scalar", "avx2", "avx512")
 ALGO_NAMES = ("auto", "reference", "dwconv", "gemm", "grouped_direct")
-KIND_NAMES = ("gemm", "dwconv", "gconv")
+KIND_NAMES = ("gemm", "dwconv", "gconv", "vact")
+ACTIVATION_NAMES = (None, "relu", "relu6", "prelu", "hardswish")
 
 
 cdef int check(gconv_status st) except -1:
@@ -132,12 +138,14 @@ def kernel_table():
     cdef size_t n, i
     cdef const gconv_kernel_info *t = gconv_kernel_table(&n)
     return [dict(index=i, name=t[i].name.decode(), kind=KIND_NAMES[t[i].kind], isa=ISA_NAMES[t[i].isa],
-                 mr=t[i].mr, nr=t[i].nr, kernel_h=t[i].kernel_h, kernel_w=t[i].kernel_w, stride=t[i].stride)
+                 mr=t[i].mr, nr=t[i].nr, kernel_h=t[i].kernel_h, kernel_w=t[i].kernel_w, stride=t[i].stride,
+                 activation=ACTIVATION_NAMES[t[i].activation])
             for i in range(n)]
 
 
-cdef gconv_conv_desc make_desc(tuple spec) except *:
+cdef gconv_conv_desc make_desc(tuple spec, int activation=0) except *:
     cdef gconv_conv_desc d
+    d.activation = activation
     (d.c_in, d.c_out, d.groups, d.kernel_h, d.kernel_w, d.stride_h, d.stride_w, d.dilation_h, d.dilation_w,
      d.pad_top, d.pad_bottom, d.pad_left, d.pad_right, d.clamp.min, d.clamp.max) = spec
     return d
@@ -166,19 +174,23 @@ cdef class ConvPlan:
     cdef gconv_conv_desc desc
     cdef readonly tuple spec
 
-    def __cinit__(self, tuple spec, cnp.ndarray weight, bias, int isa, int algo):
+    def __cinit__(self, tuple spec, cnp.ndarray weight, bias, int isa, int algo, int activation=0,
+                  prelu_weight=None):
         self.plan = NULL
         self.spec = spec
-        self.desc = make_desc(spec)
+        self.desc = make_desc(spec, activation)
         check(gconv_conv_desc_check(&self.desc))
         cdef int64_t wcount = self.desc.c_out * (self.desc.c_in // self.desc.groups) * self.desc.kernel_h * self.desc.kernel_w
         cdef const float *w = float_ptr(weight, "weight", wcount)
         cdef const float *b = NULL
         if bias is not None:
             b = float_ptr(bias, "bias", self.desc.c_out)
+        cdef const float *slope = NULL
+        if prelu_weight is not None:
+            slope = float_ptr(prelu_weight, "prelu_weight", self.desc.c_out)
         cdef gconv_status st
         with nogil:
-            st = gconv_conv_plan_create(&self.desc, w, b, isa, algo, &self.plan)
+            st = gconv_conv_plan_create(&self.desc, w, b, slope, isa, algo, &self.plan)
         check(st)
 
     def __dealloc__(self):
@@ -303,6 +315,17 @@ def dw_ukernel(size_t index, tuple geom, cnp.ndarray x, cnp.ndarray w, cnp.ndarr
     with nogil:
         k.dw(&g, xp, wp, op, oy_begin, oy_end, &clamp)
     return g.out_h, g.out_w
+
+
+def vact_ukernel(size_t index, cnp.ndarray x, float param):
+    """Calls one in-place activation microkernel on a whole float32 array."""
+    cdef const gconv_kernel_info *k = kernel_at(index)
+    if k.vact == NULL:
+        raise ValueError("not an activation kernel")
+    cdef float *xp = float_ptr(x, "x", 0)
+    cdef size_t n = <size_t>cnp.PyArray_SIZE(x)
+    with nogil:
+        k.vact(n, xp, param)
 
 
 def gconv_ukernel(size_t index, tuple geom, size_t cin, size_t cout, cnp.ndarray x, cnp.ndarray w,

@@ -11,9 +11,10 @@ import threading
 import numpy as np
 
 from . import _ext, _isa, _threads
-from ._validate import check_out, conv_geometry, int_param, pair, padding4
+from ._validate import check_out, conv_geometry, float_array, int_param, pair, padding4
 
-ALGORITHMS = _ext.ALGO_NAMES  # ("auto", "reference", "dwconv", "gemm")
+ALGORITHMS = _ext.ALGO_NAMES  # ("auto", "reference", "dwconv", "gemm", "grouped_direct")
+ACTIVATIONS = _ext.ACTIVATION_NAMES  # (None, "relu", "relu6", "prelu", "hardswish")
 NO_CLAMP = (-math.inf, math.inf)
 
 
@@ -40,6 +41,30 @@ def algorithm_index(algorithm):
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
     return ALGORITHMS.index(algorithm)
+
+
+def activation_index(activation):
+    if activation == "none":
+        activation = None
+    if activation not in ACTIVATIONS:
+        names = ", ".join(repr(a) for a in ACTIVATIONS)
+        raise ValueError(f"activation must be one of {names}, got {activation!r}")
+    return ACTIVATIONS.index(activation)
+
+
+def prelu_slopes(activation, prelu_weight, out_channels):
+    """PReLU's slopes as (out_channels,) float32: a float or an array of 1 or out_channels (torch's
+    num_parameters). None for the other activations, where giving prelu_weight is an error."""
+    if activation != "prelu":
+        if prelu_weight is not None:
+            raise ValueError(f"prelu_weight is only used with activation='prelu', not {activation!r}")
+        return None
+    if prelu_weight is None:
+        raise ValueError("prelu_weight is required with activation='prelu' (a float or one slope per channel)")
+    slope = float_array(prelu_weight, "prelu_weight").reshape(-1)
+    if slope.size not in (1, out_channels):
+        raise ValueError(f"prelu_weight must have 1 or {out_channels} values (out_channels), got {slope.size}")
+    return np.ascontiguousarray(np.broadcast_to(slope, (out_channels,)), dtype=np.float32)
 
 
 class _WorkspacePool:
@@ -72,11 +97,13 @@ class _WorkspacePool:
 class ConvOp:
     """One convolution, planned for one ISA: algorithm chosen, weights packed."""
 
-    def __init__(self, spec, weight, bias, algorithm="auto", clamp=NO_CLAMP, isa=None):
+    def __init__(self, spec, weight, bias, algorithm="auto", activation=None, prelu_weight=None,
+                 clamp=NO_CLAMP, isa=None):
         self.spec = tuple(spec)
         self.isa = isa or _isa.get_isa()
+        slopes = prelu_slopes(activation, prelu_weight, self.spec[1])
         self._plan = _ext.ConvPlan(self.spec + tuple(clamp), weight, bias, _isa.isa_index(self.isa),
-                                   algorithm_index(algorithm))
+                                   algorithm_index(algorithm), activation_index(activation), slopes)
         self._geometry = {}
         self._pool = _WorkspacePool()
 

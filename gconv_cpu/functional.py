@@ -9,12 +9,15 @@ def as_batched(x, name="x"):
     return (x[None], True) if x.ndim == 3 else (x, False)
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, algorithm="auto", out=None):
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, activation=None,
+           prelu_weight=None, algorithm="auto", out=None):
     """2-D grouped convolution with the semantics of torch.nn.functional.conv2d.
 
     x: (N, C_in, H, W) or (C_in, H, W); weight: (C_out, C_in/groups, kH, kW); bias: (C_out,) or None.
     stride, dilation: int or pair. padding: int, pair, (top, bottom, left, right), 'same' or 'valid'.
-    algorithm: 'auto' (default), or 'reference', 'dwconv', 'gemm' to force a path (for testing).
+    activation: None, 'relu', 'relu6', 'hardswish' or 'prelu', fused after the bias (as torch's
+        F.relu(conv2d(...)) etc.); 'prelu' takes prelu_weight: a float or one slope per output channel.
+    algorithm: 'auto' (default), or 'reference', 'dwconv', 'gemm', 'grouped_direct' to force a path.
     out: optional float32 array of the output's shape to write into.
     Returns a float32 array (N, C_out, H_out, W_out).
     """
@@ -30,7 +33,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, a
         bias = float_array(bias, "bias", ndim=1)
         if bias.shape[0] != spec[1]:
             raise ValueError(f"bias: expected {spec[1]} values (one per output channel), got {bias.shape[0]}")
-    op = ConvOp(spec, weight, bias, algorithm)
+    op = ConvOp(spec, weight, bias, algorithm, activation, prelu_weight)
     if out is not None and unbatched:
         out = out[None] if getattr(out, "ndim", 0) == 3 else out
     y = op(x, out)

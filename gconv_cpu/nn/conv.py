@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from .. import _isa
-from .._plan import ConvOp, algorithm_index, conv_spec
+from .._plan import ConvOp, activation_index, algorithm_index, conv_spec, prelu_slopes
 from ..functional import as_batched
 from .._validate import float_array
 
@@ -16,14 +16,19 @@ class Conv2d:
     later calls reuse that plan. Assigning `layer.weight = w` or `layer.bias = b`
     (or load_state_dict) makes the next call repack. Editing the arrays in place
     (`layer.weight[...] = v`) is not seen until you call `layer.prepare()`.
+
+    activation: None, 'relu', 'relu6', 'hardswish' or 'prelu', fused into the conv. With 'prelu'
+    the layer has a `prelu_weight` array of out_channels slopes, initialized to 0.25 like torch's PReLU.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", *, algorithm="auto"):
+                 bias=True, padding_mode="zeros", *, activation=None, algorithm="auto"):
         if padding_mode != "zeros":
             raise ValueError(f"padding_mode: only 'zeros' is supported, got {padding_mode!r}")
         self._spec = conv_spec(in_channels, out_channels, kernel_size, stride, padding, dilation, groups)
         algorithm_index(algorithm)
+        activation_index(activation)
+        self.activation = None if activation == "none" else activation
         (self.in_channels, self.out_channels, self.groups, kh, kw, sh, sw, dh, dw) = self._spec[:9]
         self.kernel_size, self.stride, self.dilation = (kh, kw), (sh, sw), (dh, dw)
         self.padding = padding if isinstance(padding, str) else self._spec[9:13]
@@ -35,6 +40,7 @@ class Conv2d:
         shape = (self.out_channels, self.in_channels // self.groups, kh, kw)
         self._weight = np.random.uniform(-bound, bound, size=shape).astype(np.float32)
         self._bias = np.random.uniform(-bound, bound, size=self.out_channels).astype(np.float32) if bias else None
+        self._prelu_weight = np.full(self.out_channels, 0.25, np.float32) if self.activation == "prelu" else None
 
     @property
     def weight(self):
@@ -62,9 +68,19 @@ class Conv2d:
         self._bias = value
         self._op = None
 
+    @property
+    def prelu_weight(self):
+        return self._prelu_weight
+
+    @prelu_weight.setter
+    def prelu_weight(self, value):
+        self._prelu_weight = prelu_slopes(self.activation, value, self.out_channels)
+        self._op = None
+
     def prepare(self):
         """Plans now: chooses the algorithm and packs the current weights. Returns self."""
-        self._op = ConvOp(self._spec, self._weight, self._bias, self.algorithm)
+        self._op = ConvOp(self._spec, self._weight, self._bias, self.algorithm, self.activation,
+                          self._prelu_weight)
         return self
 
     @property
@@ -96,4 +112,6 @@ class Conv2d:
             s += f", groups={self.groups}"
         if self._bias is None:
             s += ", bias=False"
+        if self.activation is not None:
+            s += f", activation={self.activation!r}"
         return s + ")"

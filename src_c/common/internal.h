@@ -70,6 +70,13 @@ void gconv_f32_gconv_4oc__avx512(const gconv_dw_geom *g, size_t cin, size_t cout
 void gconv_gconv_point_scalar(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in,
                               const float *w, int64_t oy, int64_t ox, float acc[GCONV_GCONV_OC]);
 
+void gconv_f32_vhswish__scalar(size_t n, float *x, float unused);
+void gconv_f32_vhswish__avx2(size_t n, float *x, float unused);
+void gconv_f32_vhswish__avx512(size_t n, float *x, float unused);
+void gconv_f32_vprelu__scalar(size_t n, float *x, float slope);
+void gconv_f32_vprelu__avx2(size_t n, float *x, float slope);
+void gconv_f32_vprelu__avx512(size_t n, float *x, float slope);
+
 /* Scalar pieces the SIMD kernels reuse for borders. */
 float gconv_dw_point_scalar(const gconv_dw_geom *g, const float *in, const float *w,
                             int64_t oy, int64_t ox);

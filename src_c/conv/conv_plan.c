@@ -22,6 +22,8 @@ struct gconv_conv_plan {
     int64_t panels_per_group, panel_floats;
     int direct_1x1;                  /* 1x1, stride 1, no padding: the input is the GEMM's B */
     int64_t oc_blocks, block_floats; /* grouped-direct: 4-channel blocks per group, floats per block */
+    const gconv_kernel_info *act_kernel; /* PReLU/HardSwish epilogue, NULL when the clamp does it all */
+    float *prelu_slope;                  /* c_out slopes for PReLU */
 };
 
 /* ---------------------------------------------------------------- checks */
@@ -38,6 +40,8 @@ gconv_status gconv_conv_desc_check(const gconv_conv_desc *d) {
     if (d->dilation_h <= 0 || d->dilation_w <= 0) return gconv_fail(GCONV_EINVAL, "dilation must be positive");
     if (d->pad_top < 0 || d->pad_bottom < 0 || d->pad_left < 0 || d->pad_right < 0)
         return gconv_fail(GCONV_EINVAL, "padding must be non-negative");
+    if ((unsigned)d->activation >= GCONV_ACT_COUNT)
+        return gconv_fail(GCONV_EINVAL, "activation: unknown value %d", (int)d->activation);
     if (isnan(d->clamp.min) || isnan(d->clamp.max) || d->clamp.min > d->clamp.max)
         return gconv_fail(GCONV_EINVAL, "clamp bounds must satisfy min <= max");
     int64_t t, kdim, wcount;
@@ -88,6 +92,14 @@ static void *aligned_floats(size_t count) {
     size_t bytes = count * sizeof(float);
     bytes = (bytes + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN;
     return aligned_alloc(GCONV_ALIGN, bytes ? bytes : GCONV_ALIGN);
+}
+
+static const gconv_kernel_info *find_act_kernel(gconv_activation act, gconv_isa isa) {
+    size_t n;
+    const gconv_kernel_info *t = gconv_kernel_table(&n);
+    for (size_t i = 0; i < n; i++)
+        if (t[i].kind == GCONV_KERNEL_VACT && t[i].isa == isa && t[i].activation == act) return &t[i];
+    return NULL;
 }
 
 static const gconv_kernel_info *find_kernel(gconv_kernel_kind kind, gconv_isa isa, const gconv_conv_desc *d) {
@@ -163,7 +175,8 @@ static void pack_grouped_direct(gconv_conv_plan *p, const float *weight, const f
 }
 
 gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weight, const float *bias,
-                                    gconv_isa isa, gconv_algo algo, gconv_conv_plan **out) {
+                                    const float *prelu_slope, gconv_isa isa, gconv_algo algo,
+                                    gconv_conv_plan **out) {
     *out = NULL;
     gconv_status st = gconv_conv_desc_check(d);
     if (st) return st;
@@ -171,6 +184,8 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
     if ((unsigned)isa >= GCONV_ISA_COUNT || !(gconv_cpu_isa_mask() & (1u << isa)))
         return gconv_fail(GCONV_EUNSUPPORTED, "isa: this CPU cannot run the %s path", gconv_isa_name(isa));
     if ((unsigned)algo >= GCONV_ALGO_COUNT) return gconv_fail(GCONV_EINVAL, "algorithm: unknown value %d", (int)algo);
+    if (d->activation == GCONV_ACT_PRELU && !prelu_slope)
+        return gconv_fail(GCONV_EINVAL, "prelu_weight: PReLU needs one slope per output channel");
 
     const int64_t cin_g = d->c_in / d->groups;
     if (algo == GCONV_ALGO_AUTO) algo = choose_algo(d);
@@ -180,6 +195,25 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
     gconv_conv_plan *p = calloc(1, sizeof *p);
     if (!p) return gconv_fail(GCONV_ENOMEM, "out of memory for the plan");
     p->desc = *d;
+    /* ReLU and ReLU6 are a clamp, which every kernel applies for free. */
+    if (d->activation == GCONV_ACT_RELU || d->activation == GCONV_ACT_RELU6) {
+        if (p->desc.clamp.min < 0.0f) p->desc.clamp.min = 0.0f;
+        if (d->activation == GCONV_ACT_RELU6 && p->desc.clamp.max > 6.0f) p->desc.clamp.max = 6.0f;
+        if (p->desc.clamp.max < p->desc.clamp.min) p->desc.clamp.max = p->desc.clamp.min;
+    } else if (d->activation != GCONV_ACT_NONE) {
+        p->act_kernel = find_act_kernel(d->activation, isa);
+        if (!p->act_kernel) {
+            free(p);
+            return gconv_fail(GCONV_EUNSUPPORTED, "activation: no kernel on the %s path", gconv_isa_name(isa));
+        }
+    }
+    if (d->activation == GCONV_ACT_PRELU) {
+        if (!(p->prelu_slope = malloc((size_t)d->c_out * sizeof(float)))) {
+            free(p);
+            return gconv_fail(GCONV_ENOMEM, "out of memory for the PReLU slopes");
+        }
+        memcpy(p->prelu_slope, prelu_slope, (size_t)d->c_out * sizeof(float));
+    }
     p->algo = algo;
     p->isa = isa;
     p->cin_g = cin_g;
@@ -198,7 +232,7 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
         p->oc_blocks = (p->cout_g + GCONV_GCONV_OC - 1) / GCONV_GCONV_OC;
         p->block_floats = GCONV_GCONV_OC * (p->kdim + 1);
         if (!gconv_mul_i64(p->oc_blocks * d->groups, p->block_floats, &floats)) {
-            free(p);
+            gconv_conv_plan_destroy(p);
             return gconv_fail(GCONV_EOVERFLOW, "packed weight size overflows");
         }
     } else {
@@ -209,16 +243,16 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
         p->direct_1x1 = d->kernel_h == 1 && d->kernel_w == 1 && d->stride_h == 1 && d->stride_w == 1 &&
                         d->pad_top == 0 && d->pad_bottom == 0 && d->pad_left == 0 && d->pad_right == 0;
         if (!gconv_mul_i64(p->panels_per_group * d->groups, p->panel_floats, &floats)) {
-            free(p);
+            gconv_conv_plan_destroy(p);
             return gconv_fail(GCONV_EOVERFLOW, "packed weight size overflows");
         }
     }
     if (algo != GCONV_ALGO_REFERENCE && !p->kernel) {
-        free(p);
+        gconv_conv_plan_destroy(p);
         return gconv_fail(GCONV_EUNSUPPORTED, "no kernel for this convolution on the %s path", gconv_isa_name(isa));
     }
     if ((uint64_t)floats > SIZE_MAX / 8 || !(p->packed = aligned_floats((size_t)floats))) {
-        free(p);
+        gconv_conv_plan_destroy(p);
         return gconv_fail(GCONV_ENOMEM, "out of memory packing %lld weights", (long long)floats);
     }
     p->packed_floats = (size_t)floats;
@@ -247,6 +281,7 @@ void gconv_conv_plan_destroy(gconv_conv_plan *p) {
     if (!p) return;
     free(p->packed);
     free(p->ref_bias);
+    free(p->prelu_slope);
     free(p);
 }
 
@@ -254,6 +289,18 @@ gconv_algo gconv_conv_plan_algo(const gconv_conv_plan *p) { return p->algo; }
 gconv_isa gconv_conv_plan_isa(const gconv_conv_plan *p) { return p->isa; }
 const char *gconv_conv_plan_kernel_name(const gconv_conv_plan *p) { return p->kernel ? p->kernel->name : "reference"; }
 size_t gconv_conv_plan_packed_bytes(const gconv_conv_plan *p) { return p->packed_floats * sizeof(float); }
+
+/* ------------------------------------------------------------- epilogue */
+
+/* Runs the PReLU/HardSwish kernel on `channels` output segments of `len` floats,
+ * the first at `base` (channel c0), the next ones channel_stride floats apart.
+ * Called on the tile a work item just wrote, while it is still in cache. */
+static void apply_epilogue(const gconv_conv_plan *p, float *base, int64_t c0, int64_t channels,
+                           int64_t channel_stride, int64_t len) {
+    if (!p->act_kernel) return;
+    for (int64_t c = 0; c < channels; c++)
+        p->act_kernel->vact((size_t)len, base + c * channel_stride, p->prelu_slope ? p->prelu_slope[c0 + c] : 0.0f);
+}
 
 /* ----------------------------------------------------------------- GEMM */
 
@@ -383,6 +430,7 @@ static void gemm_run_item(const gconv_conv_plan *p, const gconv_conv_geom *g, co
             const size_t cols = (size_t)(nt - j < nr ? nt - j : nr);
             ukernel(rows, cols, (size_t)p->kdim, w, b + j, b_stride, c + j, (size_t)pixels, &d->clamp);
         }
+        apply_epilogue(p, c, grp * p->cout_g + m0, (int64_t)rows, pixels, nt);
     }
 }
 
@@ -409,6 +457,7 @@ static void dw_run_item(const gconv_conv_plan *p, const gconv_conv_geom *g, cons
     const float *in = x + (n * d->c_in + co / multiplier) * g->in_h * g->in_w;
     float *out = y + plane * g->out_h * g->out_w;
     p->kernel->dw(dg, in, p->packed + co * (p->kdim + 1), out, oy0, oy1, &d->clamp);
+    apply_epilogue(p, out + oy0 * g->out_w, co, 1, 0, (oy1 - oy0) * g->out_w);
 }
 
 /* ------------------------------------------------------- grouped direct */
@@ -441,9 +490,11 @@ static void grouped_direct_run(const gconv_conv_plan *p, const gconv_conv_geom *
         if (oy0 >= oy1) continue;
         const int64_t m0 = blk * GCONV_GCONV_OC;
         const size_t cout = (size_t)(p->cout_g - m0 < GCONV_GCONV_OC ? p->cout_g - m0 : GCONV_GCONV_OC);
+        float *out = y + (n * d->c_out + grp * p->cout_g + m0) * out_plane;
         ukernel(&dg, (size_t)p->cin_g, cout, x + (n * d->c_in + grp * p->cin_g) * in_plane,
-                p->packed + (grp * p->oc_blocks + blk) * p->block_floats,
-                y + (n * d->c_out + grp * p->cout_g + m0) * out_plane, oy0, oy1, &d->clamp);
+                p->packed + (grp * p->oc_blocks + blk) * p->block_floats, out, oy0, oy1, &d->clamp);
+        apply_epilogue(p, out + oy0 * g->out_w, grp * p->cout_g + m0, (int64_t)cout, out_plane,
+                       (oy1 - oy0) * g->out_w);
     }
 }
 
@@ -480,6 +531,9 @@ gconv_status gconv_conv_plan_run(const gconv_conv_plan *p, const gconv_conv_geom
 
     if (p->algo == GCONV_ALGO_REFERENCE) {
         gconv_conv2d_reference(&p->desc, &g, x, p->packed, p->ref_bias, y, num_threads);
+        for (int64_t n = 0; n < g.batch; n++)
+            apply_epilogue(p, y + n * p->desc.c_out * g.out_h * g.out_w, 0, p->desc.c_out, g.out_h * g.out_w,
+                           g.out_h * g.out_w);
         return GCONV_OK;
     }
     if (p->algo == GCONV_ALGO_GROUPED_DIRECT) {

@@ -45,8 +45,20 @@ typedef enum {
 typedef enum {
     GCONV_KERNEL_GEMM = 0,
     GCONV_KERNEL_DWCONV = 1,
-    GCONV_KERNEL_GCONV = 2
+    GCONV_KERNEL_GCONV = 2,
+    GCONV_KERNEL_VACT = 3
 } gconv_kernel_kind;
+
+/* Activation fused after the bias. ReLU/ReLU6 become the kernels' clamp; PReLU
+ * (per output channel) and HardSwish run on each output tile while it is in cache. */
+typedef enum {
+    GCONV_ACT_NONE = 0,
+    GCONV_ACT_RELU = 1,
+    GCONV_ACT_RELU6 = 2,
+    GCONV_ACT_PRELU = 3,
+    GCONV_ACT_HARDSWISH = 4,
+    GCONV_ACT_COUNT = 5
+} gconv_activation;
 
 /* Output clamp fused into every kernel; (-inf, +inf) means none, (0, inf) ReLU, (0, 6) ReLU6. */
 typedef struct {
@@ -62,6 +74,7 @@ typedef struct {
     int64_t dilation_h, dilation_w;
     int64_t pad_top, pad_bottom, pad_left, pad_right;
     gconv_minmax clamp;
+    gconv_activation activation; /* GCONV_ACT_PRELU needs c_out slopes at plan creation */
 } gconv_conv_desc;
 
 /* Geometry of one call. */
@@ -109,6 +122,10 @@ typedef void (*gconv_gconv_ukernel_fn)(const gconv_dw_geom *g, size_t cin, size_
                                        const float *w, float *out, int64_t oy_begin, int64_t oy_end,
                                        const gconv_minmax *clamp);
 
+/* ---- In-place activation microkernel: x[i] = act(x[i]) for i < n ---------
+ * param: the PReLU slope (unused by HardSwish). */
+typedef void (*gconv_vact_ukernel_fn)(size_t n, float *x, float param);
+
 /* One entry of the kernel table. kernel_h/w, stride of 0 mean "any". */
 typedef struct {
     const char *name;          /* e.g. "f32-gemm-8x32-avx512" */
@@ -119,6 +136,8 @@ typedef struct {
     gconv_gemm_ukernel_fn gemm;
     gconv_dw_ukernel_fn dw;
     gconv_gconv_ukernel_fn gconv;
+    gconv_vact_ukernel_fn vact;
+    gconv_activation activation; /* which activation a VACT kernel computes */
 } gconv_kernel_info;
 
 /* The table of every kernel compiled into this build (all ISAs). */
@@ -142,10 +161,11 @@ gconv_status gconv_conv_output_size(const gconv_conv_desc *d, gconv_conv_geom *g
 typedef struct gconv_conv_plan gconv_conv_plan;
 
 /* Chooses an algorithm (or honours algo) and packs weights for isa.
- * weight: (c_out, c_in/groups, kernel_h, kernel_w) contiguous; bias: (c_out) or NULL. */
+ * weight: (c_out, c_in/groups, kernel_h, kernel_w) contiguous; bias: (c_out) or NULL;
+ * prelu_slope: (c_out) when d->activation is GCONV_ACT_PRELU, else ignored. */
 gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weight,
-                                    const float *bias, gconv_isa isa, gconv_algo algo,
-                                    gconv_conv_plan **out);
+                                    const float *bias, const float *prelu_slope, gconv_isa isa,
+                                    gconv_algo algo, gconv_conv_plan **out);
 void gconv_conv_plan_destroy(gconv_conv_plan *p);
 gconv_algo gconv_conv_plan_algo(const gconv_conv_plan *p);
 gconv_isa gconv_conv_plan_isa(const gconv_conv_plan *p);

@@ -8,6 +8,8 @@
     {.name = name_, .kind = GCONV_KERNEL_DWCONV, .isa = isa_, .mr = 1, .nr = 1, .kernel_h = kh, .kernel_w = kw, .stride = s, .dw = fn}
 #define GCONV(fn, name_, isa_, oc, cols) \
     {.name = name_, .kind = GCONV_KERNEL_GCONV, .isa = isa_, .mr = oc, .nr = cols, .gconv = fn}
+#define VACT(fn, name_, isa_, act) \
+    {.name = name_, .kind = GCONV_KERNEL_VACT, .isa = isa_, .mr = 1, .nr = 1, .vact = fn, .activation = act}
 
 static const gconv_kernel_info kernel_table[] = {
     GEMM(gconv_f32_gemm_4x8__scalar, "f32-gemm-4x8-scalar", GCONV_ISA_SCALAR, 4, 8),
@@ -19,6 +21,12 @@ static const gconv_kernel_info kernel_table[] = {
     GCONV(gconv_f32_gconv_4oc__scalar, "f32-gconv-4oc-scalar", GCONV_ISA_SCALAR, 4, 1),
     GCONV(gconv_f32_gconv_4oc__avx2, "f32-gconv-4oc-avx2", GCONV_ISA_AVX2, 4, 16),
     GCONV(gconv_f32_gconv_4oc__avx512, "f32-gconv-4oc-avx512", GCONV_ISA_AVX512, 4, 32),
+    VACT(gconv_f32_vhswish__scalar, "f32-vhswish-scalar", GCONV_ISA_SCALAR, GCONV_ACT_HARDSWISH),
+    VACT(gconv_f32_vhswish__avx2, "f32-vhswish-avx2", GCONV_ISA_AVX2, GCONV_ACT_HARDSWISH),
+    VACT(gconv_f32_vhswish__avx512, "f32-vhswish-avx512", GCONV_ISA_AVX512, GCONV_ACT_HARDSWISH),
+    VACT(gconv_f32_vprelu__scalar, "f32-vprelu-scalar", GCONV_ISA_SCALAR, GCONV_ACT_PRELU),
+    VACT(gconv_f32_vprelu__avx2, "f32-vprelu-avx2", GCONV_ISA_AVX2, GCONV_ACT_PRELU),
+    VACT(gconv_f32_vprelu__avx512, "f32-vprelu-avx512", GCONV_ISA_AVX512, GCONV_ACT_PRELU),
 };
 
 const gconv_kernel_info *gconv_kernel_table(size_t *count) {
