@@ -286,6 +286,7 @@ cdef int plane_geometry(tuple geom, gconv_dw_geom *g, gconv_minmax *clamp, float
     cdef gconv_conv_desc d
     cdef gconv_conv_geom cg
     d.c_in = d.c_out = d.groups = 1
+    d.activation = 0
     cg.batch = 1
     (cg.in_h, cg.in_w, d.kernel_h, d.kernel_w, d.stride_h, d.stride_w, d.dilation_h, d.dilation_w,
      d.pad_top, d.pad_bottom, d.pad_left, d.pad_right) = geom

@@ -30,7 +30,7 @@ def conv_spec(in_channels, out_channels, kernel_size, stride, padding, dilation,
         raise ValueError(f"groups={groups} does not divide {in_name}={in_channels}")
     if out_channels % groups:
         raise ValueError(f"groups={groups} does not divide {out_name}={out_channels}")
-    kernel = pair(kernel_size, "kernel_size", 1)
+    kernel = pair(kernel_size, "kernel_size", 1, allow_single=False)  # torch rejects (k,) here
     stride = pair(stride, "stride", 1)
     dilation = pair(dilation, "dilation", 1)
     pads = padding4(padding, kernel, dilation, stride)

@@ -50,12 +50,14 @@ def int_param(v, name, minimum=None):
     return v
 
 
-def pair(v, name, minimum):
-    """An int or a sequence of 2 ints -> (a, b), each >= minimum."""
+def pair(v, name, minimum, allow_single=True):
+    """An int, or a sequence of 2 ints (or 1, where torch accepts it) -> (a, b), each >= minimum."""
     if is_int(v):
         v = (v, v)
     elif isinstance(v, (tuple, list, np.ndarray)):
         v = tuple(v)
+        if len(v) == 1 and allow_single:
+            v = v * 2
         if len(v) != 2:
             raise ValueError(f"{name} must be an int or a pair of ints, got {len(v)} values: {v!r}")
     else:
@@ -77,7 +79,7 @@ def padding4(padding, kernel, dilation, stride):
         raise ValueError(f"padding must be 'same', 'valid', an int or a tuple, got {padding!r}")
     if isinstance(padding, (tuple, list, np.ndarray)) and len(padding) == 4:
         return tuple(int_param(p, "padding", 0) for p in padding)
-    if isinstance(padding, (tuple, list, np.ndarray)) and len(padding) not in (2, 4):
+    if isinstance(padding, (tuple, list, np.ndarray)) and len(padding) not in (1, 2, 4):
         raise ValueError(f"padding must have 1, 2 or 4 values (top, bottom, left, right), got {len(padding)}")
     ph, pw = pair(padding, "padding", 0)
     return (ph, ph, pw, pw)

@@ -1,4 +1,6 @@
 """Functional API with torch.nn.functional's names, argument order and defaults."""
+import numpy as np
+
 from ._plan import ConvOp, conv_spec
 from ._validate import float_array
 
@@ -7,6 +9,15 @@ def as_batched(x, name="x"):
     """x as a float32 (N, C, H, W) array, and whether it came unbatched (C, H, W) as torch allows."""
     x = float_array(x, name, ndim=(3, 4))
     return (x[None], True) if x.ndim == 3 else (x, False)
+
+
+def batched_out(out):
+    """The caller's out= for an unbatched call, viewed as batched (it is validated later)."""
+    if out is None:
+        return None
+    if type(out) is not np.ndarray:
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    return out[None] if out.ndim == 3 else out
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, activation=None,
@@ -34,7 +45,5 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, a
         if bias.shape[0] != spec[1]:
             raise ValueError(f"bias: expected {spec[1]} values (one per output channel), got {bias.shape[0]}")
     op = ConvOp(spec, weight, bias, algorithm, activation, prelu_weight)
-    if out is not None and unbatched:
-        out = out[None] if getattr(out, "ndim", 0) == 3 else out
-    y = op(x, out)
+    y = op(x, batched_out(out) if unbatched else out)
     return y[0] if unbatched else y

@@ -5,8 +5,8 @@ import numpy as np
 
 from .. import _isa
 from .._plan import ConvOp, activation_index, algorithm_index, conv_spec, prelu_slopes
-from ..functional import as_batched
-from .._validate import float_array
+from ..functional import as_batched, batched_out
+from .._validate import check_alloc, float_array
 
 
 class Conv2d:
@@ -38,6 +38,7 @@ class Conv2d:
         fan_in = (self.in_channels // self.groups) * kh * kw
         bound = 1.0 / math.sqrt(fan_in)
         shape = (self.out_channels, self.in_channels // self.groups, kh, kw)
+        check_alloc(shape, "weight")  # before NumPy tries to allocate an absurd size
         self._weight = np.random.uniform(-bound, bound, size=shape).astype(np.float32)
         self._bias = np.random.uniform(-bound, bound, size=self.out_channels).astype(np.float32) if bias else None
         self._prelu_weight = np.full(self.out_channels, 0.25, np.float32) if self.activation == "prelu" else None
@@ -97,8 +98,7 @@ class Conv2d:
             return op(x, out)  # the hot path: no conversion
         x, unbatched = as_batched(x)
         if unbatched:
-            y = op(x, None if out is None else out[None])
-            return y[0]
+            return op(x, batched_out(out))[0]
         return op(x, out)
 
     forward = __call__

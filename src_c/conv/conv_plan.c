@@ -383,7 +383,7 @@ static gemm_schedule gemm_plan_schedule(const gconv_conv_plan *p, const gconv_co
     const int64_t base = g->batch * p->desc.groups * s.n_tiles;
     /* Few groups and few pixels (e.g. 7x7 pointwise): split output channels too. */
     s.m_chunks = 1;
-    if (threads > 1 && base < 4 * (int64_t)threads) {
+    if (threads > 1 && base > 0 && base < 4 * (int64_t)threads) {
         s.m_chunks = (4 * (int64_t)threads + base - 1) / base;
         if (s.m_chunks > p->panels_per_group) s.m_chunks = p->panels_per_group;
     }
@@ -464,7 +464,7 @@ static void dw_run_item(const gconv_conv_plan *p, const gconv_conv_geom *g, cons
 
 /* Row chunks per unit of work so that there are ~4 work items per thread. */
 static int64_t split_rows(int64_t units, int64_t out_h, int threads) {
-    if (threads <= 1 || units >= 4 * (int64_t)threads) return 1;
+    if (threads <= 1 || units == 0 || units >= 4 * (int64_t)threads) return 1;
     const int64_t chunks = (4 * (int64_t)threads + units - 1) / units;
     return chunks > out_h ? out_h : chunks;
 }
@@ -507,7 +507,7 @@ gconv_status gconv_conv_plan_workspace_size(const gconv_conv_plan *p, const gcon
     if (st) return st;
     if (num_threads < 1) return gconv_fail(GCONV_EINVAL, "num_threads must be positive");
     *bytes = 0;
-    if (p->algo != GCONV_ALGO_GEMM) return GCONV_OK;
+    if (p->algo != GCONV_ALGO_GEMM || g.batch == 0) return GCONV_OK; /* the schedules divide by the work */
     const gemm_schedule s = gemm_plan_schedule(p, &g, num_threads);
     const size_t per = gemm_thread_scratch_bytes(p, s.tile);
     if (per && (size_t)num_threads > SIZE_MAX / per) return gconv_fail(GCONV_EOVERFLOW, "workspace size overflows");

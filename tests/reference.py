@@ -1,0 +1,191 @@
+"""Test oracles and helpers for the gconv_cpu suite. Nothing here calls gconv_cpu.
+
+* conv2d_ref: a plain float64 NumPy grouped convolution (explicit zero padding,
+  one strided slice per kernel tap, one matmul per tap and group).
+* pads4: torch's padding argument -> (top, bottom, left, right), written from
+  torch's documented rules, independently of the library.
+* assert_conv_close: the accuracy check used by every numeric test (see its docstring).
+* WORST: worst errors seen, per ISA; conftest prints it at the end of the session.
+"""
+import math
+import warnings
+
+import numpy as np
+
+# Unit roundoff of float32 (round to nearest): 2**-24.
+U32 = 2.0 ** -24
+# Per-element tolerance factor, in units of the condition scale (see assert_conv_close).
+RTOL = 16 * U32  # ~9.5e-7
+# The coarse "Done-when" metric: max|y - ref| / max|ref| must stay below this.
+DONE_WHEN = 1e-4
+
+WORST = {}  # key (ISA or "kernel:<name>") -> {"scaled": float, "rel_max": float, "where": str}
+
+
+def pair(v):
+    if isinstance(v, (tuple, list)):
+        assert len(v) == 2
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
+def pads4(padding, kernel, dilation):
+    """torch padding spec -> (top, bottom, left, right). 'same' puts the odd pixel at the bottom/right."""
+    kh, kw = pair(kernel)
+    dh, dw = pair(dilation)
+    if padding == "valid":
+        return (0, 0, 0, 0)
+    if padding == "same":
+        th, tw = dh * (kh - 1), dw * (kw - 1)
+        return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+    if isinstance(padding, (tuple, list)) and len(padding) == 4:
+        return tuple(int(p) for p in padding)
+    ph, pw = pair(padding)
+    return (ph, ph, pw, pw)
+
+
+def out_extent(size, pa, pb, k, d, s):
+    return (size + pa + pb - d * (k - 1) - 1) // s + 1
+
+
+def conv2d_ref(x, w, b=None, stride=1, pads=(0, 0, 0, 0), dilation=1, groups=1):
+    """float64 reference of torch.nn.functional.conv2d on (N, C, H, W) input; pads = (t, b, l, r)."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    n, c, h, wd = x.shape
+    co, cg, kh, kw = w.shape
+    sh, sw = pair(stride)
+    dh, dw = pair(dilation)
+    t, bo, l, r = pads
+    assert c == cg * groups and co % groups == 0
+    oh, ow = out_extent(h, t, bo, kh, dh, sh), out_extent(wd, l, r, kw, dw, sw)
+    assert oh >= 1 and ow >= 1
+    xp = np.pad(x, ((0, 0), (0, 0), (t, bo), (l, r)))
+    hp, wp = xp.shape[2:]
+    og = co // groups
+    xg = xp.reshape(n, groups, cg, hp, wp)
+    wg = w.reshape(groups, og, cg, kh, kw)
+    y = np.zeros((n, groups, og, oh * ow))
+    for ky in range(kh):
+        for kx in range(kw):
+            y0, x0 = ky * dh, kx * dw
+            patch = xg[:, :, :, y0:y0 + (oh - 1) * sh + 1:sh, x0:x0 + (ow - 1) * sw + 1:sw]
+            assert patch.shape[3:] == (oh, ow)
+            y += np.matmul(wg[None, :, :, :, ky, kx], patch.reshape(n, groups, cg, oh * ow))
+    y = y.reshape(n, co, oh, ow)
+    if b is not None:
+        y += np.asarray(b, dtype=np.float64)[None, :, None, None]
+    return y
+
+
+def conv2d_ref_abs(x, w, b=None, stride=1, pads=(0, 0, 0, 0), dilation=1, groups=1):
+    """The condition scale: sum over the window of |w||x| (+ |b|), i.e. conv2d_ref on absolute values."""
+    return conv2d_ref(np.abs(np.asarray(x, np.float64)), np.abs(np.asarray(w, np.float64)),
+                      None if b is None else np.abs(np.asarray(b, np.float64)), stride, pads, dilation, groups)
+
+
+def conv_errors(y, ref, absref, k):
+    """(scaled, rel_max): see assert_conv_close."""
+    y = np.asarray(y, dtype=np.float64)
+    err = np.abs(y - ref)
+    if err.size == 0:
+        return 0.0, 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(err == 0, 0.0, err / (math.sqrt(k) * absref))
+    scaled = float(np.max(ratio))  # inf when y != ref where every term is exactly zero
+    rel_max = float(err.max() / (np.abs(ref).max() + 1e-30))
+    return scaled, rel_max
+
+
+def assert_conv_close(y, ref, absref, k, *, key=None, what="", rtol=RTOL):
+    """Checks a float32 convolution result y against the float64 reference ref.
+
+    The metric, per output element i, with K = C_in/groups * kH * kW the reduction length:
+
+        |y_i - ref_i| <= rtol * sqrt(K) * S_i,   S_i = |b_i| + sum over the window of |w| * |x|
+
+    S_i is the condition scale of the dot product (what its rounding error is proportional to),
+    so the bound is tight for outputs that cancel to ~0 as well as for large ones, and an
+    element whose every term is exactly zero (pure padding, no bias) must come out exactly 0.
+    Summation in float32 gives errors that grow like sqrt(K) * u * S_i for random data (u =
+    2**-24 the float32 unit roundoff), so rtol = 16u (~9.5e-7) leaves a safety factor of about
+    16 over the typical error, yet any indexing, packing, padding or tail bug (an O(1)
+    relative error in some element) fails it by orders of magnitude.
+
+    The coarser "Done-when" metric max|y - ref| / max|ref| <= 1e-4 is checked too. Both values
+    are returned and, with key, folded into WORST for the end-of-session summary.
+    """
+    y = np.asarray(y)
+    assert y.shape == ref.shape, f"{what}: shape {y.shape} != reference {ref.shape}"
+    assert np.all(np.isfinite(y)), f"{what}: non-finite values in the result"
+    scaled, rel_max = conv_errors(y, ref, absref, k)
+    if key is not None:
+        cur = WORST.setdefault(key, {"scaled": 0.0, "rel_max": 0.0, "where": ""})
+        if scaled > cur["scaled"]:
+            cur["scaled"], cur["where"] = scaled, what
+        cur["rel_max"] = max(cur["rel_max"], rel_max)
+    if scaled > rtol or rel_max > DONE_WHEN:
+        err = np.abs(np.asarray(y, np.float64) - ref)
+        idx = np.unravel_index(int(np.argmax(err)), err.shape)
+        raise AssertionError(
+            f"{what}: error too large: max |y-ref|/(sqrt(K)*S) = {scaled:.3g} (limit {rtol:.3g}), "
+            f"max|y-ref|/max|ref| = {rel_max:.3g} (limit {DONE_WHEN:g}); worst at {idx}: "
+            f"y={float(y[idx])!r} ref={float(ref[idx])!r} S={float(absref[idx])!r}, K={k}")
+    return scaled, rel_max
+
+
+def torch_conv2d64(x, w, b, stride, padding, dilation, groups):
+    """torch.nn.functional.conv2d in float64, padding as given (4-tuples padded with F.pad first)."""
+    import torch
+    import torch.nn.functional as F
+
+    xt = torch.from_numpy(np.asarray(x, dtype=np.float64))
+    wt = torch.from_numpy(np.asarray(w, dtype=np.float64))
+    bt = None if b is None else torch.from_numpy(np.asarray(b, dtype=np.float64))
+    if isinstance(padding, (tuple, list)) and len(padding) == 4:
+        t, bo, l, r = padding
+        xt = F.pad(xt, (l, r, t, bo))
+        padding = 0
+    elif isinstance(padding, list):
+        padding = tuple(padding)
+    with warnings.catch_warnings():  # 'same' with even kernels: torch warns that it copies the input
+        warnings.simplefilter("ignore", UserWarning)
+        return F.conv2d(xt, wt, bt, stride=stride, padding=padding, dilation=dilation, groups=groups).numpy()
+
+
+def run_python(code, env=None, timeout=120):
+    """Runs `python -c code` in a fresh interpreter (for calls that might crash the process, and for
+    import-time settings). env: variables to set (None values unset).
+
+    It runs from the directory that holds the gconv_cpu package this session imported (the
+    repository root for an in-place build, site-packages for an installed wheel), so the child
+    imports the same build."""
+    import os
+    import subprocess
+    import sys
+
+    import gconv_cpu  # only to locate the build under test
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(gconv_cpu.__file__)))
+    full = dict(os.environ)
+    for k in ("GCONV_ISA", "OMP_NUM_THREADS"):
+        full.pop(k, None)
+    for k, v in (env or {}).items():
+        if v is None:
+            full.pop(k, None)
+        else:
+            full[k] = str(v)
+    return subprocess.run([sys.executable, "-c", code], cwd=root, env=full, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def describe_exit(proc):
+    import signal
+
+    rc = proc.returncode
+    if rc < 0:
+        try:
+            return f"killed by {signal.Signals(-rc).name}"
+        except ValueError:
+            return f"killed by signal {-rc}"
+    return f"exit status {rc}"

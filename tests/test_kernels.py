@@ -1,0 +1,601 @@
+"""Every microkernel of kernel_table(), called directly, against NumPy and its scalar twin.
+
+Buffers are slices of larger arrays whose guard regions (and the gaps between the used columns
+of strided rows) hold sentinels: NaN where the kernel reads (so a stray read poisons the result)
+and 12345.0 where it writes (so a stray write is seen exactly).
+"""
+import math
+
+import numpy as np
+import pytest
+
+import gconv_cpu
+from gconv_cpu import _ext
+
+from reference import RTOL, assert_conv_close, conv2d_ref, conv2d_ref_abs, out_extent
+
+TABLE = gconv_cpu.kernel_table()
+GUARD = 64
+OUT_SENTINEL = np.float32(12345.0)
+CLAMPS = {"none": (-math.inf, math.inf), "relu": (0.0, math.inf), "relu6": (0.0, 6.0)}
+
+
+def _need(entry):
+    if entry["isa"] not in gconv_cpu.available_isas():
+        pytest.skip(f"CPU lacks {entry['isa']}")
+
+
+def _twin(entry):
+    twins = [k for k in TABLE if k["kind"] == entry["kind"] and k["isa"] == "scalar" and k["kernel_h"] == 0
+             and k["kernel_w"] == 0 and k["stride"] == 0 and k.get("activation") == entry.get("activation")]
+    assert twins, f"{entry['name']} has no generic scalar twin in the table"
+    return twins[0]
+
+
+class Guarded:
+    """A float32 view of n elements inside a larger buffer filled with a sentinel."""
+
+    def __init__(self, n, sentinel):
+        self.n, self.sentinel = n, np.float32(sentinel)
+        self.big = np.full(n + 2 * GUARD, self.sentinel, dtype=np.float32)
+        self.view = self.big[GUARD:GUARD + n]
+        assert self.view.flags.c_contiguous and (n == 0 or np.shares_memory(self.view, self.big))
+
+    def guards_intact(self):
+        g = np.concatenate([self.big[:GUARD], self.big[GUARD + self.n:]])
+        return np.array_equal(g, np.full_like(g, self.sentinel), equal_nan=True)
+
+
+def test_table_is_consistent():
+    names = [k["name"] for k in TABLE]
+    assert len(set(names)) == len(names)
+    assert [k["index"] for k in TABLE] == list(range(len(TABLE)))
+    for k in TABLE:
+        assert k["isa"] in ("scalar", "avx2", "avx512") and k["isa"] in k["name"]
+        if k["kind"] != "vact":  # activation kernels are named for the activation (f32-vprelu-avx2)
+            assert k["kind"] in k["name"]
+        assert k["mr"] >= 1 and k["nr"] >= 1
+    for kind in {k["kind"] for k in TABLE}:
+        assert any(k["kind"] == kind and k["isa"] == "scalar" for k in TABLE), f"no scalar {kind} kernel"
+    for kind in ("gemm", "dwconv"):
+        for isa in gconv_cpu.available_isas():
+            assert any(k["kind"] == kind and k["isa"] == isa for k in TABLE), f"no {kind} kernel for {isa}"
+
+
+def test_unavailable_kernel_refuses_to_run():
+    missing = [k for k in TABLE if k["isa"] not in gconv_cpu.available_isas()]
+    if not missing:
+        pytest.skip("CPU has every ISA in the table: nothing to refuse")
+    with pytest.raises(RuntimeError, match="cannot run"):
+        _ext.gemm_ukernel(missing[0]["index"], 1, 1, 1, np.zeros(64, np.float32), np.zeros(1, np.float32), 1,
+                          np.zeros(1, np.float32), 1, -math.inf, math.inf)
+
+
+def test_kernel_index_out_of_range():
+    with pytest.raises(IndexError):
+        _ext.gemm_ukernel(len(TABLE), 1, 1, 1, np.zeros(64, np.float32), np.zeros(1, np.float32), 1,
+                          np.zeros(1, np.float32), 1, -math.inf, math.inf)
+
+
+# ------------------------------------------------------------------------ GEMM
+
+def pack_panel(wmat, bias, MR):
+    """wmat (m, kc) and bias (m,) -> one packed panel of MR bias values then kc groups of MR weights.
+    Rows m..MR-1 are NaN: the contract says they are padding, and no valid output may depend on them."""
+    m, kc = wmat.shape
+    panel = np.full((kc + 1, MR), np.nan, dtype=np.float32)
+    panel[0, :m] = bias
+    panel[1:, :m] = wmat.T
+    return panel.ravel()
+
+
+def run_gemm(entry, wmat, bias, bmat, clamp, *, b_stride=None, c_stride=None, check_canaries=True):
+    """Computes clamp(bias + wmat @ bmat) with one call of the kernel (m <= MR, nc <= NR).
+    Returns the (m, nc) result; asserts canaries."""
+    m, kc = wmat.shape
+    nc = bmat.shape[1]
+    MR = entry["mr"]
+    b_stride = nc if b_stride is None else b_stride
+    c_stride = nc if c_stride is None else c_stride
+    w = Guarded(MR * (kc + 1), np.nan)
+    w.view[:] = pack_panel(wmat, bias, MR)
+    w_before = w.big.copy()
+    b = Guarded((kc - 1) * b_stride + nc, np.nan)  # gap columns stay NaN
+    for k in range(kc):
+        b.view[k * b_stride:k * b_stride + nc] = bmat[k]
+    b_before = b.big.copy()
+    c = Guarded((m - 1) * c_stride + nc, OUT_SENTINEL)
+    _ext.gemm_ukernel(entry["index"], m, nc, kc, w.view, b.view, b_stride, c.view, c_stride, *clamp)
+    out = np.stack([c.view[i * c_stride:i * c_stride + nc] for i in range(m)])
+    if check_canaries:
+        assert np.array_equal(w.big, w_before, equal_nan=True), "kernel wrote into w"
+        assert np.array_equal(b.big, b_before, equal_nan=True), "kernel wrote into b"
+        assert c.guards_intact(), f"write outside c (m={m} nc={nc} kc={kc} c_stride={c_stride})"
+        for i in range(m - 1):
+            gap = c.view[i * c_stride + nc:(i + 1) * c_stride]
+            assert np.all(gap == OUT_SENTINEL), f"row {i}: wrote columns >= nc={nc} (c_stride={c_stride})"
+    return out
+
+
+def gemm_tiled(entry, wmat, bias, bmat, clamp):
+    """Any (M, N) product through one kernel's tiles (used for the scalar twin, whose tile differs)."""
+    M, N = wmat.shape[0], bmat.shape[1]
+    out = np.empty((M, N), np.float32)
+    for i in range(0, M, entry["mr"]):
+        for j in range(0, N, entry["nr"]):
+            out[i:i + entry["mr"], j:j + entry["nr"]] = run_gemm(
+                entry, wmat[i:i + entry["mr"]], bias[i:i + entry["mr"]], bmat[:, j:j + entry["nr"]], clamp,
+                check_canaries=False)
+    return out
+
+
+def _gemm_ref(wmat, bias, bmat, clamp):
+    ref = bias.astype(np.float64)[:, None] + wmat.astype(np.float64) @ bmat.astype(np.float64)
+    absref = np.abs(bias.astype(np.float64))[:, None] + np.abs(wmat).astype(np.float64) @ np.abs(bmat).astype(
+        np.float64)
+    return np.clip(ref, *clamp), absref
+
+
+GEMM = [k for k in TABLE if k["kind"] == "gemm"]
+
+
+@pytest.mark.parametrize("clamp", list(CLAMPS), ids=list(CLAMPS))
+@pytest.mark.parametrize("entry", GEMM, ids=[k["name"] for k in GEMM])
+def test_gemm_kernel(entry, clamp):
+    _need(entry)
+    twin = _twin(entry)
+    lo_hi = CLAMPS[clamp]
+    MR, NR = entry["mr"], entry["nr"]
+    rng = np.random.default_rng(entry["index"] * 10 + len(clamp))
+    ncs = sorted({1, 2, NR // 2, NR // 2 + 1, NR - 1, NR} - {0})
+    checked = 0
+    for kc in (1, 2, 7, 64):
+        for nc in ncs:
+            for m in range(1, MR + 1):
+                wmat = (rng.standard_normal((m, kc)) * 2).astype(np.float32)
+                bias = rng.standard_normal(m).astype(np.float32)
+                bmat = (rng.standard_normal((kc, nc)) * 2).astype(np.float32)
+                # strides: packed, and with gaps (b_stride, c_stride > nc)
+                strides = [(nc, nc), (nc + 3, nc + 5)] if m in (1, MR) or nc in (1, NR) else [(nc + 1, nc + 2)]
+                ref, absref = _gemm_ref(wmat, bias, bmat, lo_hi)
+                for bs, cs in strides:
+                    what = f"{entry['name']} m={m} nc={nc} kc={kc} b_stride={bs} c_stride={cs} clamp={clamp}"
+                    got = run_gemm(entry, wmat, bias, bmat, lo_hi, b_stride=bs, c_stride=cs)
+                    assert_conv_close(got, ref, absref, kc, key=f"kernel:{entry['name']}", what=what)
+                    checked += 1
+                if clamp != "none":
+                    assert np.all(got >= lo_hi[0]) and np.all(got <= lo_hi[1])
+                tw = gemm_tiled(twin, wmat, bias, bmat, lo_hi)
+                # the SIMD kernel and its scalar twin agree within the same bound
+                assert_conv_close(got, tw.astype(np.float64), absref, kc, what=f"{what} vs {twin['name']}",
+                                  rtol=2 * RTOL)
+    assert checked > 100
+
+
+@pytest.mark.parametrize("entry", GEMM, ids=[k["name"] for k in GEMM])
+def test_gemm_kernel_nan_inf(entry):
+    """NaN/Inf in b reach exactly the columns they touch; clamp does not swallow NaN."""
+    _need(entry)
+    MR, NR = entry["mr"], entry["nr"]
+    rng = np.random.default_rng(5)
+    wmat = rng.standard_normal((MR, 3)).astype(np.float32)
+    bias = rng.standard_normal(MR).astype(np.float32)
+    bmat = rng.standard_normal((3, NR)).astype(np.float32)
+    bmat[1, 0] = np.nan
+    bmat[2, NR - 1] = np.inf
+    for clamp in CLAMPS.values():
+        got = run_gemm(entry, wmat, bias, bmat, clamp)
+        with np.errstate(invalid="ignore"):
+            ref = np.clip(bias[:, None].astype(np.float64) + wmat.astype(np.float64) @ bmat.astype(np.float64),
+                          *clamp)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+        assert np.isnan(got[:, 0]).all() and not np.isnan(got[:, 1:]).any()
+
+
+def test_gemm_binding_checks_lengths():
+    k = GEMM[0]
+    mr, nr = k["mr"], k["nr"]
+    ok = dict(w=np.zeros(mr * 3, np.float32), b=np.zeros(2 * nr, np.float32), c=np.zeros(mr * nr, np.float32))
+    _ext.gemm_ukernel(k["index"], mr, nr, 2, ok["w"], ok["b"], nr, ok["c"], nr, -math.inf, math.inf)
+    with pytest.raises(ValueError, match="w"):
+        _ext.gemm_ukernel(k["index"], mr, nr, 2, ok["w"][:-1], ok["b"], nr, ok["c"], nr, -math.inf, math.inf)
+    with pytest.raises(ValueError, match="b"):
+        _ext.gemm_ukernel(k["index"], mr, nr, 2, ok["w"], ok["b"][:-1], nr, ok["c"], nr, -math.inf, math.inf)
+    with pytest.raises(ValueError, match="c"):
+        _ext.gemm_ukernel(k["index"], mr, nr, 2, ok["w"], ok["b"], nr, ok["c"][:-1], nr, -math.inf, math.inf)
+    with pytest.raises(ValueError, match="tile"):
+        _ext.gemm_ukernel(k["index"], mr + 1, nr, 2, ok["w"], ok["b"], nr, ok["c"], nr, -math.inf, math.inf)
+    with pytest.raises(ValueError, match="tile"):
+        _ext.gemm_ukernel(k["index"], mr, nr, 0, ok["w"], ok["b"], nr, ok["c"], nr, -math.inf, math.inf)
+    with pytest.raises(TypeError, match="w"):
+        _ext.gemm_ukernel(k["index"], mr, nr, 2, ok["w"].astype(np.float64), ok["b"], nr, ok["c"], nr,
+                          -math.inf, math.inf)
+
+
+# ---------------------------------------------------------------------- dwconv
+
+WIDTHS = [1, 7, 8, 9, 15, 16, 17, 33]
+
+
+def _random_geoms(rng, in_w, count):
+    """(geom tuple, out_h, out_w) with kernel 1..5 (rectangular), stride 1..3, dilation 1..2,
+    asymmetric pads 0..3, heights 1..9; resampled until the output is non-empty."""
+    out = []
+    while len(out) < count:
+        in_h = int(rng.integers(1, 10))
+        kh, kw = (int(v) for v in rng.integers(1, 6, size=2))
+        sh, sw = (int(v) for v in rng.integers(1, 4, size=2))
+        dh, dw = (int(v) for v in rng.integers(1, 3, size=2))
+        pt, pb, pl, pr = (int(v) for v in rng.integers(0, 4, size=4))
+        oh, ow = out_extent(in_h, pt, pb, kh, dh, sh), out_extent(in_w, pl, pr, kw, dw, sw)
+        if oh < 1 or ow < 1:
+            continue
+        out.append(((in_h, in_w, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr), oh, ow))
+    return out
+
+
+def _specialized_geoms(entry, rng, in_w, count):
+    """Geometries a specialized dwconv kernel accepts: its kernel and stride (both axes) and its
+    dilation (any of 1..2 when the table says 0 = any); random asymmetric pads 0..3, heights 1..9."""
+    kh, kw, s = entry["kernel_h"], entry["kernel_w"], entry["stride"] or None
+    fixed_dil = entry.get("dilation", 1)  # tables without the field specialize on dilation 1
+    out, tries = [], 0
+    while len(out) < count and tries < 100 * count:
+        tries += 1
+        in_h = int(rng.integers(1, 10))
+        sh = sw = s if s else int(rng.integers(1, 4))
+        dh = dw = fixed_dil if fixed_dil else int(rng.integers(1, 3))
+        pt, pb, pl, pr = (int(v) for v in rng.integers(0, 4, size=4))
+        oh, ow = out_extent(in_h, pt, pb, kh, dh, sh), out_extent(in_w, pl, pr, kw, dw, sw)
+        if oh >= 1 and ow >= 1:
+            out.append(((in_h, in_w, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr), oh, ow))
+    # and the common 'same' padding on a taller input
+    dil = fixed_dil or 1
+    ph, pw = dil * (kh - 1) // 2, dil * (kw - 1) // 2
+    for in_h in (kh, 2 * kh + 3, 17):
+        sh = s or 1
+        oh, ow = out_extent(in_h, ph, ph, kh, dil, sh), out_extent(in_w, pw, pw, kw, dil, sh)
+        if oh >= 1 and ow >= 1:
+            out.append(((in_h, in_w, kh, kw, sh, sh, dil, dil, ph, ph, pw, pw), oh, ow))
+    return out
+
+
+def _must_cover(entry, in_w):
+    """Deterministic geometries that hit each SIMD mode (stride 1, 2, gather) with wide interiors."""
+    g = []
+    for sw in (1, 2, 3):
+        for kw, dw, pl, pr in ((3, 1, 1, 1), (1, 1, 0, 0), (5, 2, 0, 3), (2, 1, 1, 0)):
+            for in_h, kh, sh, pt, pb in ((5, 3, 1, 1, 1), (9, 2, 2, 0, 1)):
+                oh, ow = out_extent(in_h, pt, pb, kh, 1, sh), out_extent(in_w, pl, pr, kw, dw, sw)
+                if oh >= 1 and ow >= 1:
+                    g.append(((in_h, in_w, kh, kw, sh, sw, 1, dw, pt, pb, pl, pr), oh, ow))
+    return g
+
+
+def run_dw(entry, geom, oh, ow, x, taps, bias, clamp, rows):
+    in_h, in_w = geom[:2]
+    xin = Guarded(in_h * in_w, np.nan)
+    xin.view[:] = x.ravel()
+    x_before = xin.big.copy()
+    w = Guarded(1 + taps.size, np.nan)
+    w.view[0] = bias
+    w.view[1:] = taps.ravel()
+    out = Guarded(oh * ow, OUT_SENTINEL)
+    r = _ext.dw_ukernel(entry["index"], geom, xin.view, w.view, out.view, rows[0], rows[1], *clamp)
+    assert tuple(r) == (oh, ow)
+    assert np.array_equal(xin.big, x_before, equal_nan=True), "kernel wrote into the input plane"
+    assert out.guards_intact(), f"{entry['name']}: write outside the output plane, geom={geom} rows={rows}"
+    y = out.view.reshape(oh, ow)
+    outside = np.concatenate([y[:rows[0]].ravel(), y[rows[1]:].ravel()])
+    assert np.all(outside == OUT_SENTINEL), f"{entry['name']}: wrote rows outside {rows}, geom={geom}"
+    return y
+
+
+DW = [k for k in TABLE if k["kind"] == "dwconv"]
+
+
+@pytest.mark.parametrize("in_w", WIDTHS)
+@pytest.mark.parametrize("entry", DW, ids=[k["name"] for k in DW])
+def test_dwconv_kernel(entry, in_w):
+    _need(entry)
+    twin = _twin(entry)
+    rng = np.random.default_rng(100 * entry["index"] + in_w)
+    if entry["kernel_h"] or entry["stride"] or entry.get("dilation"):
+        geoms = _specialized_geoms(entry, rng, in_w, 40)  # it only runs its own shape
+        assert len(geoms) > 3
+    else:
+        geoms = _must_cover(entry, in_w) + _random_geoms(rng, in_w, 60)
+    for n, (geom, oh, ow) in enumerate(geoms):
+        in_h, _, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr = geom
+        clamp_name = list(CLAMPS)[n % 3]
+        clamp = CLAMPS[clamp_name]
+        x = rng.standard_normal((in_h, in_w)).astype(np.float32) * 3
+        taps = rng.standard_normal((kh, kw)).astype(np.float32)
+        bias = np.float32(rng.standard_normal())
+        # full range, then a partial one
+        ranges = [(0, oh)]
+        if oh > 1:
+            a = int(rng.integers(0, oh))
+            ranges.append((a, int(rng.integers(a, oh + 1))))
+        ref = conv2d_ref(x[None, None], taps[None, None], np.array([bias]), (sh, sw), (pt, pb, pl, pr), (dh, dw))[0, 0]
+        absref = conv2d_ref_abs(x[None, None], taps[None, None], np.array([bias]), (sh, sw), (pt, pb, pl, pr),
+                                (dh, dw))[0, 0]
+        ref = np.clip(ref, *clamp)
+        for rows in ranges:
+            what = f"{entry['name']} geom={geom} rows={rows} clamp={clamp_name}"
+            y = run_dw(entry, geom, oh, ow, x, taps, bias, clamp, rows)
+            sl = slice(*rows)
+            assert_conv_close(y[sl], ref[sl], absref[sl], kh * kw, key=f"kernel:{entry['name']}", what=what)
+            yt = run_dw(twin, geom, oh, ow, x, taps, bias, clamp, rows)
+            assert_conv_close(y[sl], yt[sl].astype(np.float64), absref[sl], kh * kw, what=what + " vs twin",
+                              rtol=2 * RTOL)
+
+
+def _accepts(entry, geom):
+    """Whether a (possibly specialized) dwconv kernel may be given this geometry."""
+    _, _, kh, kw, sh, sw, dh, dw = geom[:8]
+    if entry["kernel_h"] and (entry["kernel_h"], entry["kernel_w"]) != (kh, kw):
+        return False
+    if entry["stride"] and (sh, sw) != (entry["stride"],) * 2:
+        return False
+    dil = entry.get("dilation", 1 if entry["kernel_h"] else 0)
+    return not dil or (dh, dw) == (dil, dil)
+
+
+@pytest.mark.parametrize("entry", DW, ids=[k["name"] for k in DW])
+def test_dwconv_kernel_nan_inf(entry):
+    """NaN/Inf in the input reach exactly the outputs whose window covers them (as in torch)."""
+    _need(entry)
+    rng = np.random.default_rng(9)
+    k = entry["kernel_h"] or 3, entry["kernel_w"] or 3
+    s = entry["stride"] or 1
+    d = entry.get("dilation") or 1
+    pads = (d * (k[0] - 1) // 2,) * 2 + (d * (k[1] - 1) // 2,) * 2
+    in_h, in_w = 11, 40
+    geom = (in_h, in_w, k[0], k[1], s, s, d, d) + pads
+    assert _accepts(entry, geom)
+    oh, ow = out_extent(in_h, pads[0], pads[1], k[0], d, s), out_extent(in_w, pads[2], pads[3], k[1], d, s)
+    x = rng.standard_normal((in_h, in_w)).astype(np.float32)
+    x[2, 5] = np.nan
+    x[7, 30] = np.inf
+    taps = (np.abs(rng.standard_normal(k)) + 0.5).astype(np.float32)  # positive: +inf stays +inf
+    # outputs whose window covers each special input: a convolution of the indicator with ones
+    cover = lambda r, c: conv2d_ref(((np.arange(in_h)[:, None] == r) & (np.arange(in_w) == c))[None, None],
+                                    np.ones((1, 1) + k), None, s, pads, d)[0, 0] > 0
+    nan_win, inf_win = cover(2, 5), cover(7, 30)
+    assert nan_win.any() and inf_win.any() and not (nan_win & inf_win).any()
+    for name, clamp in CLAMPS.items():
+        y = run_dw(entry, geom, oh, ow, x, taps, np.float32(0.5), clamp, (0, oh))
+        np.testing.assert_array_equal(np.isnan(y), nan_win, err_msg=f"NaN positions, clamp={name}")
+        expect_inf = inf_win if name != "relu6" else np.zeros_like(inf_win)  # relu6 caps +inf at 6
+        np.testing.assert_array_equal(np.isposinf(y), expect_inf, err_msg=f"+inf positions, clamp={name}")
+        if name == "relu6":
+            assert np.all(y[inf_win] == 6)
+        assert not np.isneginf(y).any()
+
+
+@pytest.mark.parametrize("hook", ["dw_ukernel", "gconv_ukernel"])
+def test_plane_hooks_accept_a_valid_geometry(hook):
+    """The dw/gconv test hooks validate the plane geometry through the C core; a valid 4x4 input
+    with a 3x3 kernel must be accepted every time (no dependence on uninitialized fields)."""
+    kind = "dwconv" if hook == "dw_ukernel" else "gconv"
+    entries = [k for k in TABLE if k["kind"] == kind and k["isa"] == "scalar"]
+    if not entries or not hasattr(_ext, hook):
+        pytest.skip(f"no {kind} kernel / {hook} in this build")
+    k = entries[0]
+    geom = (4, 4, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0)
+    x = np.arange(16, dtype=np.float32)
+    failures = []
+    for _ in range(20):
+        out = np.zeros(4, np.float32)
+        try:
+            if hook == "dw_ukernel":
+                w = np.ones(10, np.float32)
+                r = _ext.dw_ukernel(k["index"], geom, x, w, out, 0, 2, -math.inf, math.inf)
+            else:
+                w = np.zeros(k["mr"] * 10, np.float32).reshape(10, k["mr"])
+                w[:, 0] = 1.0
+                r = _ext.gconv_ukernel(k["index"], geom, 1, 1, x, w.ravel(), out, 0, 2, -math.inf, math.inf)
+        except ValueError as e:
+            failures.append(str(e))
+            continue
+        assert tuple(r) == (2, 2)
+        # bias 1 + sum of each 3x3 window of 0..15
+        np.testing.assert_array_equal(out, [1 + 45, 1 + 54, 1 + 81, 1 + 90])
+    assert not failures, f"{hook} rejected a valid geometry {len(failures)}/20 times: {failures[:3]}"
+
+
+def test_dw_binding_checks():
+    k = DW[0]
+    geom = (4, 4, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0)
+    x, w, out = np.zeros(16, np.float32), np.zeros(10, np.float32), np.zeros(4, np.float32)
+    assert _ext.dw_ukernel(k["index"], geom, x, w, out, 0, 2, -math.inf, math.inf) == (2, 2)
+    with pytest.raises(ValueError, match="x"):
+        _ext.dw_ukernel(k["index"], geom, x[:-1], w, out, 0, 2, -math.inf, math.inf)
+    with pytest.raises(ValueError, match="w"):
+        _ext.dw_ukernel(k["index"], geom, x, w[:-1], out, 0, 2, -math.inf, math.inf)
+    with pytest.raises(ValueError, match="out"):
+        _ext.dw_ukernel(k["index"], geom, x, w, out[:-1], 0, 2, -math.inf, math.inf)
+    with pytest.raises(ValueError, match="row"):
+        _ext.dw_ukernel(k["index"], geom, x, w, out, 1, 3, -math.inf, math.inf)
+    with pytest.raises(ValueError, match="row"):
+        _ext.dw_ukernel(k["index"], geom, x, w, out, 2, 1, -math.inf, math.inf)
+    with pytest.raises(ValueError, match="stride"):
+        _ext.dw_ukernel(k["index"], (4, 4, 3, 3, 0, 1, 1, 1, 0, 0, 0, 0), x, w, out, 0, 1, -math.inf, math.inf)
+    with pytest.raises(ValueError, match="kernel_size"):
+        _ext.dw_ukernel(k["index"], (2, 2, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0), x, w, out, 0, 1, -math.inf, math.inf)
+    with pytest.raises(ValueError, match="depthwise"):
+        _ext.dw_ukernel(GEMM[0]["index"], geom, x, w, out, 0, 2, -math.inf, math.inf)
+
+
+# ------------------------------------------------------- direct grouped (gconv)
+
+GCONV = [k for k in TABLE if k["kind"] == "gconv"]
+
+
+def run_gconv(entry, geom, oh, ow, cin, cout, x, wts, bias, clamp, rows):
+    """x (cin, in_h, in_w), wts (cout, cin, kh, kw), bias (cout,) through one call."""
+    in_h, in_w, kh, kw = geom[:4]
+    OC = entry["mr"]
+    xin = Guarded(cin * in_h * in_w, np.nan)
+    xin.view[:] = x.ravel()
+    x_before = xin.big.copy()
+    block = np.full((1 + cin * kh * kw, OC), np.nan, np.float32)  # channels >= cout: NaN padding
+    block[0, :cout] = bias
+    block[1:, :cout] = wts.reshape(cout, -1).T
+    w = Guarded(block.size, np.nan)
+    w.view[:] = block.ravel()
+    out = Guarded(cout * oh * ow, OUT_SENTINEL)
+    r = _ext.gconv_ukernel(entry["index"], geom, cin, cout, xin.view, w.view, out.view, rows[0], rows[1], *clamp)
+    assert tuple(r) == (oh, ow)
+    assert np.array_equal(xin.big, x_before, equal_nan=True), "kernel wrote into the input"
+    assert out.guards_intact(), f"{entry['name']}: write outside the output, geom={geom} cout={cout} rows={rows}"
+    y = out.view.reshape(cout, oh, ow)
+    outside = np.concatenate([y[:, :rows[0]].ravel(), y[:, rows[1]:].ravel()])
+    assert np.all(outside == OUT_SENTINEL), f"{entry['name']}: wrote rows outside {rows}, geom={geom}"
+    return y
+
+
+@pytest.mark.parametrize("in_w", WIDTHS)
+@pytest.mark.parametrize("entry", GCONV, ids=[k["name"] for k in GCONV])
+def test_gconv_kernel(entry, in_w):
+    _need(entry)
+    if not hasattr(_ext, "gconv_ukernel"):
+        pytest.fail("kernel_table() lists gconv kernels but _ext has no gconv_ukernel test hook")
+    twin = _twin(entry)
+    rng = np.random.default_rng(200 * entry["index"] + in_w)
+    geoms = _must_cover(entry, in_w) + _random_geoms(rng, in_w, 30)
+    for n, (geom, oh, ow) in enumerate(geoms):
+        in_h, _, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr = geom
+        cin = int(rng.integers(1, 9))
+        cout = 1 + n % entry["mr"]
+        clamp_name = list(CLAMPS)[n % 3]
+        clamp = CLAMPS[clamp_name]
+        x = rng.standard_normal((cin, in_h, in_w)).astype(np.float32) * 3
+        wts = rng.standard_normal((cout, cin, kh, kw)).astype(np.float32)
+        bias = rng.standard_normal(cout).astype(np.float32)
+        args = (x[None], wts, bias, (sh, sw), (pt, pb, pl, pr), (dh, dw))
+        ref = np.clip(conv2d_ref(*args)[0], *clamp)
+        absref = conv2d_ref_abs(*args)[0]
+        ranges = [(0, oh)]
+        if oh > 1:
+            a = int(rng.integers(0, oh))
+            ranges.append((a, int(rng.integers(a, oh + 1))))
+        K = cin * kh * kw
+        for rows in ranges:
+            what = f"{entry['name']} geom={geom} cin={cin} cout={cout} rows={rows} clamp={clamp_name}"
+            y = run_gconv(entry, geom, oh, ow, cin, cout, x, wts, bias, clamp, rows)
+            sl = (slice(None), slice(*rows))
+            assert_conv_close(y[sl], ref[sl], absref[sl], K, key=f"kernel:{entry['name']}", what=what)
+            yt = run_gconv(twin, geom, oh, ow, cin, cout, x, wts, bias, clamp, rows)
+            assert_conv_close(y[sl], yt[sl].astype(np.float64), absref[sl], K, what=what + " vs twin",
+                              rtol=2 * RTOL)
+
+
+# ------------------------------------------------------ in-place activations
+
+VACT = [k for k in TABLE if k["kind"] == "vact"]
+SPECIAL = np.array([0.0, -0.0, -3.0, 3.0, -2.9999998, 3.0000002, -6.0, 6.0, 1e-30, -1e-30, 1e30, -1e30, np.inf,
+                    -np.inf, np.nan, 0.5, -0.5], np.float32)
+
+
+def _vact_numpy(activation, x, param):
+    """The documented formulas, in float32 with torch's operation order."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        if activation == "hardswish":
+            t = x + np.float32(3)
+            t = np.where(t < 0, np.float32(0), t)  # NaN passes through, as in torch
+            t = np.where(t > 6, np.float32(6), t)
+            return (x * t / np.float32(6)).astype(np.float32)
+        if activation == "prelu":
+            return np.where(x > 0, x, np.float32(param) * x).astype(np.float32)
+    raise AssertionError(f"no NumPy formula for activation {activation!r}")
+
+
+@pytest.mark.parametrize("entry", VACT, ids=[k["name"] for k in VACT])
+def test_vact_kernel(entry):
+    _need(entry)
+    twin = _twin(entry)
+    act = entry["activation"]
+    rng = np.random.default_rng(300 + entry["index"])
+    for n in list(range(0, 70)) + [127, 128, 129, 1000]:
+        x = (rng.standard_normal(n) * 5).astype(np.float32)
+        if n >= len(SPECIAL):
+            x[rng.choice(n, len(SPECIAL), replace=False)] = SPECIAL
+        param = np.float32(rng.choice([0.25, -1.5, 0.0, 3.0]))
+        expected = _vact_numpy(act, x, param)
+        buf = Guarded(n, OUT_SENTINEL)
+        buf.view[:] = x
+        _ext.vact_ukernel(entry["index"], buf.view, param)
+        assert buf.guards_intact(), f"{entry['name']}: write outside the {n} elements"
+        np.testing.assert_array_equal(buf.view, expected, err_msg=f"{entry['name']} n={n} param={param}")
+        tbuf = x.copy()
+        _ext.vact_ukernel(twin["index"], tbuf, param)
+        np.testing.assert_array_equal(buf.view, tbuf, err_msg=f"{entry['name']} vs {twin['name']} n={n}")
+
+
+@pytest.mark.parametrize("entry", [k for k in VACT if k["isa"] == "scalar"], ids=lambda k: k["name"])
+def test_vact_kernel_like_torch(entry):
+    torch = pytest.importorskip("torch", reason="torch is the oracle")
+    x = np.concatenate([SPECIAL, np.linspace(-7, 7, 301, dtype=np.float32)])
+    buf = x.copy()
+    _ext.vact_ukernel(entry["index"], buf, 0.25)
+    t = torch.from_numpy(x)
+    if entry["activation"] == "hardswish":
+        ref = torch.nn.functional.hardswish(t).numpy()
+    else:
+        ref = torch.nn.functional.prelu(t, torch.tensor([0.25])).numpy()
+    np.testing.assert_allclose(buf, ref, rtol=2e-7, atol=0, equal_nan=True)
+    np.testing.assert_array_equal(np.isnan(buf), np.isnan(ref))
+
+
+# ------------------------------------------------ global depthwise (GDC) kernels
+
+GDC = [k for k in TABLE if k["kind"] == "gdc"]
+
+
+@pytest.mark.parametrize("clamp", list(CLAMPS), ids=list(CLAMPS))
+@pytest.mark.parametrize("entry", GDC, ids=[k["name"] for k in GDC])
+def test_gdc_kernel(entry, clamp):
+    """out[c] = clamp(w[c*(taps+1)] + sum_t w[c*(taps+1)+1+t] * in[c*in_stride+t]), c < channels
+    (src_c/include/gconv.h), through the hook gdc_ukernel(index, channels, taps, x, in_stride, w,
+    out, cmin, cmax) that mirrors the C signature like gemm_ukernel does."""
+    _need(entry)
+    if not hasattr(_ext, "gdc_ukernel"):
+        pytest.fail("kernel_table() lists gdc kernels but _ext has no gdc_ukernel test hook")
+    twin = _twin(entry)
+    lo_hi = CLAMPS[clamp]
+    rng = np.random.default_rng(400 + entry["index"])
+    for channels in (1, 2, 3, 7, 8, 15, 16, 17, 33):
+        for taps in (1, 7, 8, 9, 16, 49, 64, 100):
+            for gap in (0, 5):
+                in_stride = taps + gap
+                x = (rng.standard_normal((channels, taps)) * 2).astype(np.float32)
+                wb = rng.standard_normal((channels, taps + 1)).astype(np.float32)
+                xin = Guarded((channels - 1) * in_stride + taps, np.nan)  # gaps stay NaN
+                for c in range(channels):
+                    xin.view[c * in_stride:c * in_stride + taps] = x[c]
+                x_before = xin.big.copy()
+                w = Guarded(wb.size, np.nan)
+                w.view[:] = wb.ravel()
+                results = []
+                for e in (entry, twin):
+                    out = Guarded(channels, OUT_SENTINEL)
+                    _ext.gdc_ukernel(e["index"], channels, taps, xin.view, in_stride, w.view, out.view, *lo_hi)
+                    assert out.guards_intact(), f"{e['name']}: write outside out (channels={channels})"
+                    assert np.array_equal(xin.big, x_before, equal_nan=True)
+                    results.append(out.view.copy())
+                ref = wb[:, 0].astype(np.float64) + np.einsum("ct,ct->c", wb[:, 1:].astype(np.float64), x)
+                absref = np.abs(wb[:, 0]) + np.einsum("ct,ct->c", np.abs(wb[:, 1:]).astype(np.float64), np.abs(x))
+                what = f"{entry['name']} channels={channels} taps={taps} in_stride={in_stride} clamp={clamp}"
+                assert_conv_close(results[0], np.clip(ref, *lo_hi), absref, taps, key=f"kernel:{entry['name']}",
+                                  what=what)
+                assert_conv_close(results[0], results[1].astype(np.float64), absref, taps, what=what + " vs twin",
+                                  rtol=2 * RTOL)
+
+
+def test_every_kernel_kind_is_tested():
+    tested = {"gemm", "dwconv", "gconv", "vact", "gdc"}
+    assert {k["kind"] for k in TABLE} <= tested, "a kernel kind without a test in test_kernels.py"
+
