@@ -44,6 +44,10 @@ cdef extern from "gconv.h" nogil:
     ctypedef void (*gconv_gconv_ukernel_fn)(const gconv_dw_geom *, size_t, size_t, const float *, const float *,
                                             float *, int64_t, int64_t, const gconv_minmax *)
     ctypedef void (*gconv_vact_ukernel_fn)(size_t, float *, float)
+    ctypedef void (*gconv_gdc_ukernel_fn)(size_t, size_t, const float *, size_t, const float *, float *,
+                                          const gconv_minmax *)
+    ctypedef void (*gconv_dw_multi_ukernel_fn)(const gconv_dw_geom *, size_t, const float *, size_t, const float *,
+                                               float *, int64_t, int64_t, const gconv_minmax *)
     ctypedef struct gconv_kernel_info:
         const char *name
         gconv_kernel_kind kind
@@ -55,6 +59,9 @@ cdef extern from "gconv.h" nogil:
         gconv_gconv_ukernel_fn gconv
         gconv_vact_ukernel_fn vact
         int activation
+        int dilation
+        gconv_gdc_ukernel_fn gdc
+        gconv_dw_multi_ukernel_fn dw_multi
     ctypedef struct gconv_conv_plan:
         pass
 
@@ -83,7 +90,7 @@ cdef extern from "gconv.h" nogil:
 
 ISA_NAMES = ("scalar", "avx2", "avx512")
 ALGO_NAMES = ("auto", "reference", "dwconv", "gemm", "grouped_direct")
-KIND_NAMES = ("gemm", "dwconv", "gconv", "vact")
+KIND_NAMES = ("gemm", "dwconv", "gconv", "vact", "gdc")
 ACTIVATION_NAMES = (None, "relu", "relu6", "prelu", "hardswish")
 
 
@@ -139,7 +146,7 @@ def kernel_table():
     cdef const gconv_kernel_info *t = gconv_kernel_table(&n)
     return [dict(index=i, name=t[i].name.decode(), kind=KIND_NAMES[t[i].kind], isa=ISA_NAMES[t[i].isa],
                  mr=t[i].mr, nr=t[i].nr, kernel_h=t[i].kernel_h, kernel_w=t[i].kernel_w, stride=t[i].stride,
-                 activation=ACTIVATION_NAMES[t[i].activation])
+                 activation=ACTIVATION_NAMES[t[i].activation], dilation=t[i].dilation)
             for i in range(n)]
 
 
@@ -316,6 +323,46 @@ def dw_ukernel(size_t index, tuple geom, cnp.ndarray x, cnp.ndarray w, cnp.ndarr
     with nogil:
         k.dw(&g, xp, wp, op, oy_begin, oy_end, &clamp)
     return g.out_h, g.out_w
+
+
+def dw_multi_ukernel(size_t index, tuple geom, size_t channels, cnp.ndarray x, size_t in_stride, cnp.ndarray w,
+                     cnp.ndarray out, int64_t oy_begin, int64_t oy_end, float cmin, float cmax):
+    """Calls the multi-channel form of a depthwise microkernel: channel c reads x[c*in_stride:]
+    (in_stride 0: one shared plane), weights w[c*(1+kh*kw):], writes out[c*out_h*out_w:]."""
+    cdef const gconv_kernel_info *k = kernel_at(index)
+    if k.dw_multi == NULL:
+        raise ValueError("not a multi-channel depthwise kernel")
+    cdef gconv_dw_geom g
+    cdef gconv_minmax clamp
+    plane_geometry(geom, &g, &clamp, cmin, cmax)
+    if not (0 <= oy_begin <= oy_end <= g.out_h):
+        raise ValueError("row range out of bounds")
+    if channels < 1:
+        raise ValueError("channels must be positive")
+    cdef const float *xp = float_ptr(x, "x", (channels - 1) * in_stride + g.in_h * g.in_w)
+    cdef const float *wp = float_ptr(w, "w", channels * (1 + g.kernel_h * g.kernel_w))
+    cdef float *op = float_ptr(out, "out", channels * g.out_h * g.out_w)
+    with nogil:
+        k.dw_multi(&g, channels, xp, in_stride, wp, op, oy_begin, oy_end, &clamp)
+    return g.out_h, g.out_w
+
+
+def gdc_ukernel(size_t index, size_t channels, size_t taps, cnp.ndarray x, size_t in_stride, cnp.ndarray w,
+                cnp.ndarray out, float cmin, float cmax):
+    """Calls one global-depthwise microkernel: out[c] = clamp(w[c*(taps+1)] + dot(x[c*in_stride:][:taps],
+    w[c*(taps+1)+1:][:taps])) for c < channels."""
+    cdef const gconv_kernel_info *k = kernel_at(index)
+    if k.gdc == NULL:
+        raise ValueError("not a gdc kernel")
+    if channels < 1 or taps < 1:
+        raise ValueError("channels and taps must be positive")
+    cdef const float *xp = float_ptr(x, "x", (channels - 1) * in_stride + taps)
+    cdef const float *wp = float_ptr(w, "w", channels * (taps + 1))
+    cdef float *op = float_ptr(out, "out", channels)
+    cdef gconv_minmax clamp
+    clamp.min, clamp.max = cmin, cmax
+    with nogil:
+        k.gdc(channels, taps, xp, in_stride, wp, op, &clamp)
 
 
 def vact_ukernel(size_t index, cnp.ndarray x, float param):

@@ -56,6 +56,50 @@ void gconv_f32_dwconv_generic__avx512(const gconv_dw_geom *g, const float *in, c
                                       float *out, int64_t oy_begin, int64_t oy_end,
                                       const gconv_minmax *clamp);
 
+/* Depthwise specializations (KxK, stride S; the stride-1 ones take any dilation).
+ * Called with another geometry they defer to the generic kernel of their ISA. */
+void gconv_f32_dwconv_3x3s1__avx2(const gconv_dw_geom *g, const float *in, const float *w,
+    float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+void gconv_f32_dwconv_3x3s1_mc__avx2(const gconv_dw_geom *g, size_t channels, const float *in,
+    size_t in_stride, const float *w, float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+void gconv_f32_dwconv_3x3s2__avx2(const gconv_dw_geom *g, const float *in, const float *w,
+    float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+void gconv_f32_dwconv_3x3s2_mc__avx2(const gconv_dw_geom *g, size_t channels, const float *in,
+    size_t in_stride, const float *w, float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+void gconv_f32_dwconv_5x5s1__avx2(const gconv_dw_geom *g, const float *in, const float *w,
+    float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+void gconv_f32_dwconv_5x5s1_mc__avx2(const gconv_dw_geom *g, size_t channels, const float *in,
+    size_t in_stride, const float *w, float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+void gconv_f32_dwconv_5x5s2__avx2(const gconv_dw_geom *g, const float *in, const float *w,
+    float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+void gconv_f32_dwconv_5x5s2_mc__avx2(const gconv_dw_geom *g, size_t channels, const float *in,
+    size_t in_stride, const float *w, float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+void gconv_f32_dwconv_3x3s1__avx512(const gconv_dw_geom *g, const float *in, const float *w,
+    float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+void gconv_f32_dwconv_3x3s1_mc__avx512(const gconv_dw_geom *g, size_t channels, const float *in,
+    size_t in_stride, const float *w, float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+void gconv_f32_dwconv_3x3s2__avx512(const gconv_dw_geom *g, const float *in, const float *w,
+    float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+void gconv_f32_dwconv_3x3s2_mc__avx512(const gconv_dw_geom *g, size_t channels, const float *in,
+    size_t in_stride, const float *w, float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+void gconv_f32_dwconv_5x5s1__avx512(const gconv_dw_geom *g, const float *in, const float *w,
+    float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+void gconv_f32_dwconv_5x5s1_mc__avx512(const gconv_dw_geom *g, size_t channels, const float *in,
+    size_t in_stride, const float *w, float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+void gconv_f32_dwconv_5x5s2__avx512(const gconv_dw_geom *g, const float *in, const float *w,
+    float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+void gconv_f32_dwconv_5x5s2_mc__avx512(const gconv_dw_geom *g, size_t channels, const float *in,
+    size_t in_stride, const float *w, float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+
+/* Global depthwise conv (GDC): out[c] = clamp(w[c][0] + dot(in + c*in_stride, w[c] + 1))
+ * over `taps` floats, c < channels; w rows are 1 + taps floats (the dwconv packing). */
+void gconv_f32_gdc__scalar(size_t channels, size_t taps, const float *in, size_t in_stride, const float *w,
+                           float *out, const gconv_minmax *clamp);
+void gconv_f32_gdc__avx2(size_t channels, size_t taps, const float *in, size_t in_stride, const float *w,
+                         float *out, const gconv_minmax *clamp);
+void gconv_f32_gdc__avx512(size_t channels, size_t taps, const float *in, size_t in_stride, const float *w,
+                           float *out, const gconv_minmax *clamp);
+
 /* Output channels per call of the direct grouped-conv kernels. */
 #define GCONV_GCONV_OC 4
 void gconv_f32_gconv_4oc__scalar(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in,

@@ -24,6 +24,7 @@ struct gconv_conv_plan {
     int64_t oc_blocks, block_floats; /* grouped-direct: 4-channel blocks per group, floats per block */
     const gconv_kernel_info *act_kernel; /* PReLU/HardSwish epilogue, NULL when the clamp does it all */
     float *prelu_slope;                  /* c_out slopes for PReLU */
+    const gconv_kernel_info *gdc_kernel; /* dwconv: global-depthwise kernel for 1x1 outputs, NULL if none */
 };
 
 /* ---------------------------------------------------------------- checks */
@@ -111,7 +112,7 @@ static const gconv_kernel_info *find_kernel(gconv_kernel_kind kind, gconv_isa is
             if (!generic) generic = &t[i];
         } else if (t[i].kernel_h == d->kernel_h && t[i].kernel_w == d->kernel_w &&
                    t[i].stride == d->stride_h && t[i].stride == d->stride_w &&
-                   d->dilation_h == 1 && d->dilation_w == 1) {
+                   (t[i].dilation == 0 || (t[i].dilation == d->dilation_h && t[i].dilation == d->dilation_w))) {
             return &t[i]; /* a specialization beats the generic kernel */
         }
     }
@@ -226,6 +227,7 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
         floats = wcount;
     } else if (algo == GCONV_ALGO_DWCONV) {
         p->kernel = find_kernel(GCONV_KERNEL_DWCONV, isa, d);
+        p->gdc_kernel = find_kernel(GCONV_KERNEL_GDC, isa, d);
         floats = d->c_out * (p->kdim + 1);
     } else if (algo == GCONV_ALGO_GROUPED_DIRECT) {
         p->kernel = find_kernel(GCONV_KERNEL_GCONV, isa, d);
@@ -436,28 +438,164 @@ static void gemm_run_item(const gconv_conv_plan *p, const gconv_conv_geom *g, co
 
 /* -------------------------------------------------------------- dwconv */
 
+/* Depthwise layers smaller than this run on one thread. Work is counted in
+ * multiply-adds plus DW_PLANE_COST per plane (the per-channel setup, which is
+ * what dominates tiny planes and the 1x1-output GDC case); the kernels do ~40
+ * MACs per ns. Measured on the 2-core Xeon (AVX-512) this was tuned on: with
+ * warm OpenMP workers a second thread costs ~1 us to fork and join, and it
+ * paid off from ~2.5 us of work (3x3 on 14x14: 32 channels 2T/1T = 1.21,
+ * 64 channels 0.88, 128 channels 0.67; 7x7 GDC: 512 channels 0.88, 1024
+ * channels 0.69). Through the Python layer, where calls have gaps, 512-channel
+ * GDC was slower on 2 threads (4.2 vs 6.1 us), so the cut is at ~3.3 us. */
+#define DW_MIN_PARALLEL_WORK 131072
+#define DW_PLANE_COST 128
+
+/* Threads worth using for this geometry (1 when the layer is too small). */
+static int dw_threads(const gconv_conv_plan *p, const gconv_conv_geom *g, int num_threads) {
+    if (num_threads <= 1) return 1;
+    const double planes = (double)g->batch * (double)p->desc.c_out;
+    const double work = planes * ((double)g->out_h * (double)g->out_w * (double)p->kdim + DW_PLANE_COST);
+    if (work < (double)DW_MIN_PARALLEL_WORK) return 1;
+    const int64_t units = g->batch * p->desc.c_out * g->out_h;
+    return units < num_threads ? (int)units : num_threads;
+}
+
+/* The kernel covers the whole input without padding: every channel is one dot
+ * product over its plane (global depthwise conv, e.g. 7x7 on 7x7). */
+static int dw_is_global(const gconv_conv_plan *p, const gconv_conv_geom *g) {
+    const gconv_conv_desc *d = &p->desc;
+    return p->gdc_kernel && g->in_h == d->kernel_h && g->in_w == d->kernel_w && d->pad_top == 0 &&
+           d->pad_bottom == 0 && d->pad_left == 0 && d->pad_right == 0 &&
+           (d->kernel_h == 1 || d->dilation_h == 1) && (d->kernel_w == 1 || d->dilation_w == 1);
+}
+
+/* Row chunks per plane: 1 when there are enough planes to share out, else
+ * enough chunks for ~4 per thread, in multiples of 8 rows (the specialized
+ * kernels' passes are 8 or 16 rows) so that chunk borders split few passes. */
 static int64_t dw_row_chunks(const gconv_conv_plan *p, const gconv_conv_geom *g, int threads) {
     const int64_t planes = g->batch * p->desc.c_out;
     if (threads <= 1 || planes >= 4 * (int64_t)threads) return 1;
     int64_t chunks = (4 * (int64_t)threads + planes - 1) / planes;
-    return chunks > g->out_h ? g->out_h : chunks;
+    if (chunks > g->out_h) chunks = g->out_h;
+    int64_t rows_per = (g->out_h + chunks - 1) / chunks;
+    if (rows_per > 8) rows_per = (rows_per + 7) / 8 * 8;
+    return (g->out_h + rows_per - 1) / rows_per;
 }
 
-static void dw_run_item(const gconv_conv_plan *p, const gconv_conv_geom *g, const gconv_dw_geom *dg,
-                        int64_t chunks, int64_t item, const float *x, float *y) {
+/* Whole planes [begin, end) (plane = n * c_out + co) through a multi-channel
+ * kernel: one call per run of channels that are contiguous in x, y and the
+ * packed weights (all of a batch item's channels; with a depth multiplier, the
+ * channels that share one input plane). */
+static void dw_run_planes(const gconv_conv_plan *p, const gconv_conv_geom *g, const gconv_dw_geom *dg,
+                          int64_t begin, int64_t end, const float *x, float *y) {
     const gconv_conv_desc *d = &p->desc;
-    const int64_t chunk = item % chunks, plane = item / chunks;
-    const int64_t n = plane / d->c_out, co = plane % d->c_out;
+    const int64_t multiplier = d->c_out / d->c_in;
+    const int64_t in_plane = g->in_h * g->in_w, out_plane = g->out_h * g->out_w;
+    const gconv_dw_multi_ukernel_fn ukernel = p->kernel->dw_multi;
+    while (begin < end) {
+        const int64_t n = begin / d->c_out, co = begin % d->c_out;
+        int64_t stop = multiplier == 1 ? (n + 1) * d->c_out : begin + multiplier - co % multiplier;
+        if (stop > end) stop = end;
+        float *out = y + begin * out_plane;
+        ukernel(dg, (size_t)(stop - begin), x + (n * d->c_in + co / multiplier) * in_plane,
+                multiplier == 1 ? (size_t)in_plane : 0, p->packed + co * (p->kdim + 1), out, 0, g->out_h,
+                &d->clamp);
+        apply_epilogue(p, out, co, stop - begin, out_plane, out_plane);
+        begin = stop;
+    }
+}
+
+/* Items [begin, end) of one thread, item = plane * chunks + chunk. Indices are
+ * stepped, not divided out per item: for a 14x14 plane the kernel itself takes
+ * only ~100 cycles, so three 64-bit divisions per plane would be a real cost. */
+static void dw_run_items(const gconv_conv_plan *p, const gconv_conv_geom *g, const gconv_dw_geom *dg,
+                         int64_t chunks, int64_t begin, int64_t end, const float *x, float *y) {
+    if (begin >= end) return;
+    if (chunks == 1 && p->kernel->dw_multi) {
+        dw_run_planes(p, g, dg, begin, end, x, y);
+        return;
+    }
+    const gconv_conv_desc *d = &p->desc;
     const int64_t multiplier = d->c_out / d->c_in;
     const int64_t rows_per = (g->out_h + chunks - 1) / chunks;
-    const int64_t oy0 = chunk * rows_per;
-    int64_t oy1 = oy0 + rows_per;
-    if (oy1 > g->out_h) oy1 = g->out_h;
-    if (oy0 >= oy1) return;
-    const float *in = x + (n * d->c_in + co / multiplier) * g->in_h * g->in_w;
-    float *out = y + plane * g->out_h * g->out_w;
-    p->kernel->dw(dg, in, p->packed + co * (p->kdim + 1), out, oy0, oy1, &d->clamp);
-    apply_epilogue(p, out + oy0 * g->out_w, co, 1, 0, (oy1 - oy0) * g->out_w);
+    const int64_t in_plane = g->in_h * g->in_w, out_plane = g->out_h * g->out_w;
+    const int64_t wstride = p->kdim + 1;
+    const gconv_dw_ukernel_fn ukernel = p->kernel->dw;
+    int64_t chunk = begin % chunks, plane = begin / chunks;
+    int64_t co = plane % d->c_out, n = plane / d->c_out;
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t oy0 = chunk * rows_per;
+        const int64_t oy1 = oy0 + rows_per < g->out_h ? oy0 + rows_per : g->out_h;
+        if (oy0 < oy1) {
+            const float *in = x + (n * d->c_in + (multiplier == 1 ? co : co / multiplier)) * in_plane;
+            float *out = y + (n * d->c_out + co) * out_plane;
+            ukernel(dg, in, p->packed + co * wstride, out, oy0, oy1, &d->clamp);
+            apply_epilogue(p, out + oy0 * g->out_w, co, 1, 0, (oy1 - oy0) * g->out_w);
+        }
+        if (++chunk == chunks) {
+            chunk = 0;
+            if (++co == d->c_out) {
+                co = 0;
+                n++;
+            }
+        }
+    }
+}
+
+/* Global depthwise conv over output channels [begin, end) of all batch items
+ * (one float per channel): whole runs of channels per kernel call. */
+static void dw_run_global(const gconv_conv_plan *p, const gconv_conv_geom *g, int64_t begin, int64_t end,
+                          const float *x, float *y) {
+    const gconv_conv_desc *d = &p->desc;
+    const int64_t multiplier = d->c_out / d->c_in;
+    const int64_t taps = g->in_h * g->in_w, wstride = p->kdim + 1;
+    const gconv_gdc_ukernel_fn ukernel = p->gdc_kernel->gdc;
+    while (begin < end) {
+        const int64_t n = begin / d->c_out, co = begin % d->c_out;
+        /* Channels sharing one input plane stride 0 through it; without a
+         * multiplier every channel of this batch item is one run. */
+        int64_t stop = multiplier == 1 ? d->c_out : (co / multiplier + 1) * multiplier;
+        if (stop - co > end - begin) stop = co + (end - begin);
+        const float *in = x + (n * d->c_in + co / multiplier) * taps;
+        ukernel((size_t)(stop - co), (size_t)taps, in, multiplier == 1 ? (size_t)taps : 0,
+                p->packed + co * wstride, y + begin, &d->clamp);
+        apply_epilogue(p, y + begin, co, stop - co, 1, 1);
+        begin += stop - co;
+    }
+}
+
+static void dw_run(const gconv_conv_plan *p, const gconv_conv_geom *g, const float *x, float *y, int num_threads) {
+    const gconv_conv_desc *d = &p->desc;
+    const gconv_dw_geom dg = {g->in_h, g->in_w, g->out_h, g->out_w, d->kernel_h, d->kernel_w,
+                              d->stride_h, d->stride_w, d->dilation_h, d->dilation_w, d->pad_top, d->pad_left};
+    const int global = dw_is_global(p, g);
+    const int threads = dw_threads(p, g, num_threads);
+    const int64_t chunks = global ? 1 : dw_row_chunks(p, g, threads);
+    const int64_t items = g->batch * d->c_out * chunks;
+    if (threads <= 1) {
+        if (global)
+            dw_run_global(p, g, 0, items, x, y);
+        else
+            dw_run_items(p, g, &dg, chunks, 0, items, x, y);
+        return;
+    }
+    /* Static contiguous shares: thread t always gets the same planes, so on
+     * repeated calls its part of the input and output stays in its own L2. */
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+    {
+        int tid = 0, team = 1;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+        team = omp_get_num_threads();
+#endif
+        const int64_t begin = items * tid / team, end = items * (tid + 1) / team;
+        if (global)
+            dw_run_global(p, g, begin, end, x, y);
+        else
+            dw_run_items(p, g, &dg, chunks, begin, end, x, y);
+    }
 }
 
 /* ------------------------------------------------------- grouped direct */
@@ -541,16 +679,7 @@ gconv_status gconv_conv_plan_run(const gconv_conv_plan *p, const gconv_conv_geom
         return GCONV_OK;
     }
     if (p->algo == GCONV_ALGO_DWCONV) {
-        const gconv_conv_desc *d = &p->desc;
-        const gconv_dw_geom dg = {g.in_h, g.in_w, g.out_h, g.out_w, d->kernel_h, d->kernel_w,
-                                  d->stride_h, d->stride_w, d->dilation_h, d->dilation_w,
-                                  d->pad_top, d->pad_left};
-        const int64_t chunks = dw_row_chunks(p, &g, num_threads);
-        const int64_t items = g.batch * d->c_out * chunks;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(num_threads) if (num_threads > 1 && items > 1)
-#endif
-        for (int64_t item = 0; item < items; item++) dw_run_item(p, &g, &dg, chunks, item, x, y);
+        dw_run(p, &g, x, y, num_threads);
         return GCONV_OK;
     }
     const gemm_schedule s = gemm_plan_schedule(p, &g, num_threads);

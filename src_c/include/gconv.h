@@ -46,7 +46,8 @@ typedef enum {
     GCONV_KERNEL_GEMM = 0,
     GCONV_KERNEL_DWCONV = 1,
     GCONV_KERNEL_GCONV = 2,
-    GCONV_KERNEL_VACT = 3
+    GCONV_KERNEL_VACT = 3,
+    GCONV_KERNEL_GDC = 4 /* global depthwise conv: 1x1 output, kernel == input */
 } gconv_kernel_kind;
 
 /* Activation fused after the bias. ReLU/ReLU6 become the kernels' clamp; PReLU
@@ -112,6 +113,15 @@ typedef void (*gconv_dw_ukernel_fn)(const gconv_dw_geom *g, const float *in_plan
                                     int64_t oy_begin, int64_t oy_end,
                                     const gconv_minmax *clamp);
 
+/* The same over a run of channels (optional, for specialized kernels): channel c
+ * reads in + c*in_stride (in_stride 0: the channels share one input plane, as with
+ * a depth multiplier), weights w + c*(1 + kernel_h*kernel_w), and writes rows
+ * [oy_begin, oy_end) of out + c*out_h*out_w. One call per run instead of per plane
+ * matters when a plane is only ~15 output vectors (14x14). */
+typedef void (*gconv_dw_multi_ukernel_fn)(const gconv_dw_geom *g, size_t channels, const float *in,
+                                          size_t in_stride, const float *w, float *out,
+                                          int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+
 /* ---- Direct grouped-conv microkernel ------------------------------------
  * Computes output rows [oy_begin, oy_end) of cout (<= 4) output channels of one
  * group from its cin input planes (in: cin planes of in_h*in_w; out: cout planes
@@ -126,6 +136,16 @@ typedef void (*gconv_gconv_ukernel_fn)(const gconv_dw_geom *g, size_t cin, size_
  * param: the PReLU slope (unused by HardSwish). */
 typedef void (*gconv_vact_ukernel_fn)(size_t n, float *x, float param);
 
+/* ---- Global depthwise microkernel (GDC) --------------------------------
+ * The depthwise case where the kernel covers the whole input without padding
+ * (1x1 output): channel c is one dot product over `taps` = in_h*in_w floats.
+ *   out[c] = clamp(w[c*(taps+1)] + sum_t w[c*(taps+1) + 1 + t] * in[c*in_stride + t])
+ * for c < channels (w: the dwconv packing, bias then taps, per channel). Many
+ * channels per call because each is only a few vectors of work.
+ */
+typedef void (*gconv_gdc_ukernel_fn)(size_t channels, size_t taps, const float *in, size_t in_stride,
+                                     const float *w, float *out, const gconv_minmax *clamp);
+
 /* One entry of the kernel table. kernel_h/w, stride of 0 mean "any". */
 typedef struct {
     const char *name;          /* e.g. "f32-gemm-8x32-avx512" */
@@ -138,6 +158,9 @@ typedef struct {
     gconv_gconv_ukernel_fn gconv;
     gconv_vact_ukernel_fn vact;
     gconv_activation activation; /* which activation a VACT kernel computes */
+    int dilation;              /* dwconv specialization: 0 = any (the kernel reads it from the geometry), else dilation_h and dilation_w must equal it */
+    gconv_gdc_ukernel_fn gdc;
+    gconv_dw_multi_ukernel_fn dw_multi; /* dwconv: multi-channel form of dw, or NULL */
 } gconv_kernel_info;
 
 /* The table of every kernel compiled into this build (all ISAs). */

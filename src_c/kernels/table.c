@@ -6,6 +6,12 @@
     {.name = name_, .kind = GCONV_KERNEL_GEMM, .isa = isa_, .mr = mr_, .nr = nr_, .gemm = fn}
 #define DW(fn, name_, isa_, kh, kw, s) \
     {.name = name_, .kind = GCONV_KERNEL_DWCONV, .isa = isa_, .mr = 1, .nr = 1, .kernel_h = kh, .kernel_w = kw, .stride = s, .dw = fn}
+/* KxK stride-s depthwise specialization with its multi-channel entry point;
+ * dil 0 = any dilation (the kernel reads it from the geometry). */
+#define DWSM(fn, fn_mc, name_, isa_, k, s, dil) \
+    {.name = name_, .kind = GCONV_KERNEL_DWCONV, .isa = isa_, .mr = 1, .nr = 1, .kernel_h = k, .kernel_w = k, .stride = s, .dilation = dil, .dw = fn, .dw_multi = fn_mc}
+#define GDC(fn, name_, isa_) \
+    {.name = name_, .kind = GCONV_KERNEL_GDC, .isa = isa_, .mr = 1, .nr = 1, .gdc = fn}
 #define GCONV(fn, name_, isa_, oc, cols) \
     {.name = name_, .kind = GCONV_KERNEL_GCONV, .isa = isa_, .mr = oc, .nr = cols, .gconv = fn}
 #define VACT(fn, name_, isa_, act) \
@@ -18,6 +24,17 @@ static const gconv_kernel_info kernel_table[] = {
     DW(gconv_f32_dwconv_generic__scalar, "f32-dwconv-generic-scalar", GCONV_ISA_SCALAR, 0, 0, 0),
     DW(gconv_f32_dwconv_generic__avx2, "f32-dwconv-generic-avx2", GCONV_ISA_AVX2, 0, 0, 0),
     DW(gconv_f32_dwconv_generic__avx512, "f32-dwconv-generic-avx512", GCONV_ISA_AVX512, 0, 0, 0),
+    DWSM(gconv_f32_dwconv_3x3s1__avx2, gconv_f32_dwconv_3x3s1_mc__avx2, "f32-dwconv-3x3s1-avx2", GCONV_ISA_AVX2, 3, 1, 0),
+    DWSM(gconv_f32_dwconv_3x3s2__avx2, gconv_f32_dwconv_3x3s2_mc__avx2, "f32-dwconv-3x3s2-avx2", GCONV_ISA_AVX2, 3, 2, 1),
+    DWSM(gconv_f32_dwconv_5x5s1__avx2, gconv_f32_dwconv_5x5s1_mc__avx2, "f32-dwconv-5x5s1-avx2", GCONV_ISA_AVX2, 5, 1, 0),
+    DWSM(gconv_f32_dwconv_5x5s2__avx2, gconv_f32_dwconv_5x5s2_mc__avx2, "f32-dwconv-5x5s2-avx2", GCONV_ISA_AVX2, 5, 2, 1),
+    DWSM(gconv_f32_dwconv_3x3s1__avx512, gconv_f32_dwconv_3x3s1_mc__avx512, "f32-dwconv-3x3s1-avx512", GCONV_ISA_AVX512, 3, 1, 0),
+    DWSM(gconv_f32_dwconv_3x3s2__avx512, gconv_f32_dwconv_3x3s2_mc__avx512, "f32-dwconv-3x3s2-avx512", GCONV_ISA_AVX512, 3, 2, 1),
+    DWSM(gconv_f32_dwconv_5x5s1__avx512, gconv_f32_dwconv_5x5s1_mc__avx512, "f32-dwconv-5x5s1-avx512", GCONV_ISA_AVX512, 5, 1, 0),
+    DWSM(gconv_f32_dwconv_5x5s2__avx512, gconv_f32_dwconv_5x5s2_mc__avx512, "f32-dwconv-5x5s2-avx512", GCONV_ISA_AVX512, 5, 2, 1),
+    GDC(gconv_f32_gdc__scalar, "f32-gdc-scalar", GCONV_ISA_SCALAR),
+    GDC(gconv_f32_gdc__avx2, "f32-gdc-avx2", GCONV_ISA_AVX2),
+    GDC(gconv_f32_gdc__avx512, "f32-gdc-avx512", GCONV_ISA_AVX512),
     GCONV(gconv_f32_gconv_4oc__scalar, "f32-gconv-4oc-scalar", GCONV_ISA_SCALAR, 4, 1),
     GCONV(gconv_f32_gconv_4oc__avx2, "f32-gconv-4oc-avx2", GCONV_ISA_AVX2, 4, 16),
     GCONV(gconv_f32_gconv_4oc__avx512, "f32-gconv-4oc-avx512", GCONV_ISA_AVX512, 4, 32),

@@ -1,0 +1,600 @@
+/* Body of the f32-dwconv-KxKsS-avx512 kernels: each .c file defines DW_K (3 or 5),
+ * DW_S (1 or 2), DW_FN (one plane) and DW_FN_MC (several channels), then
+ * includes this header once.
+ *
+ * What sets the pace of a direct NCHW depthwise conv on an AVX-512 core: the
+ * FMAs (K*K per 16 outputs) and the input loads, which are 64-byte loads at
+ * arbitrary column offsets, so they nearly always straddle two cache lines;
+ * such split loads issue at about one per cycle, half the FMA rate. Hence:
+ *  - the plane is swept in strips of 16 output columns, each in passes of up
+ *    to DW_R output rows: every input row vector loaded in a pass feeds all the
+ *    output rows of the pass that use it, (R+K-1)*K loads for R*K*K FMAs, and
+ *    the R accumulators are independent FMA chains that hide FMA latency;
+ *  - a loaded vector is pinned in a register (DW_KEEP): left alone, GCC folds
+ *    the load into every FMA (or permute) that uses it, multiplying the loads;
+ *  - taps are unrolled at compile time and broadcast once per channel and
+ *    strip (5x5 stride 1: per column of taps, see dw_block).
+ *
+ * Borders: a strip that touches the padding loads with lane masks (computed
+ * once per strip) that enable only columns inside the row; masked-off lanes
+ * read nothing and are 0, which is what zero padding adds. Input rows outside
+ * the plane are skipped. So any padding works, also more than the kernel
+ * needs, and nothing outside the plane is read or written. (A tap that is
+ * Inf or NaN therefore gives NaN where it meets padding, as in PyTorch; the
+ * scalar kernel skips padded taps instead.)
+ *
+ * Stride 2 splits float pairs into even and odd columns with permutex2var.
+ * In the interior, taps kx = 2, 3, 4 are the kx - 2 vectors moved one lane
+ * (valignd) with the one missing column broadcast from memory: a 4-byte load
+ * never splits, so each input row costs two split loads instead of K + 1.
+ *
+ * Small planes (14x14: one strip, ~15 output vectors) are dominated by what a
+ * call costs: setup and the latency of the first FMA chains. The multi-channel
+ * entry runs a strip for a whole run of channels with the masks computed once,
+ * and consecutive channels' independent work overlaps in the core.
+ *
+ * Stride 1 takes its dilation from the geometry: with dilation d the rows
+ * oy, oy+d, oy+2d, .. share input rows, so a pass takes every d-th output row.
+ * Stride 2 expects dilation 1 (the table says so). A geometry this kernel is
+ * not built for goes to the generic kernel, so calling it directly is safe.
+ */
+#if !defined(DW_K) || !defined(DW_S) || !defined(DW_FN) || !defined(DW_FN_MC)
+#error "define DW_K, DW_S, DW_FN and DW_FN_MC before including this file"
+#endif
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC target("avx512f,avx2,fma")
+#endif
+
+#include <immintrin.h>
+
+#include "../common/internal.h"
+
+#include <math.h>
+
+#define DW_LANES 16
+/* Output rows per pass. 3x3 stride 1: 16 accumulators + 9 taps + 1 input fit in
+ * the 32 zmm registers and cut the loads to 18/16 per output row. 5x5 stride 1
+ * measured best at 8 (16 accumulators lengthened the dependent chains more
+ * than they saved loads); stride 2 reads 2R+K-2 rows per pass. A pass that has
+ * at most half of DW_R rows left runs a DW_R/2 pass instead. */
+#if DW_K == 3 && DW_S == 1
+#define DW_R 16
+#else
+#define DW_R 8
+#endif
+/* Input rows ("virtual rows") a pass of r output rows reads. */
+#define DW_VR(r) (DW_S * ((r) - 1) + DW_K)
+#define DW_V DW_VR(DW_R)
+/* Stride 2, strips touching the border: float pairs at column offsets 0, 2, .., K-1. */
+#define DW_PAIRS (DW_K / 2 + 1)
+#if DW_S == 1
+#define DW_NMASK DW_K
+#else
+#define DW_NMASK (2 * DW_PAIRS)
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define DW_INLINE static inline __attribute__((always_inline))
+#define DW_NOINLINE static __attribute__((noinline))
+#define DW_KEEP(x) __asm__("" : "+v"(x))
+#else
+#define DW_INLINE static inline
+#define DW_NOINLINE static
+#define DW_KEEP(x) ((void)0)
+#endif
+
+typedef struct {
+    const float *in;
+    float *out;
+    const float *w;
+    size_t channels;
+    int64_t in_stride, out_stride; /* floats between channels' planes (in_stride 0: one shared plane) */
+    int64_t in_h, in_w, out_w;
+    int64_t oy_begin, oy_end;
+    int64_t pad_top;
+    int64_t dil_w;  /* stride 1 only; 1 for stride 2 */
+    int64_t vpitch; /* input rows between virtual rows v and v + 1 */
+    int64_t ostep;  /* output rows between the rows of one pass */
+    float cmin, cmax;
+    /* Wide planes, one channel at a time: the next channel's input and output
+     * lines, pulled into cache a few per pass. Hardware prefetchers restart at
+     * every 4 KiB page and do not fetch the output ahead of the stores; this
+     * took 3x3s1 on 32x112x112 from 0.128 to 0.103 ms (1 thread, data in L3). */
+    const char *pf_in, *pf_out;
+    int64_t pf_in_lines, pf_out_lines, pf_done, pf_per_pass;
+} dw_ctx;
+
+/* Zero-masked load. The intrinsic would do, but GCC then moves every mask
+ * from a general register into a k register again before each load (a port-5
+ * uop, which FMAs also need); as an asm operand the masks stay in k registers. */
+static inline __m512 dw_load_masked(__mmask16 k, const float *p) {
+#if defined(__GNUC__) && !defined(__clang__)
+    __m512 x;
+    __asm__("vmovups %1, %0%{%2%}%{z%}" : "=v"(x) : "m"(*(const float(*)[DW_LANES])p), "Yk"(k));
+    return x;
+#else
+    return _mm512_maskz_loadu_ps(k, p);
+#endif
+}
+
+static inline int64_t floor_div(int64_t a, int64_t b) { /* b > 0 */
+    const int64_t q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+static inline int64_t clamp_i64(int64_t v, int64_t lo, int64_t hi) {
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* Bits [lo, hi) of a 32-bit mask, both clipped to [0, 32]. */
+static inline uint32_t bit_range(int64_t lo, int64_t hi) {
+    lo = clamp_i64(lo, 0, 32);
+    hi = clamp_i64(hi, 0, 32);
+    if (hi <= lo) return 0;
+    return (uint32_t)(((uint64_t)1 << hi) - ((uint64_t)1 << lo));
+}
+
+/* Same NaN rules as gconv_clampf: max/min return their second operand when
+ * either input is NaN, so a NaN sum leaves the clamp without effect. */
+static inline __m512 clamp_ps(__m512 v, __m512 vmin, __m512 vmax) {
+    return _mm512_min_ps(vmax, _mm512_max_ps(vmin, v));
+}
+
+/* [a[n..15], b[0..n-1]]: a moved down n lanes, b's first lanes filling the top. */
+#define DW_SHIFT(b, a, n) \
+    _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), (n)))
+
+/* acc[i] += the taps of kernel row v - S*i, column kx, times x. */
+#define DW_FMA_ROWS(v, kx, x)                                                                   \
+    do {                                                                                        \
+        _Pragma("GCC unroll 16") for (int i_ = 0; i_ < R; i_++) {                               \
+            const int ky_ = (v) - DW_S * i_;                                                    \
+            if (ky_ >= 0 && ky_ < DW_K) acc[i_] = _mm512_fmadd_ps(vt[ky_ * DW_K + (kx)], (x), acc[i_]); \
+        }                                                                                       \
+    } while (0)
+
+/* One pass: R output rows x 16 columns, of which the first nr rows are
+ * stored. r: the first column this strip reads in virtual row vlo (the first
+ * row inside the plane); rs: floats between virtual rows; o: the first output,
+ * os: floats between the pass's output rows. checked == 0: all DW_V virtual rows
+ * are inside the plane (vlo = 0) and nr = DW_R. masked == 0: every column read
+ * is inside the row and all 16 outputs exist. */
+DW_INLINE void dw_block(const float *r, int64_t rs, int64_t d, const float *taps, const __m512 *vt, __m512 vbias, __m512 vmin,
+                        __m512 vmax, int clamped, float *o, int64_t os, const int R, int64_t nr,
+                        const int masked, const int checked, int64_t vlo, int64_t vhi, const __mmask16 *m,
+                        __mmask16 ms) {
+    __m512 acc[DW_R];
+    for (int i = 0; i < R; i++) acc[i] = vbias;
+    __mmask16 km[DW_NMASK];
+    for (int j = 0; j < DW_NMASK; j++) km[j] = masked ? m[j] : 0;
+#if DW_S == 2
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    (void)d;
+#endif
+#if DW_S == 1 && DW_K == 5
+    /* Column of taps by column of taps: only the K taps of column kx are live,
+     * which leaves registers for the R accumulators even with 25 taps (row by
+     * row, GCC keeps reloading spilled taps from the stack). */
+#pragma GCC unroll 8
+    for (int kx = 0; kx < DW_K; kx++) {
+        __m512 vt[DW_K * DW_K];
+        for (int ky = 0; ky < DW_K; ky++) vt[ky * DW_K + kx] = _mm512_set1_ps(taps[ky * DW_K + kx]);
+        const float *p = r + kx * d;
+#pragma GCC unroll 40
+        for (int v = 0; v < DW_VR(R); v++) {
+            if (checked && (v < vlo || v >= vhi)) continue;
+            __m512 x = masked ? dw_load_masked(km[kx], p) : _mm512_loadu_ps(p);
+            DW_KEEP(x);
+            DW_FMA_ROWS(v, kx, x);
+            p += rs;
+        }
+    }
+#elif DW_S == 1
+    (void)taps;
+#pragma GCC unroll 40
+    for (int v = 0; v < DW_VR(R); v++) {
+        if (checked && (v < vlo || v >= vhi)) continue;
+#pragma GCC unroll 8
+        for (int kx = 0; kx < DW_K; kx++) {
+            const float *p = r + kx * d;
+            __m512 x = masked ? dw_load_masked(km[kx], p) : _mm512_loadu_ps(p);
+            DW_KEEP(x);
+            DW_FMA_ROWS(v, kx, x);
+        }
+        r += rs;
+    }
+#else
+    (void)taps;
+#pragma GCC unroll 40
+    for (int v = 0; v < DW_VR(R); v++) {
+        if (checked && (v < vlo || v >= vhi)) continue;
+        if (!masked) {
+            /* r[0..31] holds taps 0 and 1; the other taps need r[32..K+29]. */
+            __m512 lo = _mm512_loadu_ps(r), hi = _mm512_loadu_ps(r + DW_LANES);
+            DW_KEEP(lo);
+            DW_KEEP(hi);
+            const __m512 x0 = _mm512_permutex2var_ps(lo, even, hi);
+            const __m512 x1 = _mm512_permutex2var_ps(lo, odd, hi);
+            DW_FMA_ROWS(v, 0, x0);
+            DW_FMA_ROWS(v, 1, x1);
+            const __m512 x2 = DW_SHIFT(_mm512_set1_ps(r[32]), x0, 1);
+            DW_FMA_ROWS(v, 2, x2);
+#if DW_K == 5
+            const __m512 x3 = DW_SHIFT(_mm512_set1_ps(r[33]), x1, 1);
+            DW_FMA_ROWS(v, 3, x3);
+            const __m512 x4 = DW_SHIFT(_mm512_set1_ps(r[34]), x2, 1);
+            DW_FMA_ROWS(v, 4, x4);
+#endif
+        } else {
+#pragma GCC unroll 8
+            for (int p = 0; p < DW_PAIRS; p++) {
+                const float *q = r + 2 * p;
+                __m512 lo = dw_load_masked(km[2 * p], q);
+                __m512 hi = dw_load_masked(km[2 * p + 1], q + DW_LANES);
+                /* vpermt2ps overwrites a source: without this GCC reloads both halves per permute */
+                DW_KEEP(lo);
+                DW_KEEP(hi);
+                const __m512 xe = _mm512_permutex2var_ps(lo, even, hi);
+                DW_FMA_ROWS(v, 2 * p, xe);
+                if (2 * p + 1 < DW_K) {
+                    const __m512 xo = _mm512_permutex2var_ps(lo, odd, hi);
+                    DW_FMA_ROWS(v, 2 * p + 1, xo);
+                }
+            }
+        }
+        r += rs;
+    }
+#endif
+    if (clamped)
+        for (int i = 0; i < R; i++) acc[i] = clamp_ps(acc[i], vmin, vmax);
+    for (int i = 0; i < R; i++) {
+        if (checked && i >= nr) break;
+        if (masked)
+            _mm512_mask_storeu_ps(o + i * os, ms, acc[i]);
+        else
+            _mm512_storeu_ps(o + i * os, acc[i]);
+    }
+}
+
+static inline void dw_prefetch_some(dw_ctx *c) {
+    const int64_t i0 = c->pf_done, i1 = i0 + c->pf_per_pass;
+    for (int64_t i = i0; i < i1; i++) {
+        if (i < c->pf_in_lines) _mm_prefetch(c->pf_in + i * 64, _MM_HINT_T0);
+        if (i < c->pf_out_lines) _mm_prefetch(c->pf_out + i * 64, _MM_HINT_T0);
+    }
+    c->pf_done = i1;
+}
+
+/* One strip: 16 output columns at ox0 (col0: the first input column its kx = 0
+ * tap reads), all rows of [oy_begin, oy_end), for each channel of the context. */
+DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int masked, const __mmask16 *m,
+                        __mmask16 ms) {
+    const int64_t in_w = c->in_w, in_h = c->in_h, out_w = c->out_w, d = c->dil_w, step = c->ostep;
+    const int64_t vpitch = c->vpitch, rs = vpitch * in_w, os = step * out_w;
+    const __m512 vmin = _mm512_set1_ps(c->cmin), vmax = _mm512_set1_ps(c->cmax);
+    /* The clamp costs 2 of the ~11 vector ops per output vector: skip it when there is none. */
+    const int clamped = c->cmin != -INFINITY || c->cmax != INFINITY;
+    for (size_t ch = 0; ch < c->channels; ch++) {
+        const float *in = c->in + (int64_t)ch * c->in_stride;
+        float *out = c->out + (int64_t)ch * c->out_stride;
+        const float *w = c->w + ch * (DW_K * DW_K + 1);
+        __m512 vt[DW_K * DW_K];
+#if DW_S == 2 || DW_K == 3
+        for (int t = 0; t < DW_K * DW_K; t++) vt[t] = _mm512_set1_ps(w[1 + t]);
+#endif
+        const __m512 vbias = _mm512_set1_ps(w[0]);
+        for (int64_t res = 0; res < step; res++) {
+            const int64_t oy_first = c->oy_begin + res;
+            if (oy_first >= c->oy_end) break;
+            /* rows of this residue (no division in the usual step of 1) */
+            const int64_t rows = step == 1 ? c->oy_end - oy_first : (c->oy_end - oy_first + step - 1) / step;
+            for (int64_t k = 0; k < rows; k += DW_R) {
+                const int64_t oy = oy_first + k * step, nr = rows - k < DW_R ? rows - k : DW_R;
+                float *o = out + oy * out_w + ox0;
+                if (c->pf_per_pass) dw_prefetch_some(c);
+                /* Virtual rows v with 0 <= row0 + v * vpitch < in_h are inside the plane. */
+                const int64_t row0 = oy * DW_S - c->pad_top;
+                if (nr == DW_R && row0 >= 0 && row0 + (DW_V - 1) * vpitch < in_h) {
+                    dw_block(in + row0 * in_w + col0, rs, d, w + 1, vt, vbias, vmin, vmax, clamped, o, os, DW_R, DW_R,
+                             masked, 0, 0, DW_V, m, ms);
+                    continue;
+                }
+                /* A short last pass: half the rows, half the work (e.g. 56 = 3 * 16 + 8). */
+                const int half = nr <= DW_R / 2;
+                const int64_t nv = half ? DW_VR(DW_R / 2) : DW_V;
+                int64_t vlo, vhi;
+                if (vpitch == 1) { /* no divisions (~20 cycles each) in the usual case */
+                    vlo = clamp_i64(-row0, 0, nv);
+                    vhi = clamp_i64(in_h - row0, vlo, nv);
+                } else {
+                    vlo = clamp_i64(-floor_div(row0, vpitch), 0, nv);
+                    vhi = clamp_i64(floor_div(in_h - 1 - row0, vpitch) + 1, vlo, nv);
+                }
+                /* Only form a pointer into the plane when some row lands there. */
+                const float *r = vlo < vhi ? in + (row0 + vlo * vpitch) * in_w + col0 : in;
+                if (half)
+                    dw_block(r, rs, d, w + 1, vt, vbias, vmin, vmax, clamped, o, os, DW_R / 2, nr, masked, 1, vlo, vhi, m,
+                             ms);
+                else
+                    dw_block(r, rs, d, w + 1, vt, vbias, vmin, vmax, clamped, o, os, DW_R, nr, masked, 1, vlo, vhi, m, ms);
+            }
+        }
+    }
+}
+
+DW_NOINLINE void dw_strip_inner(dw_ctx *c, int64_t ox0, int64_t col0) {
+    dw_strip(c, ox0, col0, 0, NULL, 0);
+}
+
+DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0) {
+    /* Lanes that read a column inside [0, in_w) and belong to one of the n outputs. */
+    const int64_t n = c->out_w - ox0 < DW_LANES ? c->out_w - ox0 : DW_LANES, in_w = c->in_w;
+    __mmask16 m[DW_NMASK];
+#if DW_S == 1
+    for (int kx = 0; kx < DW_K; kx++) {
+        const int64_t first = col0 + kx * c->dil_w;
+        m[kx] = (__mmask16)bit_range(-first, in_w - first < n ? in_w - first : n);
+    }
+#else
+    /* Pair p covers columns col0 + 2p + [0, 32); lanes up to 2n-1 are all that
+     * the n outputs use, and the last pair only needs its even columns. */
+    for (int p = 0; p < DW_PAIRS; p++) {
+        const int64_t first = col0 + 2 * p;
+        const int64_t want = p == DW_PAIRS - 1 ? 2 * n - 1 : 2 * n;
+        const uint32_t bits = bit_range(-first, in_w - first < want ? in_w - first : want);
+        m[2 * p] = (__mmask16)(bits & 0xFFFF);
+        m[2 * p + 1] = (__mmask16)(bits >> 16);
+    }
+#endif
+    dw_strip(c, ox0, col0, 1, m, (__mmask16)bit_range(0, n));
+}
+
+
+#if DW_K == 3 && DW_S == 1
+/* ---- Narrow planes (3x3 stride 1): a whole input row in registers ---------
+ * When a row fits in one vector (in_w <= 16), or, with dilation 2, each of its
+ * even and odd columns does (in_w <= 32), one (two) masked loads fetch the row
+ * and the kx taps are that vector moved by whole lanes (vpermt2ps against zero,
+ * so columns outside the row come in as 0): one load per input row instead of
+ * K masked split loads. With dilation 2 the even output columns read only even
+ * input columns and the odd ones only odd columns, so the two "phases" are two
+ * independent 3x3 convs of undilated rows, interleaved again at the store.
+ * 14x14 (MobileNet's late layers) and 28x28 dilated (DeepLab) land here. */
+#define DW_NR1 16 /* rows per pass, one phase: 16 accumulators + 9 taps + 3 shifts */
+#define DW_NR2 4  /* two phases: 2 x 4 accumulators + 9 taps + 6 shifts */
+
+typedef struct {
+    __m512i shift[2][DW_K]; /* vpermt2ps index: phase-row lane m + s, or 16 (a zero lane) */
+    int phase_of[2];        /* input phase that output phase q reads */
+    __mmask16 load_lo, load_hi, store_lo, store_hi;
+} dw_narrow;
+
+/* R rows of one pass (NP phases); rows outside [vlo, vhi) are padding. */
+DW_INLINE void dw_narrow_block(const float *in, int64_t in_w, int64_t row0, int64_t vpitch, const dw_narrow *nw,
+                               const __m512 *vt, __m512 vbias, __m512 vmin, __m512 vmax, int clamped, float *o,
+                               int64_t os, const int NP, const int R, int64_t nr, const int checked, int64_t vlo,
+                               int64_t vhi) {
+    __m512 acc[2][DW_NR1];
+    for (int q = 0; q < NP; q++)
+        for (int i = 0; i < R; i++) acc[q][i] = vbias;
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const int swap = NP == 2 && nw->phase_of[0] == 1;
+#pragma GCC unroll 24
+    for (int v = 0; v < DW_VR(R); v++) {
+        if (checked && (v < vlo || v >= vhi)) continue;
+        const float *row = in + (row0 + v * vpitch) * in_w;
+        __m512 ph[2];
+        __m512 lo = dw_load_masked(nw->load_lo, row);
+        if (NP == 1) {
+            ph[0] = lo;
+        } else {
+            __m512 hi = dw_load_masked(nw->load_hi, row + DW_LANES);
+            DW_KEEP(lo);
+            DW_KEEP(hi);
+            const __m512 e = _mm512_permutex2var_ps(lo, even, hi), od = _mm512_permutex2var_ps(lo, odd, hi);
+            ph[0] = swap ? od : e;
+            ph[1] = swap ? e : od;
+        }
+#pragma GCC unroll 2
+        for (int q = 0; q < NP; q++) {
+#pragma GCC unroll 4
+            for (int kx = 0; kx < DW_K; kx++) {
+                /* (also for a zero shift: a runtime test there cost more than the permute) */
+                const __m512 x = _mm512_permutex2var_ps(ph[q], nw->shift[q][kx], zero);
+#pragma GCC unroll 16
+                for (int i = 0; i < R; i++) {
+                    const int ky = v - i;
+                    if (ky >= 0 && ky < DW_K) acc[q][i] = _mm512_fmadd_ps(vt[ky * DW_K + kx], x, acc[q][i]);
+                }
+            }
+        }
+    }
+    if (clamped)
+        for (int q = 0; q < NP; q++)
+            for (int i = 0; i < R; i++) acc[q][i] = clamp_ps(acc[q][i], vmin, vmax);
+    const __m512i ilv_lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i ilv_hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    for (int i = 0; i < R; i++) {
+        if (checked && i >= nr) break;
+        if (NP == 1) {
+            _mm512_mask_storeu_ps(o + i * os, nw->store_lo, acc[0][i]);
+        } else {
+            _mm512_mask_storeu_ps(o + i * os, nw->store_lo, _mm512_permutex2var_ps(acc[0][i], ilv_lo, acc[1][i]));
+            _mm512_mask_storeu_ps(o + i * os + DW_LANES, nw->store_hi,
+                                  _mm512_permutex2var_ps(acc[0][i], ilv_hi, acc[1][i]));
+        }
+    }
+}
+
+DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP) {
+    const int R = NP == 1 ? DW_NR1 : DW_NR2;
+    const int64_t in_w = c->in_w, in_h = c->in_h, out_w = c->out_w, step = c->ostep, vpitch = c->vpitch;
+    const int64_t os = step * out_w, V = DW_VR(R);
+    const __m512 vmin = _mm512_set1_ps(c->cmin), vmax = _mm512_set1_ps(c->cmax);
+    const int clamped = c->cmin != -INFINITY || c->cmax != INFINITY;
+    for (size_t ch = 0; ch < c->channels; ch++) {
+        const float *in = c->in + (int64_t)ch * c->in_stride;
+        float *out = c->out + (int64_t)ch * c->out_stride;
+        const float *w = c->w + ch * (DW_K * DW_K + 1);
+        __m512 vt[DW_K * DW_K];
+        for (int t = 0; t < DW_K * DW_K; t++) vt[t] = _mm512_set1_ps(w[1 + t]);
+        const __m512 vbias = _mm512_set1_ps(w[0]);
+        for (int64_t res = 0; res < step; res++) {
+            const int64_t oy_first = c->oy_begin + res;
+            if (oy_first >= c->oy_end) break;
+            const int64_t rows = step == 1 ? c->oy_end - oy_first : (c->oy_end - oy_first + step - 1) / step;
+            for (int64_t k = 0; k < rows; k += R) {
+                const int64_t oy = oy_first + k * step, nr = rows - k < R ? rows - k : R;
+                const int64_t row0 = oy - c->pad_top;
+                float *o = out + oy * out_w;
+                if (nr == R && row0 >= 0 && row0 + (V - 1) * vpitch < in_h) {
+                    dw_narrow_block(in, in_w, row0, vpitch, nw, vt, vbias, vmin, vmax, clamped, o, os, NP, R, R, 0, 0,
+                                    V);
+                    continue;
+                }
+                int64_t vlo, vhi;
+                if (vpitch == 1) {
+                    vlo = clamp_i64(-row0, 0, V);
+                    vhi = clamp_i64(in_h - row0, vlo, V);
+                } else {
+                    vlo = clamp_i64(-floor_div(row0, vpitch), 0, V);
+                    vhi = clamp_i64(floor_div(in_h - 1 - row0, vpitch) + 1, vlo, V);
+                }
+                dw_narrow_block(in, in_w, row0, vpitch, nw, vt, vbias, vmin, vmax, clamped, o, os, NP, R, nr, 1, vlo,
+                                vhi);
+            }
+        }
+    }
+}
+
+DW_NOINLINE void dw_narrow_1(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 1); }
+DW_NOINLINE void dw_narrow_2(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2); }
+
+/* Takes the plane if it is narrow enough (see above); returns 0 otherwise. */
+static int dw_narrow_try(const dw_ctx *c, int64_t pad_left) {
+    const int64_t d = c->dil_w, in_w = c->in_w, out_w = c->out_w;
+    if (!((d == 1 && in_w <= DW_LANES && out_w <= DW_LANES) ||
+          (d == 2 && in_w <= 2 * DW_LANES && out_w <= 2 * DW_LANES)))
+        return 0;
+    dw_narrow nw;
+    const int NP = (int)d;
+    for (int q = 0; q < NP; q++) {
+        /* Output column NP*m + q reads input column NP*m + q - pad_left + NP*kx,
+         * i.e. lane m + kx + off of input phase (q - pad_left) mod NP. */
+        const int64_t ph = ((q - pad_left) % NP + NP) % NP;
+        const int64_t off = (q - pad_left - ph) / NP;
+        nw.phase_of[q] = (int)ph;
+        for (int kx = 0; kx < DW_K; kx++) {
+            int32_t lane[DW_LANES];
+            for (int m = 0; m < DW_LANES; m++) {
+                const int64_t src = m + kx + off;
+                lane[m] = src >= 0 && src < DW_LANES ? (int32_t)src : DW_LANES;
+            }
+            nw.shift[q][kx] = _mm512_loadu_si512(lane);
+        }
+    }
+    /* With dilation 2 and pad_left even, output phase q reads input phase q (no swap),
+     * else the phases cross; dw_narrow_block handles both via phase_of[0]. */
+    nw.load_lo = (__mmask16)bit_range(0, in_w);
+    nw.load_hi = (__mmask16)bit_range(0, in_w - DW_LANES);
+    nw.store_lo = (__mmask16)bit_range(0, out_w);
+    nw.store_hi = (__mmask16)bit_range(0, out_w - DW_LANES);
+    if (NP == 1)
+        dw_narrow_1(c, &nw);
+    else
+        dw_narrow_2(c, &nw);
+    return 1;
+}
+#endif
+
+void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t in_stride, const float *w,
+              float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp) {
+    const int64_t out_plane = g->out_h * g->out_w;
+    if (g->kernel_h != DW_K || g->kernel_w != DW_K || g->stride_h != DW_S || g->stride_w != DW_S ||
+        (DW_S != 1 && (g->dilation_h != 1 || g->dilation_w != 1))) {
+        for (size_t ch = 0; ch < channels; ch++)
+            gconv_f32_dwconv_generic__avx512(g, in + ch * in_stride, w + ch * (size_t)(g->kernel_h * g->kernel_w + 1),
+                                             out + (int64_t)ch * out_plane, oy_begin, oy_end, clamp);
+        return;
+    }
+    if (oy_begin >= oy_end || channels == 0) return;
+    dw_ctx c;
+    c.in = in;
+    c.out = out;
+    c.w = w;
+    c.channels = channels;
+    c.in_stride = (int64_t)in_stride;
+    c.out_stride = out_plane;
+    c.in_h = g->in_h;
+    c.in_w = g->in_w;
+    c.out_w = g->out_w;
+    c.oy_begin = oy_begin;
+    c.oy_end = oy_end;
+    c.pad_top = g->pad_top;
+    c.dil_w = DW_S == 1 ? g->dilation_w : 1;
+    c.vpitch = DW_S == 1 ? g->dilation_h : 1;
+    c.ostep = DW_S == 1 ? g->dilation_h : 1;
+    c.cmin = clamp->min;
+    c.cmax = clamp->max;
+    c.pf_in = c.pf_out = NULL;
+    c.pf_in_lines = c.pf_out_lines = c.pf_done = c.pf_per_pass = 0;
+
+    const int64_t pad_left = g->pad_left, in_w = g->in_w, out_w = g->out_w;
+#if DW_K == 3 && DW_S == 1
+    if (dw_narrow_try(&c, pad_left)) return;
+#endif
+    /* Interior strips: first column read >= 0, last <= in_w - 1, 16 outputs. */
+#if DW_S == 1
+    const int64_t ox_first = pad_left;
+    int64_t ox_last = in_w - DW_LANES + pad_left - (DW_K - 1) * c.dil_w;
+#else
+    /* reads columns col0 .. col0 + 29 + K (see dw_block), col0 = 2 * ox0 - pad_left */
+    const int64_t ox_first = (pad_left + 1) / 2;
+    int64_t ox_last = in_w - 30 - DW_K + pad_left;
+    ox_last = ox_last >= 0 ? ox_last / 2 : -1;
+#endif
+    if (ox_last > out_w - DW_LANES) ox_last = out_w - DW_LANES;
+    /* Narrow planes: each strip over all channels, so its masks are computed
+     * once. Wide ones: channel by channel, so that neighbouring strips find
+     * their shared input columns still in cache. */
+    const size_t per_call = out_w <= 2 * DW_LANES ? channels : 1;
+    for (size_t ch = 0; ch < channels; ch += per_call) {
+        dw_ctx cc = c;
+        cc.in = in + ch * in_stride;
+        cc.out = out + (int64_t)ch * out_plane;
+        cc.w = w + ch * (size_t)(DW_K * DW_K + 1);
+        cc.channels = per_call;
+        if (per_call == 1 && ch + 1 < channels) {
+            const int64_t strips = (out_w + DW_LANES - 1) / DW_LANES;
+            const int64_t passes = strips * ((oy_end - oy_begin + DW_R - 1) / DW_R + c.ostep);
+            cc.pf_in = (const char *)(in + (ch + 1) * in_stride);
+            cc.pf_out = (const char *)(out + (int64_t)(ch + 1) * out_plane);
+            cc.pf_in_lines = in_stride ? (g->in_h * in_w * 4 + 63) / 64 : 0;
+            cc.pf_out_lines = (out_plane * 4 + 63) / 64;
+            const int64_t lines = cc.pf_in_lines > cc.pf_out_lines ? cc.pf_in_lines : cc.pf_out_lines;
+            cc.pf_per_pass = lines / passes + 1;
+        }
+        for (int64_t ox0 = 0; ox0 < out_w; ox0 += DW_LANES) {
+            const int64_t col0 = DW_S * ox0 - pad_left;
+            if (ox0 >= ox_first && ox0 <= ox_last)
+                dw_strip_inner(&cc, ox0, col0);
+            else
+                dw_strip_border(&cc, ox0, col0);
+        }
+    }
+}
+
+void DW_FN(const gconv_dw_geom *g, const float *in, const float *w, float *out, int64_t oy_begin,
+           int64_t oy_end, const gconv_minmax *clamp) {
+    DW_FN_MC(g, 1, in, 0, w, out, oy_begin, oy_end, clamp);
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
