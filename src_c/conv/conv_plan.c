@@ -119,18 +119,23 @@ static const gconv_kernel_info *find_kernel(gconv_kernel_kind kind, gconv_isa is
     return generic;
 }
 
-static void pack_gemm(gconv_conv_plan *p, const float *weight, const float *bias) {
-    const int mr = p->kernel->mr;
+/* Packs each group's cout_g x kdim weight matrix into panels of `width` output
+ * channels: the panel's `width` biases, then for each k its `width` weights.
+ * Rows past cout_g are zero, so kernels compute full panels and store only the
+ * valid rows. Both the GEMM (width MR) and the grouped-direct kernels (width 4)
+ * read this layout. */
+static void pack_panels(gconv_conv_plan *p, const float *weight, const float *bias, int64_t width,
+                        int64_t panels_per_group, int64_t panel_floats) {
     for (int64_t grp = 0; grp < p->desc.groups; grp++) {
-        for (int64_t panel = 0; panel < p->panels_per_group; panel++) {
-            float *dst = p->packed + (grp * p->panels_per_group + panel) * p->panel_floats;
-            for (int i = 0; i < mr; i++) {
-                const int64_t m = panel * mr + i;
+        for (int64_t panel = 0; panel < panels_per_group; panel++) {
+            float *dst = p->packed + (grp * panels_per_group + panel) * panel_floats;
+            for (int64_t i = 0; i < width; i++) {
+                const int64_t m = panel * width + i;
                 const int valid = m < p->cout_g;
                 const int64_t co = grp * p->cout_g + m;
                 dst[i] = valid && bias ? bias[co] : 0.0f;
                 for (int64_t k = 0; k < p->kdim; k++)
-                    dst[mr + k * mr + i] = valid ? weight[co * p->kdim + k] : 0.0f;
+                    dst[width + k * width + i] = valid ? weight[co * p->kdim + k] : 0.0f;
             }
         }
     }
@@ -157,22 +162,6 @@ static gconv_algo choose_algo(const gconv_conv_desc *d) {
         (d->kernel_h > 1 || d->kernel_w > 1))
         return GCONV_ALGO_GROUPED_DIRECT;
     return GCONV_ALGO_GEMM;
-}
-
-static void pack_grouped_direct(gconv_conv_plan *p, const float *weight, const float *bias) {
-    for (int64_t grp = 0; grp < p->desc.groups; grp++) {
-        for (int64_t blk = 0; blk < p->oc_blocks; blk++) {
-            float *dst = p->packed + (grp * p->oc_blocks + blk) * p->block_floats;
-            for (int o = 0; o < GCONV_GCONV_OC; o++) {
-                const int64_t m = blk * GCONV_GCONV_OC + o;
-                const int valid = m < p->cout_g;
-                const int64_t co = grp * p->cout_g + m;
-                dst[o] = valid && bias ? bias[co] : 0.0f;
-                for (int64_t k = 0; k < p->kdim; k++)
-                    dst[GCONV_GCONV_OC + k * GCONV_GCONV_OC + o] = valid ? weight[co * p->kdim + k] : 0.0f;
-            }
-        }
-    }
 }
 
 gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weight, const float *bias,
@@ -271,9 +260,9 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
     } else if (algo == GCONV_ALGO_DWCONV) {
         pack_dwconv(p, weight, bias);
     } else if (algo == GCONV_ALGO_GROUPED_DIRECT) {
-        pack_grouped_direct(p, weight, bias);
+        pack_panels(p, weight, bias, GCONV_GCONV_OC, p->oc_blocks, p->block_floats);
     } else {
-        pack_gemm(p, weight, bias);
+        pack_panels(p, weight, bias, p->kernel->mr, p->panels_per_group, p->panel_floats);
     }
     *out = p;
     return GCONV_OK;
