@@ -1,0 +1,141 @@
+"""Markdown (stdout) and JSON (every raw sample) reports."""
+import json
+
+import numpy as np
+
+from .suite import OURS
+
+
+def _ms(v):
+    return f"{v:.3f}" if v >= 0.01 else f"{v:.4f}"
+
+
+def _cell(res):
+    status = res.get("status")
+    if "median_ms" not in res:
+        return "failed" if status == "failed" else "-"
+    text = _ms(res["median_ms"])
+    return {"unchecked": f"{text} (unchecked)", "mismatch": f"{text} MISMATCH"}.get(status, text)
+
+
+def _ours_cell(res):
+    if "median_ms" in res:
+        return _cell(res)
+    return f"n/a ({res.get('reason', 'failed')})" if res.get("status") == "skipped" else "failed"
+
+
+def _num(v, fmt):
+    return "" if v is None else format(v, fmt)
+
+
+def header_lines(title, machine, ceilings, cfg):
+    v = machine["versions"]
+    peers_v = ", ".join(f"{k} {v[k]}" for k in ("torch", "onnxruntime", "openvino", "ncnn", "pnnx", "ai-edge-litert")
+                        if v.get(k))
+    triad = ", ".join(f"{t} thread{'s' * (t > 1)} {bw:.1f} GB/s" for t, bw in sorted(ceilings["triad_gbps"].items()))
+    return [
+        f"# gconv_cpu benchmark: {title}",
+        "",
+        f"- date: {machine['date']}; load average at start: {' '.join(machine['loadavg_start'] or ['?'])}, at end: "
+        f"{' '.join(machine.get('loadavg_end') or ['?'])} (a 2-core machine: above ~1 other work competes for cores)",
+        f"- CPU: {machine['cpu']} ({machine['logical_cpus']} logical CPUs; {' '.join(machine['cpu_flags'])})",
+        f"- gconv_cpu {v['gconv_cpu']}: ISA path {machine['gconv_isa']} (available: "
+        f"{', '.join(machine['gconv_isas_available'])}), OpenMP {'on' if machine['gconv_openmp'] else 'off'}; "
+        f"kernels: {', '.join(machine['gconv_kernels'])}",
+        f"- measured ceilings: FMA peak {ceilings['fma_gflops_per_core']:.1f} GFLOP/s per core ({ceilings['isa']}); "
+        f"%peak of a t-thread row is against t x that. Stream triad: {triad}" if ceilings["fma_gflops_per_core"]
+        else f"- measured ceilings: unavailable ({ceilings.get('unavailable')})",
+        f"- threads: {', '.join(map(str, cfg['threads']))} per engine (gconv_cpu.set_num_threads, torch.set_num_threads, "
+        f"ORT intra_op_num_threads, OpenVINO INFERENCE_NUM_THREADS, ncnn opt.num_threads, LiteRT num_threads)",
+        f"- versions: Python {v['python']}, NumPy {v['numpy']}; {peers_v or 'no peers installed'}",
+        f"- method: batch 1, float32, the same input array for every engine; warm-up, then {cfg['rounds']} "
+        f"interleaved rounds (every engine once per round, starting engine rotating); a sample is a timed batch of "
+        f"back-to-back calls lasting >= {cfg['min_sample_s'] * 1e3:g} ms; in multi-thread rows each sample is "
+        f"preceded by {cfg['switch_gap_s'] * 1e3:g} ms idle (the previous engine's pool stops spin-waiting) and "
+        f"{cfg['rewarm_s'] * 1e3:g} ms of untimed calls (our own pool wakes up); cells are medians in ms "
+        f"(min/max and every sample in the JSON)",
+        "",
+    ]
+
+
+def markdown(title, rows, peer_names, machine, ceilings, cfg, peer_info):
+    kind = rows[0]["kind"] if rows else "layer"
+    lines = header_lines(title, machine, ceilings, cfg)
+    cols = ["workload" if kind == "layer" else "network", "threads", "MMACs", "gconv ms"] + peer_names + \
+           ["best peer", "ratio", "GFLOP/s", "%peak"] + (["%roof"] if kind == "layer" else []) + ["1->t speed-up"]
+    lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in rows:
+        res = row["results"]
+        best = row["best_peer"]
+        best_text = "-"
+        if best:
+            flag = ", unchecked" if res[best]["status"] == "unchecked" else ""
+            best_text = f"{_ms(row['best_peer_ms'])} ({best}{flag})"
+        speedup = res.get(OURS, {}).get("speedup_vs_1_thread") if row["threads"] > 1 else None
+        cells = [row["name"], str(row["threads"]), f"{row['macs'] / 1e6:.1f}" if row["macs"] >= 1e5 else
+                 f"{row['macs'] / 1e6:.3f}", _ours_cell(res.get(OURS, {}))]
+        cells += [_cell(res.get(p, {})) for p in peer_names]
+        cells += [best_text, _num(row["ratio"], ".2f"), _num(row["gflops"], ".1f"), _num(row["pct_peak"], ".1f")]
+        if kind == "layer":
+            cells.append(_num(row.get("pct_roof"), ".0f"))
+        cells.append(_num(speedup, ".2f"))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [""] + notes(rows, peer_names, peer_info, ceilings)
+    return "\n".join(lines)
+
+
+def notes(rows, peer_names, peer_info, ceilings):
+    layers = bool(rows) and rows[0]["kind"] == "layer"
+    refs = sorted({r["reference"] for r in rows if r["reference"] and r["reference"] != OURS})
+    out = ["Notes:",
+           "- ratio = gconv median / best peer median (< 1: gconv is faster); the best peer is the fastest peer "
+           "whose output matched the reference (max abs err / max |ref| <= 1e-3); the reference is gconv's output"
+           + (f", or {' / '.join(refs)}'s where gconv_cpu cannot run the model yet" if refs else ""),
+           "- %peak: GFLOP/s (2 x MACs / time) over threads x the single-core FMA peak"
+           + ("; %roof: over min(threads x peak, arithmetic intensity x triad bandwidth), arithmetic intensity = "
+              "FLOPs / ((input + weights + output) x 4 bytes); above 100 when the data fits in cache (the triad "
+              "roof is main-memory bandwidth)" if layers else ""),
+           "- 1->t speed-up: gconv's 1-thread median over its t-thread median"]
+    plans = {}  # which gconv kernel ran which rows
+    for row in rows:
+        plan = row["results"].get(OURS, {}).get("plan")
+        if plan:
+            names = plans.setdefault(f"{plan['algorithm']}: {plan['kernel']}", [])
+            names += [row["name"]] if row["name"] not in names else []
+    if plans:
+        out.append("- gconv plans: " + "; ".join(f"{k} ({', '.join(v)})" for k, v in plans.items()))
+    out += ["- timed region, per engine (all with the input prepared beforehand):",
+            "  - gconv: " + ("`layer(x, out=out)`, a gconv_cpu.nn.Conv2d with its plan built, reused output buffer"
+                             if layers else "`net(x)` of gconv_cpu.models.<name>() loaded from the torch state_dict")]
+    out += [f"  - {name} {peer_info[name]['version']}: {peer_info[name]['note']}"
+            for name in peer_names if peer_info[name].get("available")]
+    # group repeated reasons so one missing package is one line, not one per row
+    seen = {}
+    for row in rows:
+        for name, res in row["results"].items():
+            if res["status"] in ("skipped", "failed", "mismatch", "unchecked"):
+                where = f"{row['name']}/t{row['threads']}"
+                seen.setdefault((res["status"], name, res.get("reason", "")), []).append(where)
+    for (status, name, reason), where in sorted(seen.items()):
+        label = {"mismatch": "**MISMATCH (excluded from best peer)**", "failed": "**FAILED**"}.get(status, status)
+        scope = "all rows" if len(where) == len(rows) else ", ".join(where)
+        out.append(f"- {label} {name}: {reason} [{scope}]")
+    return out
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None  # JSON has no inf/nan
+    return obj
+
+
+def write_json(path, document):
+    with open(path, "w") as f:
+        json.dump(_jsonable(document), f, indent=1)
+        f.write("\n")
