@@ -461,11 +461,27 @@ static int dw_is_global(const gconv_conv_plan *p, const gconv_conv_geom *g) {
 /* Row chunks per plane: 1 when there are enough planes to share out, else
  * enough chunks for ~4 per thread, in multiples of 8 rows (the specialized
  * kernels' passes are 8 or 16 rows) so that chunk borders split few passes. */
+/* Row chunks per unit of work so that there are ~4 work items per thread. */
+static int64_t split_rows(int64_t units, int64_t out_h, int threads) {
+    if (threads <= 1 || units == 0 || units >= 4 * (int64_t)threads) return 1;
+    const int64_t chunks = (4 * (int64_t)threads + units - 1) / units;
+    return chunks > out_h ? out_h : chunks;
+}
+
+/* Thread t of the current OpenMP team (of 1 without OpenMP) owns items
+ * [t*items/team, (t+1)*items/team): balanced, and the same share on every call. */
+static void team_share(int64_t items, int64_t *begin, int64_t *end) {
+    int tid = 0, team = 1;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+    team = omp_get_num_threads();
+#endif
+    *begin = items * tid / team;
+    *end = items * (tid + 1) / team;
+}
+
 static int64_t dw_row_chunks(const gconv_conv_plan *p, const gconv_conv_geom *g, int threads) {
-    const int64_t planes = g->batch * p->desc.c_out;
-    if (threads <= 1 || planes >= 4 * (int64_t)threads) return 1;
-    int64_t chunks = (4 * (int64_t)threads + planes - 1) / planes;
-    if (chunks > g->out_h) chunks = g->out_h;
+    const int64_t chunks = split_rows(g->batch * p->desc.c_out, g->out_h, threads);
     int64_t rows_per = (g->out_h + chunks - 1) / chunks;
     if (rows_per > 8) rows_per = (rows_per + 7) / 8 * 8;
     return (g->out_h + rows_per - 1) / rows_per;
@@ -574,12 +590,8 @@ static void dw_run(const gconv_conv_plan *p, const gconv_conv_geom *g, const flo
 #pragma omp parallel num_threads(threads)
 #endif
     {
-        int tid = 0, team = 1;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-        team = omp_get_num_threads();
-#endif
-        const int64_t begin = items * tid / team, end = items * (tid + 1) / team;
+        int64_t begin, end;
+        team_share(items, &begin, &end);
         if (global)
             dw_run_global(p, g, begin, end, x, y);
         else
@@ -588,13 +600,6 @@ static void dw_run(const gconv_conv_plan *p, const gconv_conv_geom *g, const flo
 }
 
 /* ------------------------------------------------------- grouped direct */
-
-/* Row chunks per unit of work so that there are ~4 work items per thread. */
-static int64_t split_rows(int64_t units, int64_t out_h, int threads) {
-    if (threads <= 1 || units == 0 || units >= 4 * (int64_t)threads) return 1;
-    const int64_t chunks = (4 * (int64_t)threads + units - 1) / units;
-    return chunks > out_h ? out_h : chunks;
-}
 
 static void grouped_direct_run(const gconv_conv_plan *p, const gconv_conv_geom *g, const float *x, float *y,
                                int num_threads) {
@@ -677,14 +682,13 @@ gconv_status gconv_conv_plan_run(const gconv_conv_plan *p, const gconv_conv_geom
 #pragma omp parallel num_threads(num_threads) if (num_threads > 1 && s.items > 1)
 #endif
     {
-        int tid = 0, team = 1;
+        int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
-        team = omp_get_num_threads();
 #endif
         float *scratch = per ? (float *)((char *)workspace + (size_t)tid * per) : NULL;
-        /* Balanced static partition: thread t owns items [t*items/team, (t+1)*items/team). */
-        const int64_t begin = s.items * tid / team, end = s.items * (tid + 1) / team;
+        int64_t begin, end;
+        team_share(s.items, &begin, &end);
         for (int64_t item = begin; item < end; item++) gemm_run_item(p, &g, &s, item, x, y, scratch);
     }
     return GCONV_OK;
