@@ -395,3 +395,9 @@ def gconv_ukernel(size_t index, tuple geom, size_t cin, size_t cout, cnp.ndarray
     with nogil:
         k.gconv(&g, cin, cout, xp, wp, op, oy_begin, oy_end, &clamp)
     return g.out_h, g.out_w
+
+
+# ---- the other operators, each in its own file (still one extension module) ----
+include "_ops.pxi"
+include "_deconv.pxi"
+include "_graph.pxi"

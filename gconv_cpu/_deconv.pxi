@@ -1,0 +1,1 @@
+# Binding for _deconv (filled in by its owner).

@@ -1,0 +1,1 @@
+# Binding for _graph (filled in by its owner).

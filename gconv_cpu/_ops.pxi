@@ -1,0 +1,1 @@
+# Binding for _ops (filled in by its owner).

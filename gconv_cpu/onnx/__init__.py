@@ -1,0 +1,1 @@
+"""ONNX import (optional extra: pip install gconv_cpu[onnx])."""
