@@ -26,6 +26,7 @@ struct gconv_conv_plan {
     const gconv_kernel_info *act_kernel; /* PReLU/HardSwish epilogue, NULL when the clamp does it all */
     float *prelu_slope;                  /* c_out slopes for PReLU */
     const gconv_kernel_info *gdc_kernel; /* dwconv: global-depthwise kernel for 1x1 outputs, NULL if none */
+    const gconv_kernel_info *mx1_kernel; /* GEMM: one-pixel tile for tiles narrower than GEMV_MAX_PIXELS */
 };
 
 /* ---------------------------------------------------------------- checks */
@@ -104,11 +105,22 @@ static const gconv_kernel_info *find_act_kernel(gconv_activation act, gconv_isa 
     return NULL;
 }
 
+/* The one-pixel GEMM tile whose panels match the wide kernel's (same MR), or NULL. */
+static const gconv_kernel_info *find_gemm_mx1(const gconv_kernel_info *wide) {
+    size_t n;
+    const gconv_kernel_info *t = gconv_kernel_table(&n);
+    for (size_t i = 0; i < n; i++)
+        if (t[i].kind == GCONV_KERNEL_GEMM && t[i].isa == wide->isa && t[i].nr == 1 && t[i].mr == wide->mr)
+            return &t[i];
+    return NULL;
+}
+
 static const gconv_kernel_info *find_kernel(gconv_kernel_kind kind, gconv_isa isa, const gconv_conv_desc *d) {
     size_t n;
     const gconv_kernel_info *t = gconv_kernel_table(&n), *generic = NULL;
     for (size_t i = 0; i < n; i++) {
         if (t[i].kind != kind || t[i].isa != isa) continue;
+        if (kind == GCONV_KERNEL_GEMM && t[i].nr == 1) continue; /* one-pixel tiles: see find_gemm_mx1 */
         if (t[i].kernel_h == 0) {
             if (!generic) generic = &t[i];
         } else if (t[i].kernel_h == d->kernel_h && t[i].kernel_w == d->kernel_w &&
@@ -229,6 +241,7 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
         }
     } else {
         p->kernel = find_kernel(GCONV_KERNEL_GEMM, isa, d);
+        p->mx1_kernel = p->kernel ? find_gemm_mx1(p->kernel) : NULL;
         const int64_t mr = p->kernel ? p->kernel->mr : 1;
         p->panels_per_group = (p->cout_g + mr - 1) / mr;
         p->panel_floats = mr * (p->kdim + 1);
@@ -403,6 +416,9 @@ static gemm_schedule gemm_plan_schedule(const gconv_conv_plan *p, const gconv_co
     return s;
 }
 
+/* Below this many pixels in a tile, GEMM tiles run through the one-pixel kernel. */
+#define GEMV_MAX_PIXELS 4
+
 static void gemm_run_item(const gconv_conv_plan *p, const run_ctx *rc, const gconv_conv_geom *g,
                           const gemm_schedule *s, int64_t item, const float *x, float *y, float *scratch) {
     const gconv_conv_desc *d = &p->desc;
@@ -430,14 +446,18 @@ static void gemm_run_item(const gconv_conv_plan *p, const run_ctx *rc, const gco
     const int64_t panel_begin = chunk * s->panels_per_chunk;
     int64_t panel_end = panel_begin + s->panels_per_chunk;
     if (panel_end > p->panels_per_group) panel_end = p->panels_per_group;
-    const gconv_gemm_ukernel_fn ukernel = p->kernel->gemm;
+    /* A tile of a few pixels (a Linear layer, an SE block's 1x1 convs) wastes most of a wide
+     * kernel's columns; the one-pixel kernel vectorizes over output channels instead. */
+    const int narrow = p->mx1_kernel && nt < GEMV_MAX_PIXELS;
+    const gconv_gemm_ukernel_fn ukernel = narrow ? p->mx1_kernel->gemm : p->kernel->gemm;
+    const int64_t step = narrow ? 1 : nr;
     for (int64_t panel = panel_begin; panel < panel_end; panel++) {
         const float *w = p->packed + (grp * p->panels_per_group + panel) * p->panel_floats;
         const int64_t m0 = panel * mr;
         const size_t rows = (size_t)(p->cout_g - m0 < mr ? p->cout_g - m0 : mr);
         float *c = y + (n * d->c_out + grp * p->cout_g + m0) * pixels + p0;
-        for (int64_t j = 0; j < nt; j += nr) {
-            const size_t cols = (size_t)(nt - j < nr ? nt - j : nr);
+        for (int64_t j = 0; j < nt; j += step) {
+            const size_t cols = (size_t)(nt - j < step ? nt - j : step);
             ukernel(rows, cols, (size_t)p->kdim, w, b + j, b_stride, c + j, (size_t)pixels, rc->kernel_clamp);
         }
         apply_epilogue(p, rc, c, grp * p->cout_g + m0, (int64_t)rows, pixels, nt);
