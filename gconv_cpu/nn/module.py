@@ -166,6 +166,13 @@ class Module:
         program_for(self, [tuple(s) for s in input_shapes])
         return self
 
+    def save(self, path, input_shape=None):
+        """Saves the model to one file in gconv_cpu's native format (gconv_cpu.load reads it back as a
+        GraphModel with bit-identical outputs). The model is traced at input_shape, default
+        self.input_shape (builders define it, e.g. (1, 3, 224, 224)); a list of shapes for several inputs."""
+        from ..serialize import save_module
+        save_module(self, path, input_shape)
+
     def extra_repr(self):
         return ""
 
