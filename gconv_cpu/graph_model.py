@@ -323,7 +323,7 @@ class GraphModel(Module):
             graph = self.graph_for(shapes)
         else:
             graph = self.graph
-        serialize.save_graph(graph, path, fixed_shapes=self.fixed_shapes)
+        serialize.save_graph(graph, path, fixed_shapes=self.fixed_shapes or getattr(graph, "fixed_shapes", False))
 
     def extra_repr(self):
         shapes = "dynamic" if self.input_shapes is None else self.input_shapes
