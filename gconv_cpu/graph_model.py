@@ -65,8 +65,7 @@ def unique_param_names(graph):
 
 def reinfer_for(template, input_shapes, template_shapes=None):
     """template re-inferred for new input shapes, on a copy. Reshapes that keep the batch axis
-    (input and output first dims equal in the template, as Flatten's) follow the new batch size,
-    and resizes given by scales recompute their output size."""
+    (input and output first dims equal in the template, as Flatten's) follow the new batch size."""
     g = copy_graph(template)
     if len(input_shapes) != len(g.inputs):
         raise GraphError(f"the model has {len(g.inputs)} inputs, got {len(input_shapes)} input shapes")
@@ -80,9 +79,6 @@ def reinfer_for(template, input_shapes, template_shapes=None):
             before = old[node.inputs[0]]
             if shape and before and shape[0] == before[0] and ins[0] and ins[0][0] != before[0]:
                 node.attrs["shape"] = (ins[0][0],) + shape[1:]
-        elif node.op == "resize" and node.attrs.get("scales") and len(ins[0]) == 4:
-            sh, sw = node.attrs["scales"]
-            node.attrs["size"] = (int(np.floor(ins[0][2] * sh)), int(np.floor(ins[0][3] * sw)))
         for vid, shape in zip(node.outputs, infer_node(g, node)):
             g.shapes[vid] = shape
     return g

@@ -228,16 +228,21 @@ def _resize_attrs(a, where):
     from ._program import COORD_MODES, NEAREST_MODES, RESIZE_MODES
     out = {"mode": _str(a.get("mode"), f"{where}.mode", RESIZE_MODES),
            "coord": _str(a.get("coord"), f"{where}.coord", COORD_MODES),
-           "nearest": _str(a.get("nearest", "floor"), f"{where}.nearest", NEAREST_MODES),
-           "size": _ints(a.get("size"), f"{where}.size", 2, 1)}
+           "nearest": _str(a.get("nearest", "floor"), f"{where}.nearest", NEAREST_MODES)}
+    size = a.get("size")
+    out["size"] = None if size is None else _ints(size, f"{where}.size", 2, 1)
     scales = a.get("scales")
     if scales is not None:
         if not isinstance(scales, list) or len(scales) != 2:
             _fail(f"{where}.scales", "expected null or a list of 2 numbers")
         scales = tuple(_float(s, f"{where}.scales[{i}]") for i, s in enumerate(scales))
-        if not all(0 < s <= MAX_DIM for s in scales):
-            _fail(f"{where}.scales", f"scales must be positive, got {scales}")
+        if not all(0 < s <= 65536 for s in scales):
+            _fail(f"{where}.scales", f"scales must be in (0, 65536], got {scales}")
     out["scales"] = scales
+    if size is None and scales is None:
+        _fail(where, "one of size and scales is required")
+    if "onnx" in a:
+        out["onnx"] = _bool(a["onnx"], f"{where}.onnx")
     return out
 
 
@@ -303,7 +308,7 @@ _ATTR_NAMES = {"conv": {"spec", "activation"}, "deconv": {"spec"}, "unary": {"ki
                "binary": {"kind", "activation"}, "pool": {"kind", "kernel", "stride", "pads", "dilation", "ceil_mode",
                                                            "count_include_pad"},
                "shuffle": {"groups"}, "slice_channels": {"start", "stop"}, "reshape": {"shape"},
-               "resize": {"mode", "coord", "nearest", "size", "scales"}}
+               "resize": {"mode", "coord", "nearest", "size", "scales", "onnx"}}
 
 
 def _expected_param_shapes(op, attrs, declared, where):

@@ -890,12 +890,11 @@ def _resize(cx, n, x, mode, coord, nearest, scales, sizes):
             n.fail(f"scales {s} resize the batch or channel axis")
         if not all(math.isfinite(v) and v > 0 for v in s):
             n.fail(f"scales {s} must be positive and finite")
-        size = tuple(int(np.float32(s[k]) * np.float32(x.shape[k])) for k in (2, 3))
-        if min(size) < 1:
+        out = tuple(int(np.float32(s[k]) * np.float32(x.shape[k])) for k in (2, 3))
+        if min(out) < 1:
             n.fail(f"scales {s} give an empty output for input {x.shape}")
-        sc = (s[2], s[3])
-    check_alloc((x.shape[0], x.shape[1]) + tuple(size), f"{n.op} {n.name!r} output")
-    return cx.add("resize", [x], n, mode=mode, coord=coord, nearest=nearest, size=size, scales=sc)
+        size, sc = None, (s[2], s[3])  # the output size follows the input: ONNX Runtime's float32 rounding
+    return cx.add("resize", [x], n, mode=mode, coord=coord, nearest=nearest, size=size, scales=sc, onnx=True)
 
 
 def op_resize(cx, n):
@@ -906,7 +905,7 @@ def op_resize(cx, n):
         return _resize(cx, n, x, mode, "asymmetric", _legacy_nearest(scales), scales, None)
     coord = n.a_str("coordinate_transformation_mode", "half_pixel")
     from .._program import COORD_MODES, NEAREST_MODES
-    if coord not in COORD_MODES:
+    if coord not in COORD_MODES or coord.startswith("torch_"):
         n.fail(f"coordinate_transformation_mode {coord!r} is not supported")
     nearest = n.a_str("nearest_mode", "round_prefer_floor")
     if nearest not in NEAREST_MODES:
@@ -1309,6 +1308,7 @@ HANDLERS = {
     "Tanh": lambda cx, n: _unary(cx, n, "tanh"), "HardSwish": lambda cx, n: _unary(cx, n, "hardswish"),
     "HardSigmoid": lambda cx, n: _unary(cx, n, "hardsigmoid", n.a_float("alpha", 0.2), n.a_float("beta", 0.5)),
     "LeakyRelu": lambda cx, n: _unary(cx, n, "leaky_relu", n.a_float("alpha", 0.01)),
+    "Elu": lambda cx, n: _unary(cx, n, "elu", n.a_float("alpha", 1.0)),
     "Clip": op_clip, "PRelu": op_prelu,
     "Add": op_binary, "Sub": op_binary, "Mul": op_binary, "Div": op_binary, "Max": op_binary, "Min": op_binary,
     "GlobalAveragePool": op_global_avgpool, "GlobalMaxPool": op_global_maxpool, "AveragePool": op_pool,

@@ -173,9 +173,7 @@ def value_info_shape(vi, where):
     for d in tt.shape.dim:
         if d.HasField("dim_value") and d.dim_value > 0:
             dims.append(int(d.dim_value))
-        elif d.HasField("dim_value") and d.dim_value < 0:
-            raise OnnxModelError(f"{where} {vi.name!r}: negative dimension {d.dim_value}")
-        else:
+        else:  # a symbolic dimension; exporters also write -1 (PaddlePaddle) or 0 for "dynamic"
             dims.append(None)
     if len(dims) > MAX_DIMS:
         raise OnnxModelError(f"{where} {vi.name!r}: rank {len(dims)} is too large")
