@@ -43,6 +43,10 @@ gconv_status gconv_pool2d(const gconv_pool_desc *d, const gconv_tensor_shape *in
                           int num_threads);
 /* y[n, c] = mean of x[n, c, :, :] (h*w >= 1); y holds n*c floats. */
 gconv_status gconv_global_avgpool(const gconv_tensor_shape *in, const float *x, float *y, int num_threads);
+/* torch's adaptive_avg_pool2d: output cell (i, j) averages rows [floor(i*H/out_h), ceil((i+1)*H/out_h))
+ * and the same for columns. y: (n, c, out_h, out_w), out_h, out_w >= 1. x and y must not overlap. */
+gconv_status gconv_adaptive_avgpool2d(const gconv_tensor_shape *in, int64_t out_h, int64_t out_w, const float *x,
+                                      float *y, int num_threads);
 
 /* ---- Channel shuffle (ShuffleNet): view (n, g, c/g, h, w), swap axes 1 and 2 ---- */
 gconv_status gconv_channel_shuffle(const gconv_tensor_shape *in, int64_t groups, const float *x, float *y,
@@ -50,7 +54,8 @@ gconv_status gconv_channel_shuffle(const gconv_tensor_shape *in, int64_t groups,
 
 /* ---- Element-wise, unary: y = f(x); x == y (in place) is allowed ------------
  * alpha/beta: CLIP min/max, HARDSIGMOID alpha/beta (y = clamp(alpha*x + beta, 0, 1); torch's
- * Hardsigmoid is alpha 1/6, beta 0.5), LEAKY_RELU slope in alpha, ELU alpha.
+ * Hardsigmoid is alpha 1/6, beta 0.5, computed then with torch's rounding), LEAKY_RELU slope in alpha,
+ * ELU alpha (y = x > 0 ? x : alpha*(exp(x) - 1)). CLIP bounds must not be NaN.
  * per_channel (c values, or NULL): PRELU slopes; AFFINE: y = x*scale[c] + shift[c]
  * with scale = per_channel and shift = per_channel + c (2c values; inference BatchNorm).
  * NaN propagates as in torch (relu(NaN) = NaN, clamp(NaN) = NaN). */
@@ -67,7 +72,8 @@ typedef enum {
     GCONV_UNARY_LEAKY_RELU = 9,
     GCONV_UNARY_TANH = 10,
     GCONV_UNARY_SILU = 11,
-    GCONV_UNARY_COUNT = 12
+    GCONV_UNARY_ELU = 12,
+    GCONV_UNARY_COUNT = 13
 } gconv_unary_kind;
 
 gconv_status gconv_unary(gconv_unary_kind kind, const gconv_tensor_shape *s, const float *x, float *y,
@@ -76,7 +82,7 @@ gconv_status gconv_unary(gconv_unary_kind kind, const gconv_tensor_shape *s, con
 /* ---- Element-wise, binary with NumPy broadcasting over the 4 dims ------------
  * a and b each have dims equal to y's or 1. Then `activation` (GCONV_UNARY_IDENTITY,
  * RELU or RELU6) is applied: the fused residual add + ReLU of ResNet-style blocks.
- * y may alias a or b when that operand has y's shape. */
+ * y may alias a or b when that operand has y's shape (no other overlap). */
 typedef enum { GCONV_BINARY_ADD = 0, GCONV_BINARY_SUB = 1, GCONV_BINARY_MUL = 2, GCONV_BINARY_DIV = 3,
                GCONV_BINARY_MAX = 4, GCONV_BINARY_MIN = 5, GCONV_BINARY_COUNT = 6 } gconv_binary_kind;
 
@@ -92,22 +98,31 @@ gconv_status gconv_copy_channels(const gconv_tensor_shape *src_shape, const floa
                                  int64_t count, int64_t dst_channels, float *dst, int64_t dst_c0,
                                  int num_threads);
 
-/* ---- Softmax over the innermost `cols` of a (rows, cols) matrix ------------ */
+/* ---- Softmax over the innermost `cols` of a (rows, cols) matrix ------------
+ * Single-threaded (a classifier's row); x == y (in place) is allowed. */
 gconv_status gconv_softmax(int64_t rows, int64_t cols, const float *x, float *y);
 
 /* ---- Resize (ONNX Resize / torch interpolate) over h and w ------------------ */
 typedef enum { GCONV_RESIZE_NEAREST = 0, GCONV_RESIZE_BILINEAR = 1 } gconv_resize_mode;
 typedef enum {
-    GCONV_COORD_HALF_PIXEL = 0,         /* torch align_corners=False (bilinear) */
+    /* ONNX's coordinate_transformation_mode, in float as ONNX Runtime computes it (x / scale). */
+    GCONV_COORD_HALF_PIXEL = 0,
     GCONV_COORD_ALIGN_CORNERS = 1,
-    GCONV_COORD_ASYMMETRIC = 2,         /* torch 'nearest' */
+    GCONV_COORD_ASYMMETRIC = 2,         /* ONNX export of torch 'nearest' */
     GCONV_COORD_PYTORCH_HALF_PIXEL = 3,
     GCONV_COORD_TF_HALF_PIXEL_FOR_NN = 4,
-    GCONV_COORD_COUNT = 5
+    /* torch's F.interpolate with torch's own float rounding: it multiplies by float(1/scale) (or
+     * float(in)/out) where ONNX divides by the scale. The two disagree by a pixel at some nearest
+     * ties and, for bilinear, by ~ulp(src) * |x1 - x0| in the weights, which grows with the size.
+     * An axis whose length is unchanged is copied, as torch does (even with a scale != 1). */
+    GCONV_COORD_TORCH_NEAREST = 5,        /* mode 'nearest': floor(dst * ratio); nearest_mode ignored */
+    GCONV_COORD_TORCH_HALF_PIXEL = 6,     /* bilinear, align_corners=False */
+    GCONV_COORD_TORCH_ALIGN_CORNERS = 7,  /* bilinear, align_corners=True */
+    GCONV_COORD_COUNT = 8
 } gconv_coord_mode;
 typedef enum {
     GCONV_NEAREST_ROUND_PREFER_FLOOR = 0, GCONV_NEAREST_ROUND_PREFER_CEIL = 1,
-    GCONV_NEAREST_FLOOR = 2,               /* torch 'nearest' */
+    GCONV_NEAREST_FLOOR = 2,               /* ONNX export of torch 'nearest' */
     GCONV_NEAREST_CEIL = 3, GCONV_NEAREST_COUNT = 4
 } gconv_nearest_mode;
 typedef struct {
@@ -117,7 +132,9 @@ typedef struct {
     double scale_h, scale_w; /* output/input; <= 0 means out/in (torch with size=, ONNX with sizes) */
 } gconv_resize_desc;
 
-/* y: (n, c, out_h, out_w), out_h and out_w >= 1 given by the caller. */
+/* y: (n, c, out_h, out_w), out_h and out_w >= 1 given by the caller. The ONNX modes follow ONNX
+ * Runtime (an unchanged axis is copied; a nearest coordinate within 1e-6 of a half is a tie),
+ * the TORCH modes follow torch. x and y must not overlap. */
 gconv_status gconv_resize(const gconv_resize_desc *d, const gconv_tensor_shape *in, const float *x,
                           int64_t out_h, int64_t out_w, float *y, int num_threads);
 
