@@ -23,9 +23,7 @@ from ._plan import ACTIVATIONS, NO_CLAMP, activation_index, algorithm_index
 from ._validate import float_array
 from .graph import BINARY_KINDS, UNARY_KINDS, Graph, GraphError, Node, _as4
 
-RESIZE_MODES = ("nearest", "bilinear")
-COORD_MODES = ("half_pixel", "align_corners", "asymmetric", "pytorch_half_pixel", "tf_half_pixel_for_nn")
-NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
+from ._ext import COORD_MODES, NEAREST_MODES, RESIZE_MODES
 
 ALIGN = 16  # floats: every tensor starts on a 64-byte boundary
 _CONV_ACTIVATIONS = {"relu": "relu", "relu6": "relu6", "prelu": "prelu", "hardswish": "hardswish"}

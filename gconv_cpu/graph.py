@@ -24,15 +24,13 @@ Operators (op name: inputs; attrs; params):
     slice_channels: x; start, stop
     reshape:     x; shape (a logical shape with the same element count and memory order)
     softmax:     x; - (over axis 1 of (N, F))
-    resize:      x; mode, coord, nearest, size (out_h, out_w), scales (sh, sw)
+    resize:      x; mode, coord, nearest (names from _ext.RESIZE_MODES, COORD_MODES, NEAREST_MODES),
+                 size (out_h, out_w) or scales (sh, sw), onnx (True: ONNX Runtime's output-size rounding)
 """
 import numpy as np
 
+from ._ext import BINARY_KINDS, UNARY_KINDS  # noqa: F401  (the C enums' names, in order)
 from ._validate import check_alloc, conv_geometry
-
-UNARY_KINDS = ("identity", "relu", "relu6", "clip", "hardswish", "hardsigmoid", "sigmoid", "prelu", "affine",
-               "leaky_relu", "tanh", "silu")  # the order of gconv_unary_kind
-BINARY_KINDS = ("add", "sub", "mul", "div", "max", "min")  # the order of gconv_binary_kind
 
 
 class GraphError(ValueError):
@@ -344,7 +342,7 @@ def _shape_resize(node, x):
         _fail(node, f"expects a 4-D input, got shape {x}")
     a = node.attrs
     try:
-        return resize_output_shape(x, a.get("size"), a.get("scales"))
+        return resize_output_shape(x, a.get("size"), a.get("scales"), onnx=a.get("onnx", False))
     except ValueError as e:
         _fail(node, str(e))
 

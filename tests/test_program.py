@@ -206,3 +206,69 @@ def test_executor_checks_every_reference_before_running():
         prog.run([x], None, 1)
     with pytest.raises(ValueError, match="num_threads"):
         prog.run([x, y], None, 0)
+
+
+# ---- every non-conv operator in a planned graph, against a torch twin with the same keys --------------
+
+class ShuffleSEUnit(nn.Module):
+    def __init__(self, c):
+        h = c // 2
+        self.branch = nn.Sequential(nn.Conv2d(h, h, 1), nn.BatchNorm2d(h), nn.ReLU(),
+                                    nn.Conv2d(h, h, 3, padding=1, groups=h), nn.BatchNorm2d(h))
+        self.se = nn.SqueezeExcitation(c, 8, scale_activation=nn.Hardsigmoid)
+
+    def forward(self, x):
+        a, b = x.chunk(2, 1)
+        y = gconv_cpu.functional.cat([a, self.branch(b)], 1)
+        return self.se(gconv_cpu.functional.channel_shuffle(y, 2))
+
+
+def _twin_unit(c):
+    tn = torch.nn
+
+    class SE(tn.Module):
+        def __init__(self):
+            super().__init__()
+            self.avgpool, self.fc1, self.fc2 = tn.AdaptiveAvgPool2d(1), tn.Conv2d(c, 8, 1), tn.Conv2d(8, c, 1)
+            self.activation, self.scale_activation = tn.ReLU(), tn.Hardsigmoid()
+
+        def forward(self, x):
+            return x * self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
+
+    class Unit(tn.Module):
+        def __init__(self):
+            super().__init__()
+            h = c // 2
+            self.branch = tn.Sequential(tn.Conv2d(h, h, 1), tn.BatchNorm2d(h), tn.ReLU(),
+                                        tn.Conv2d(h, h, 3, padding=1, groups=h), tn.BatchNorm2d(h))
+            self.se = SE()
+
+        def forward(self, x):
+            a, b = x.chunk(2, 1)
+            y = torch.cat([a, self.branch(b)], 1)
+            n, ch, hh, ww = y.shape
+            y = y.view(n, 2, ch // 2, hh, ww).transpose(1, 2).reshape(n, ch, hh, ww)
+            return self.se(y)
+    return Unit()
+
+
+def test_every_operator_planned_matches_torch(isa):
+    tn = torch.nn
+    ours = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.MaxPool2d(3, 2, 1), ShuffleSEUnit(16), ShuffleSEUnit(16),
+                         nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False), nn.Hardswish(), nn.Sigmoid(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10), nn.Softmax(1))
+    twin = tn.Sequential(tn.Conv2d(3, 16, 3, 2, 1), tn.MaxPool2d(3, 2, 1), _twin_unit(16), _twin_unit(16),
+                         tn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False), tn.Hardswish(), tn.Sigmoid(),
+                         tn.AdaptiveAvgPool2d(1), tn.Flatten(), tn.Linear(16, 10), tn.Softmax(1)).eval()
+    randomize_bn(ours)
+    ours.load_state_dict({k: v for k, v in ours.state_dict().items()})
+    twin.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in ours.state_dict().items()})
+    for shape in [(1, 3, 33, 31), (2, 3, 40, 40)]:
+        x = RNG.standard_normal(shape).astype(np.float32)
+        with torch.no_grad():
+            ref = twin(torch.from_numpy(x)).numpy()
+        planned = ours(x)
+        assert np.abs(planned - ref).max() <= 1e-6, shape
+        np.testing.assert_allclose(ours.forward(x), planned, rtol=1e-5, atol=1e-7)  # eager, layer by layer
+    info = program_for(ours, [(1, 3, 33, 31)]).describe()
+    assert info["arena_bytes"] < info["unplanned_bytes"]
