@@ -11,10 +11,11 @@ from ._isa import available_isas, get_isa, set_isa
 from ._threads import OPENMP_ENABLED, get_num_threads, set_num_threads
 from .functional import conv2d
 from .serialize import ModelFormatError, load
+from .summary import summary
 
 __version__ = "0.1.0"
 __all__ = ["conv2d", "nn", "cpu_info", "kernel_table", "set_num_threads", "get_num_threads", "set_isa",
-           "get_isa", "available_isas", "SizeOverflowError", "load", "ModelFormatError"]
+           "get_isa", "available_isas", "SizeOverflowError", "summary", "load", "ModelFormatError"]
 
 
 def kernel_table():

@@ -4,9 +4,10 @@ Leaf layers (Conv2d, BatchNorm2d, ReLU, ...) define `_trace(x)`, which adds thei
 and `forward(x)`, which runs them eagerly on an array. Containers (Sequential, or any Module subclass
 with a `forward` written in terms of its children) are traced: calling a container on an array plans
 the whole forward once per input shape (conv+BN+activation and residual adds fused, activations in one
-reused arena) and runs it as one compiled program. `model.forward(x)` on an array still runs the layers
-one by one, which is useful for debugging a model against the planned run.
+reused arena) and runs it as one compiled program. `model.run_eager(x)` runs the layers one by one
+instead (each on its own kernels, no planning), which is useful to debug a model against the planned run.
 """
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -16,6 +17,7 @@ from .._validate import float_array
 
 # Bumped whenever a parameter or a child changes anywhere, so that compiled programs are never stale.
 _generation = [0]
+_mode = threading.local()  # _mode.eager: containers run forward on arrays instead of planning (this thread)
 
 
 def touch():
@@ -142,9 +144,18 @@ class Module:
             name = graph.module_names.get(id(self), type(self).__name__) if hasattr(graph, "module_names") else ""
             with graph.scope(name):
                 return self._trace(*inputs, **kwargs) if self.is_leaf else self.forward(*inputs, **kwargs)
-        if self.is_leaf:
+        if self.is_leaf or getattr(_mode, "eager", False):
             return self.forward(*inputs, **kwargs)
         return self._run_planned(*inputs, **kwargs)
+
+    def run_eager(self, *inputs, **kwargs):
+        """forward on arrays layer by layer, every sub-container included: no fusion, no planning."""
+        previous = getattr(_mode, "eager", False)
+        _mode.eager = True
+        try:
+            return self.forward(*inputs, **kwargs)
+        finally:
+            _mode.eager = previous
 
     def trace(self, *input_shapes):
         """The model's graph for inputs of these shapes (before fusion)."""
