@@ -217,7 +217,8 @@ class Converter:
             except (ValueError, IndexError, TypeError, OverflowError, ZeroDivisionError, MemoryError, AttributeError,
                     KeyError, FloatingPointError) as e:
                 n.bad(f"cannot evaluate on constants: {e}")
-            outs = out if isinstance(out, list) else [out]
+            outs = [np.asarray(o) if isinstance(o, (np.generic, bool, int, float)) else o
+                    for o in (out if isinstance(out, list) else [out])]
             for o in outs:
                 if isinstance(o, np.ndarray) and o.size > MAX_FOLD_ELEMENTS and o.size > sum(
                         x.size for x in n.ins if _is_const(x)):
