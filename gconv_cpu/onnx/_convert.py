@@ -777,7 +777,7 @@ def op_flatten(cx, n):
     axis = n.a_int("axis", 1)
     if not -rank <= axis <= rank:
         n.bad(f"axis {axis} out of range for rank {rank}")
-    axis = axis % (rank + 1) if axis < 0 else axis
+    axis = axis + rank if axis < 0 else axis
     a = int(np.prod(x.shape[:axis], dtype=object)) if axis else 1
     b = int(np.prod(x.shape[axis:], dtype=object))
     return _reshape_value(cx, n, x, (a, b))
@@ -1164,7 +1164,7 @@ def fold_flatten(n):
     axis = n.a_int("axis", 1)
     if not -x.ndim <= axis <= x.ndim:
         n.bad("axis out of range")
-    axis = axis % (x.ndim + 1) if axis < 0 else axis
+    axis = axis + x.ndim if axis < 0 else axis
     return x.reshape(int(np.prod(x.shape[:axis], dtype=object)), -1) if x.size else \
         x.reshape(int(np.prod(x.shape[:axis], dtype=object)), int(np.prod(x.shape[axis:], dtype=object)))
 

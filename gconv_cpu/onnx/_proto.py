@@ -87,7 +87,7 @@ def to_array(t, where):
     dtype = np.dtype(dtype).newbyteorder("<")
     raw = t.raw_data
     typed = getattr(t, field)
-    if raw:
+    if t.HasField("raw_data"):  # present (even empty): it is the data, as ONNX Runtime reads it
         if len(typed):
             raise OnnxModelError(f"{name}: has both raw_data and {field}")
         if len(raw) != n * dtype.itemsize:

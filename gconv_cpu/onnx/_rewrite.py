@@ -90,13 +90,22 @@ class _Rewriter:
         node.attrs = {"kind": kind, "alpha": float(alpha), "beta": float(beta)}
 
     def run(self):
+        budget = 4 * len(self.g.nodes) + 16  # each rewrite removes or retypes a node; this is a safety net
         changed = True
-        while changed:
+        while changed and budget > 0:
             changed = False
             for node in list(self.g.nodes):
-                if self.step(node):
+                if node.outputs[0] in self.alias:
+                    continue
+                result = self.step(node)
+                if result:
+                    if node.outputs[0] in self.alias:  # aliased away: the node is gone
+                        self.g.nodes = [n for n in self.g.nodes if n is not node]
                     changed = True
+                    budget -= 1
                     self.refresh()
+                    if budget <= 0:
+                        break
         return self.rebuild()
 
     def step(self, node):
