@@ -428,7 +428,7 @@ def op_conv_transpose(cx, n):
             if total < 0:  # a larger output: the extra rows are output padding (as ONNX Runtime computes it)
                 opad[k] -= total
                 total = 0
-            head = total - total // 2 if auto == "SAME_UPPER" else total // 2  # ONNX Runtime's split
+            head = total // 2 if auto == "SAME_UPPER" else total - total // 2  # the ONNX spec's split (and ORT's)
             pads += [head, total - head]
         pads = tuple(pads)
     elif auto == "VALID":

@@ -351,6 +351,10 @@ CASES = {
     "deconv_output_padding": _deconv(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 0, 1, 2], output_padding=[1, 1]),
     "deconv_output_shape": _deconv(kernel_shape=[3, 3], strides=[2, 2], output_shape=[10, 12]),
     "deconv_same_upper": _deconv(kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER"),
+    "deconv_same_lower": _deconv(kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_LOWER"),
+    "deconv_output_shape_odd": _deconv(kernel_shape=[4, 4], strides=[2, 2], output_shape=[9, 13]),
+    "deconv_output_shape_larger": _deconv(kernel_shape=[3, 3], strides=[3, 3], output_shape=[16, 19]),
+    "deconv_dilated": _deconv(kernel_shape=[3, 2], strides=[2, 1], dilations=[2, 1], pads=[1, 0, 2, 1]),
     # BatchNormalization, activations
     "bn_4d": lambda: _case([node("BatchNormalization", ["x", "g", "b", "m", "v"], ["y"], epsilon=1e-3)], X4,
                            inits=_bn_inits(C)),
