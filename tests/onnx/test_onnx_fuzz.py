@@ -39,7 +39,9 @@ MAX_RUN_FLOATS = 1 << 24  # cases whose activations would exceed this are loaded
 def _run_worker(kind, seed, count, timeout, tmp_path):
     progress = tmp_path / f"{kind}.progress"
     cmd = [sys.executable, os.path.abspath(__file__), "worker", kind, str(seed), str(count), str(progress)]
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([ROOT, HERE]))
+    import gconv_cpu
+    under_test = os.path.dirname(os.path.dirname(os.path.abspath(gconv_cpu.__file__)))  # the package this run tests
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([under_test, HERE]))
     try:
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -500,7 +502,7 @@ def worker_main(kind, seed, count, progress):
     signal.signal(signal.SIGALRM, _alarm)
     limit = 8 << 30
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    sys.path[:0] = [ROOT, HERE]
+    sys.path[:0] = [HERE]
     w = (OnnxWorker if kind == "onnx" else NativeWorker)(kind, seed, progress)
     t0 = time.time()
     w.run(count)
