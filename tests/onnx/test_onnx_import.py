@@ -66,13 +66,19 @@ HAVE_DECONV = importlib.util.find_spec("gconv_cpu._deconv") is not None
 needs_deconv = pytest.mark.skipif(not HAVE_DECONV, reason="ConvTranspose's kernel (gconv_cpu._deconv) is not built yet")
 
 
-def check(data, x, tol=1e-4, **load_kw):
+def check(data, x, tol=1e-4, roundtrip=False, **load_kw):
     model = gonnx.load(data, **load_kw)
     feeds = x if isinstance(x, dict) else {model.input_names[0]: x}
     ours = model.run(feeds)
     refs = ort_run(data, feeds)
     for name, ref in zip(model.output_names, refs):
         assert_close(ours[name], ref, tol)
+    if roundtrip:  # the native format reproduces the imported model bit for bit
+        import io
+        buf = io.BytesIO()
+        model.save(buf)
+        again = gconv_cpu.load(buf.getvalue()).run(feeds)
+        assert all(np.array_equal(again[k], ours[k]) for k in ours)
     return model
 
 
@@ -91,7 +97,7 @@ def test_torch_nets(name, opset):
     shape = tn.NETS[name].input_shape
     x = rand(*shape, seed=1)
     data = export_torch(net, torch.from_numpy(x), opset)
-    model = check(data, x)
+    model = check(data, x, roundtrip=True)
     with torch.no_grad():
         assert_close(model(x), net(torch.from_numpy(x)).numpy())
 
@@ -178,7 +184,7 @@ def test_mobilenet_v3_twin(opset):
     net = _randomize_bn(MobileNetV3SmallTwin())
     x = rand(1, 3, 96, 96, seed=2)
     data = export_torch(net, torch.from_numpy(x), opset)
-    model = check(data, x)
+    model = check(data, x, roundtrip=True)
     kinds = [(n.op, n.attrs.get("kind")) for n in model.graph.nodes]
     assert ("binary", "mul") in kinds  # the SE scale
     # all 9 Hardswish modules are hardswish nodes: opset 17's HardSwish, and opset 11's x*HardSigmoid(x)
@@ -210,7 +216,7 @@ def test_upsampling_twin(opset, align_corners):
     net = _randomize_bn(UpsamplingTwin(align_corners))
     x = rand(1, 3, 20, 28, seed=3)
     data = export_torch(net, torch.from_numpy(x), opset)
-    model = check(data, x)
+    model = check(data, x, roundtrip=True)
     with torch.no_grad():
         assert_close(model(x), net(torch.from_numpy(x)).numpy())
 
@@ -494,11 +500,7 @@ def test_op(case):
     if case.startswith("deconv") and not HAVE_DECONV:
         pytest.skip("ConvTranspose's kernel (gconv_cpu._deconv) is not built yet")
     data, feeds = CASES[case]()
-    model = gonnx.load(data)
-    ours = model.run(feeds)
-    refs = ort_run(data, feeds)
-    for name, ref in zip(model.output_names, refs):
-        assert_close(ours[name], ref)
+    check(data, feeds, roundtrip=True)
 
 
 def test_batch_norm_and_affines_fold_into_conv():
@@ -700,8 +702,7 @@ def test_ppocr_cls():
     path = _ppocr("ch_ppocr_mobile_v2.0_cls_infer.onnx")
     for shape in [(1, 3, 48, 192), (3, 3, 48, 160)]:
         x = rand(*shape, seed=7)
-        model = gonnx.load(path, input_shape=shape)
-        assert_close(model(x), ort_run(open(path, "rb").read(), x)[0])
+        model = check(path, x, roundtrip=True, input_shape=shape)
 
 
 @needs_deconv
