@@ -339,7 +339,10 @@ def _auto_pads(cx, n, in_hw, kernel, stride, dilation):
     pads = []
     for size, k, s, d in zip(in_hw, kernel, stride, dilation):
         out = -(-size // s)
-        total = max(0, (out - 1) * s + (k - 1) * d + 1 - size)
+        total = (out - 1) * s + (k - 1) * d + 1 - size
+        if total < 0:  # the spec's formula (and ONNX Runtime) then crop the input: negative padding
+            n.fail(f"auto_pad {mode} needs negative padding ({total}) here (a stride larger than the kernel); "
+                   "cropping is not supported")
         small, big = total // 2, total - total // 2
         pads.append((small, big) if mode == "SAME_UPPER" else (big, small))
     return (pads[0][0], pads[0][1], pads[1][0], pads[1][1])

@@ -624,6 +624,8 @@ REFUSED = {
                         OnnxModelError, "group must be an int"),
     "negative_pads": (lambda: make_model([node("Conv", ["x", "w"], ["y"], pads=[-1, 0, 0, 0])], X4, ["y"], {"w": W3}),
                       UnsupportedOperatorError, "negative pads"),
+    "same_negative_pad": (lambda: make_model([node("Conv", ["x", "w"], ["y"], auto_pad="SAME_UPPER", strides=[7, 7])],
+                                             X4, ["y"], {"w": W3}), UnsupportedOperatorError, "negative padding"),
     "dangling_input": (lambda: make_model([node("Relu", ["nowhere"], ["y"])], X4, ["y"]), OnnxModelError, "dangling"),
     "cycle": (lambda: make_model([node("Add", ["x", "b"], ["a"]), node("Relu", ["a"], ["b"])], X4, ["a"]),
               OnnxModelError, "cycle"),
