@@ -756,3 +756,43 @@ def test_results_do_not_depend_on_thread_count(restore_threads):
     for other in outs[1:]:
         for a, c in zip(outs[0], other):
             assert_exact(c, a)
+
+
+_ISA_SCRIPT = r"""
+import sys
+import numpy as np
+from gconv_cpu import _functional_ops as ops
+x = np.load(sys.argv[1])
+out = {k: ops._unary(k, x, 0.1, 0.7) for k in ("relu", "relu6", "clip", "hardswish", "hardsigmoid", "sigmoid",
+                                                "leaky_relu", "silu")}
+out["hardsigmoid_torch"] = ops.hardsigmoid(x)
+out["prelu"] = ops.prelu(x.reshape(1, 4, -1), np.arange(4, dtype=np.float32) - 2)
+out["affine"] = ops.batch_norm(x.reshape(1, 4, -1), np.ones(4), np.full(4, 2.0), np.arange(4), np.ones(4))
+for k in ops.BINARY_KINDS:
+    out["b_" + k] = ops.binary(k, x.reshape(4, -1), x.reshape(4, -1)[::-1].copy(), "relu6")
+    out["bs_" + k] = ops.binary(k, x, np.float32(0.3))
+np.savez(sys.argv[2], **out)
+"""
+
+
+def test_scalar_and_avx2_element_wise_tables_agree_bitwise(tmp_path):
+    """Both tables come from one source without FMA, so they must round alike; GCONV_ISA=scalar
+    (read once per process) selects the baseline table."""
+    import os
+    import subprocess
+    import sys
+    if "avx2" not in gconv_cpu.available_isas():
+        pytest.skip("CPU lacks avx2: only the baseline table runs here")
+    x = _unary_inputs(4000)[:8000].copy()
+    np.save(tmp_path / "x.npy", x)
+    outs = {}
+    for isa in ("scalar", "avx2"):
+        env = dict(os.environ, GCONV_ISA=isa, OMP_NUM_THREADS="1")
+        script = tmp_path / "run.py"
+        script.write_text(_ISA_SCRIPT)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(gconv_cpu.__file__)))  # this build
+        subprocess.run([sys.executable, str(script), str(tmp_path / "x.npy"), str(tmp_path / f"{isa}.npz")],
+                       env=dict(env, PYTHONPATH=root), check=True)
+        outs[isa] = np.load(tmp_path / f"{isa}.npz")
+    for k in outs["scalar"].files:
+        assert np.array_equal(outs["scalar"][k], outs["avx2"][k], equal_nan=True), k
