@@ -237,7 +237,7 @@ def cat_channels(tensors):
 
 # ---- element-wise --------------------------------------------------------------------------------
 
-def _unary(kind, x, alpha=0.0, beta=0.0, per_channel=None, channels_from=None):
+def _unary(kind, x, alpha=0.0, beta=0.0, per_channel=None):
     """Any-shape element-wise op through the 4-D C kernel. Per-channel kinds take channel axis 1
     (one channel below 2-D, as torch's prelu)."""
     x = _float(x, "x")
