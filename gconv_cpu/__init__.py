@@ -4,7 +4,7 @@
     y = gconv_cpu.conv2d(x, w, b, stride=1, padding=1, groups=32)   # torch.nn.functional.conv2d semantics
     layer = gconv_cpu.nn.Conv2d(128, 128, 3, padding=1, groups=32)    # torch.nn.Conv2d semantics
 """
-from . import nn
+from . import functional, models, nn
 from ._errors import SizeOverflowError
 from ._ext import kernel_table as _kernel_table
 from ._isa import available_isas, get_isa, set_isa
@@ -14,7 +14,7 @@ from .serialize import ModelFormatError, load
 from .summary import summary
 
 __version__ = "0.1.0"
-__all__ = ["conv2d", "nn", "cpu_info", "kernel_table", "set_num_threads", "get_num_threads", "set_isa",
+__all__ = ["conv2d", "nn", "functional", "models", "cpu_info", "kernel_table", "set_num_threads", "get_num_threads", "set_isa",
            "get_isa", "available_isas", "SizeOverflowError", "summary", "load", "ModelFormatError"]
 
 

@@ -38,6 +38,12 @@ def _batched(x, name="x"):
     return as_batched(x, name)
 
 
+def _float(x, name):
+    """float_array, keeping 0-d inputs 0-d (np.ascontiguousarray makes them 1-D)."""
+    shape = np.shape(x)
+    return float_array(x, name).reshape(shape)
+
+
 def _empty(shape, name="output"):
     check_alloc(shape, name)
     return np.empty(shape, np.float32)
@@ -231,10 +237,10 @@ def cat_channels(tensors):
 
 # ---- element-wise --------------------------------------------------------------------------------
 
-def _unary(kind, x, alpha=0.0, beta=0.0, per_channel=None, channels_from=None):
+def _unary(kind, x, alpha=0.0, beta=0.0, per_channel=None):
     """Any-shape element-wise op through the 4-D C kernel. Per-channel kinds take channel axis 1
     (one channel below 2-D, as torch's prelu)."""
-    x = float_array(x, "x")
+    x = _float(x, "x")
     shape = x.shape
     if per_channel is None:
         view = x.reshape(1, 1, 1, x.size)
@@ -271,11 +277,11 @@ def hardsigmoid(x, inplace=False):
     return _unary("hardsigmoid", x, 1.0 / 6.0, 0.5)
 
 
-def sigmoid(x):
+def sigmoid(x, inplace=False):
     return _unary("sigmoid", x)
 
 
-def tanh(x):
+def tanh(x, inplace=False):
     return _unary("tanh", x)
 
 
@@ -293,7 +299,7 @@ def elu(x, alpha=1.0, inplace=False):
 
 def prelu(x, weight):
     """torch.nn.functional.prelu: weight holds 1 slope or one per channel (axis 1)."""
-    x = float_array(x, "x")
+    x = _float(x, "x")
     c = x.shape[1] if x.ndim >= 2 else 1
     slope = float_array(weight, "weight").reshape(-1)
     if slope.size not in (1, c):
@@ -346,7 +352,7 @@ def softmax(x, dim=None, _stacklevel=3, dtype=None):
     """torch.nn.functional.softmax over any axis of any array (max-subtracted, numerically stable)."""
     if dtype is not None and np.dtype(dtype) != np.float32:
         raise ValueError(f"dtype: only float32 is supported, got {dtype}")
-    x = float_array(x, "x")
+    x = _float(x, "x")
     if dim is None:
         dim = _softmax_dim(x.ndim)
     dim = int_param(dim, "dim")
@@ -370,7 +376,7 @@ def binary(kind, a, b, activation=None):
         raise ValueError(f"kind must be one of {', '.join(BINARY_KINDS)}, got {kind!r}")
     if activation not in (None, "none", "identity", "relu", "relu6"):
         raise ValueError(f"activation must be None, 'relu' or 'relu6', got {activation!r}")
-    a, b = float_array(a, "a"), float_array(b, "b")
+    a, b = _float(a, "a"), _float(b, "b")
     try:
         shape = np.broadcast_shapes(a.shape, b.shape)
     except ValueError:

@@ -133,8 +133,9 @@ typedef struct {
 } gconv_resize_desc;
 
 /* y: (n, c, out_h, out_w), out_h and out_w >= 1 given by the caller. The ONNX modes follow ONNX
- * Runtime (an unchanged axis is copied; a nearest coordinate within 1e-6 of a half is a tie),
- * the TORCH modes follow torch. x and y must not overlap. */
+ * Runtime (an axis with scale 1 maps one to one, an unchanged shape is copied, and a nearest
+ * coordinate within 1e-6 of a half is a tie); the TORCH modes follow torch. x and y must not
+ * overlap. */
 gconv_status gconv_resize(const gconv_resize_desc *d, const gconv_tensor_shape *in, const float *x,
                           int64_t out_h, int64_t out_w, float *y, int num_threads);
 

@@ -5,70 +5,9 @@
  * neighbouring dims where a and b are each either full or broadcast in the
  * same way are merged, so (1,C,H,W) + (1,C,1,1) becomes C rows of H*W against
  * one scalar each and same-shape operands become one flat loop. The innermost
- * loop is vector-vector, scalar-vector or vector-scalar, all unit stride.
- * No restrict: y may be a or b (GCC's runtime overlap check allows equal
- * pointers and still takes the vector loop). */
+ * loop is vector-vector, scalar-vector or vector-scalar, all unit stride
+ * (eltwise_loops.h; y may be a or b). */
 #include "ops_internal.h"
-
-typedef void (*binary_vv_fn)(const float *a, const float *b, float *y, int64_t n);
-typedef void (*binary_sv_fn)(float a, const float *b, float *y, int64_t n);
-typedef void (*binary_vs_fn)(const float *a, float b, float *y, int64_t n);
-
-/* torch.maximum / torch.minimum: NaN if either side is NaN. Selects only, so GCC vectorizes them. */
-static inline float max_nan2(float p, float q) {
-    const float m = p > q ? p : q;
-    return p != p ? p : (q != q ? q : m);
-}
-static inline float min_nan2(float p, float q) {
-    const float m = p < q ? p : q;
-    return p != p ? p : (q != q ? q : m);
-}
-
-#define BINARY_LOOPS(name, expr)                                                                  \
-    static void name##_vv(const float *a, const float *b, float *y, int64_t n) {                  \
-        for (int64_t i = 0; i < n; i++) {                                                         \
-            const float p = a[i], q = b[i];                                                       \
-            y[i] = (expr);                                                                        \
-        }                                                                                         \
-    }                                                                                             \
-    static void name##_sv(float p, const float *b, float *y, int64_t n) {                         \
-        for (int64_t i = 0; i < n; i++) {                                                         \
-            const float q = b[i];                                                                 \
-            y[i] = (expr);                                                                        \
-        }                                                                                         \
-    }                                                                                             \
-    static void name##_vs(const float *a, float q, float *y, int64_t n) {                         \
-        for (int64_t i = 0; i < n; i++) {                                                         \
-            const float p = a[i];                                                                 \
-            y[i] = (expr);                                                                        \
-        }                                                                                         \
-    }
-
-BINARY_LOOPS(add, p + q)
-BINARY_LOOPS(sub, p - q)
-BINARY_LOOPS(mul, p * q)
-BINARY_LOOPS(div, p / q)
-BINARY_LOOPS(max, max_nan2(p, q))
-BINARY_LOOPS(min, min_nan2(p, q))
-
-static const struct {
-    binary_vv_fn vv;
-    binary_sv_fn sv;
-    binary_vs_fn vs;
-} BINARY_LOOP_TABLE[GCONV_BINARY_COUNT] = {
-    [GCONV_BINARY_ADD] = {add_vv, add_sv, add_vs}, [GCONV_BINARY_SUB] = {sub_vv, sub_sv, sub_vs},
-    [GCONV_BINARY_MUL] = {mul_vv, mul_sv, mul_vs}, [GCONV_BINARY_DIV] = {div_vv, div_sv, div_vs},
-    [GCONV_BINARY_MAX] = {max_vv, max_sv, max_vs}, [GCONV_BINARY_MIN] = {min_vv, min_sv, min_vs},
-};
-
-/* ReLU / ReLU6 after the op, on the block just written (still in L1); NaN passes. */
-static void clamp_block(float *y, int64_t n, float lo, float hi) {
-    for (int64_t i = 0; i < n; i++) {
-        float v = y[i];
-        v = v < lo ? lo : v;
-        y[i] = v > hi ? hi : v;
-    }
-}
 
 /* One merged loop level: extent, and each operand's stride (0 = broadcast). */
 typedef struct {
@@ -139,9 +78,10 @@ gconv_status gconv_binary(gconv_binary_kind kind, const gconv_tensor_shape *a_sh
     const int fused = activation != GCONV_UNARY_IDENTITY;
     const float lo = 0.0f, hi = activation == GCONV_UNARY_RELU6 ? 6.0f : INFINITY;
     const int a_vec = dims[0].a_stride != 0, b_vec = dims[0].b_stride != 0;
-    const binary_vv_fn vv = BINARY_LOOP_TABLE[kind].vv;
-    const binary_sv_fn sv = BINARY_LOOP_TABLE[kind].sv;
-    const binary_vs_fn vs = BINARY_LOOP_TABLE[kind].vs;
+    const gconv_eltwise_loops *L = gconv_ops_eltwise_loops();
+    const gconv_binary_vv_fn vv = L->vv[kind];
+    const gconv_binary_sv_fn sv = L->sv[kind];
+    const gconv_binary_vs_fn vs = L->vs[kind];
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
 #endif
@@ -163,7 +103,7 @@ gconv_status gconv_binary(gconv_binary_kind kind, const gconv_tensor_shape *a_sh
             vs(a + a_off, b[b_off], yb, n);
         else /* one element: a and b are both scalars here */
             vs(a + a_off, b[b_off], yb, n);
-        if (fused) clamp_block(yb, n, lo, hi);
+        if (fused) L->clamp(yb, n, lo, hi);
     }
     (void)threads;
     return GCONV_OK;

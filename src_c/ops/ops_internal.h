@@ -35,6 +35,30 @@ static inline int gconv_ops_threads(int num_threads, int64_t items, int64_t work
 static inline int64_t gconv_ops_min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t gconv_ops_max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
 
+/* ---- element-wise loops, one table per ISA (eltwise_loops.h) ---- */
+typedef void (*gconv_unary_loop_fn)(const float *x, float *y, int64_t n, float p, float q);
+typedef void (*gconv_binary_vv_fn)(const float *a, const float *b, float *y, int64_t n);
+typedef void (*gconv_binary_sv_fn)(float a, const float *b, float *y, int64_t n);
+typedef void (*gconv_binary_vs_fn)(const float *a, float b, float *y, int64_t n);
+
+typedef struct {
+    /* y[i] = f(x[i]) with the kind's two parameters p, q (per-channel values for PReLU/affine) */
+    gconv_unary_loop_fn relu, clip, hardswish, hardsigmoid_torch, hardsigmoid, affine, sigmoid, silu, slope;
+    /* y = a (op) b: vector-vector, scalar-vector, vector-scalar; indexed by gconv_binary_kind */
+    gconv_binary_vv_fn vv[GCONV_BINARY_COUNT];
+    gconv_binary_sv_fn sv[GCONV_BINARY_COUNT];
+    gconv_binary_vs_fn vs[GCONV_BINARY_COUNT];
+    void (*clamp)(float *y, int64_t n, float lo, float hi); /* NaN-preserving, in place */
+} gconv_eltwise_loops;
+
+extern const gconv_eltwise_loops gconv_eltwise_loops_scalar;
+#if defined(__x86_64__) || defined(__i386__)
+extern const gconv_eltwise_loops gconv_eltwise_loops_avx2;
+#endif
+
+/* The widest table this CPU runs (AVX2 where available; the memory-bound loops gain nothing from 512 bits). */
+const gconv_eltwise_loops *gconv_ops_eltwise_loops(void);
+
 /* max that propagates NaN from either side, as torch's max pooling and
  * torch.maximum do (a NaN already in `acc` stays; a NaN in `v` replaces it). */
 static inline float gconv_ops_max_nan(float acc, float v) { return (v > acc || v != v) ? v : acc; }

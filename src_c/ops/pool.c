@@ -314,22 +314,24 @@ gconv_status gconv_pool2d(const gconv_pool_desc *d, const gconv_tensor_shape *in
 
 /* ------------------------------------------------------- global / adaptive */
 
-/* Sum of n floats: 16 float lanes per block of 256 (vectorized, each lane sums
- * 16 values), blocks accumulated in double, so the error stays near 16 ulp of
- * the absolute sum however large the plane. */
+/* Sum of n floats: blocks of up to 256 summed in 8 float lanes (vectorized,
+ * each lane adds at most 32 values), blocks accumulated in double, so the
+ * error stays near 32 ulp of the absolute sum however large the plane, and a
+ * 7x7 plane is 6 vector adds. */
 static double plane_sum(const float *GCONV_RESTRICT x, int64_t n) {
-    enum { LANES = 16, BLOCK = 256 };
+    enum { LANES = 8, BLOCK = 256 };
     double total = 0.0;
-    int64_t i = 0;
-    for (; i + BLOCK <= n; i += BLOCK) {
+    for (int64_t i = 0; i < n; i += BLOCK) {
+        const int64_t m = n - i < BLOCK ? n - i : BLOCK;
+        const float *GCONV_RESTRICT b = x + i;
         float acc[LANES] = {0};
-        for (int64_t j = 0; j < BLOCK; j += LANES)
-            for (int l = 0; l < LANES; l++) acc[l] += x[i + j + l];
-        float s = 0.0f;
-        for (int l = 0; l < LANES; l++) s += acc[l];
+        int64_t j = 0;
+        for (; j + LANES <= m; j += LANES)
+            for (int l = 0; l < LANES; l++) acc[l] += b[j + l];
+        float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+        for (; j < m; j++) s += b[j];
         total += s;
     }
-    for (; i < n; i++) total += x[i];
     return total;
 }
 

@@ -1,7 +1,9 @@
-/* Shape arithmetic shared by every operator in src_c/ops. */
+/* Shape arithmetic shared by every operator in src_c/ops, and the choice of element-wise loop table. */
 #include "ops_internal.h"
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 gconv_status gconv_tensor_numel(const gconv_tensor_shape *s, int64_t *numel) {
     if (!s || !numel) return gconv_fail(GCONV_EINVAL, "shape: NULL pointer");
@@ -31,4 +33,20 @@ gconv_status gconv_ops_check_shape(const gconv_tensor_shape *s, const char *name
                           (long long)s->n, (long long)s->c, (long long)s->h, (long long)s->w);
     *numel = count;
     return GCONV_OK;
+}
+
+const gconv_eltwise_loops *gconv_ops_eltwise_loops(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    /* Decided once: CPUID can trap to a hypervisor, and this runs on every element-wise call.
+     * GCONV_ISA=scalar (the variable the Python layer reads at import) keeps the baseline table. */
+    static int use_avx2 = -1;
+    int v = __atomic_load_n(&use_avx2, __ATOMIC_RELAXED);
+    if (v < 0) {
+        const char *forced = getenv("GCONV_ISA");
+        v = (int)((gconv_cpu_isa_mask() >> GCONV_ISA_AVX2) & 1u) && !(forced && strcmp(forced, "scalar") == 0);
+        __atomic_store_n(&use_avx2, v, __ATOMIC_RELAXED);
+    }
+    if (v) return &gconv_eltwise_loops_avx2;
+#endif
+    return &gconv_eltwise_loops_scalar;
 }

@@ -1,82 +1,33 @@
 /* Element-wise unary operators (activations, inference BatchNorm) with torch's
- * formulas and NaN behaviour.
- *
- * The loops take no restrict: x == y (in place) is allowed, and GCC's runtime
- * overlap check accepts equal pointers, so both forms run vectorized. The
- * tensor is cut into chunks of GCONV_OPS_CHUNK floats; a chunk can span planes,
- * so per-channel kinds walk it plane segment by plane segment. */
+ * formulas and NaN behaviour; the loops are in eltwise_loops.h (x == y allowed).
+ * The tensor is cut into chunks of GCONV_OPS_CHUNK floats; a chunk can span
+ * planes, so per-channel kinds walk it plane segment by plane segment. */
 #include "ops_internal.h"
 
 #include <string.h>
 
-/* Every kind's inner loop: y[i] = f(x[i]) for i < n, with the kind's two
- * scalar parameters (for per-channel kinds, the channel's values). */
-typedef void (*unary_loop_fn)(const float *x, float *y, int64_t n, float p, float q);
-
-#define UNARY_LOOP(name, expr)                                                                \
-    static void name(const float *x, float *y, int64_t n, float p, float q) {                 \
-        (void)p;                                                                              \
-        (void)q;                                                                              \
-        for (int64_t i = 0; i < n; i++) {                                                     \
-            const float v = x[i];                                                             \
-            y[i] = (expr);                                                                    \
-        }                                                                                     \
-    }
-
-/* Clamps written as compare-selects so that NaN fails every comparison and
- * passes through, as torch.clamp does. */
-static inline float clamp_keep_nan(float v, float lo, float hi) {
-    v = v < lo ? lo : v;
-    return v > hi ? hi : v;
-}
-
-/* torch's hardswish, x * min(max(x + 3, 0), 6) / 6, with its operation order. */
-static inline float hardswish1(float v) { return v * clamp_keep_nan(v + 3.0f, 0.0f, 6.0f) / 6.0f; }
-
-UNARY_LOOP(loop_relu, v < 0.0f ? 0.0f : v)
-UNARY_LOOP(loop_relu6, clamp_keep_nan(v, 0.0f, 6.0f))
-UNARY_LOOP(loop_clip, clamp_keep_nan(v, p, q))
-UNARY_LOOP(loop_hardswish, hardswish1(v))
-/* torch's Hardsigmoid (alpha 1/6, beta 1/2) is min(max(x + 3, 0), 6) / 6; dividing before clamping
- * to [0, 1] gives the same floats (t/6 for t in [0, 6], exact 0 and 1 outside) and keeps the
- * division out of the selects, so the loop vectorizes. */
-UNARY_LOOP(loop_hardsigmoid_torch, clamp_keep_nan((v + 3.0f) / 6.0f, 0.0f, 1.0f))
-UNARY_LOOP(loop_hardsigmoid, clamp_keep_nan(p * v + q, 0.0f, 1.0f))
-UNARY_LOOP(loop_sigmoid, 1.0f / (1.0f + expf(-v)))
-
-/* PReLU (p per channel) and LeakyReLU: x > 0 ? x : x * p. GCC keeps a multiply
- * that only one side of a select needs inside a branch (it could raise an FP
- * exception), which blocks vectorization; FP exception flags mean nothing
- * here, so this loop tells GCC so. (The attribute breaks vectorization of
- * loops that inline other functions, hence only here, written out.) */
-#if defined(__GNUC__) && !defined(__clang__)
-__attribute__((optimize("no-trapping-math")))
-#endif
-static void loop_slope(const float *x, float *y, int64_t n, float p, float q) {
-    (void)q;
-    for (int64_t i = 0; i < n; i++) {
-        const float v = x[i];
-        y[i] = v > 0.0f ? v : v * p;
-    }
-}
-UNARY_LOOP(loop_affine, v * p + q)
-UNARY_LOOP(loop_tanh, tanhf(v))
-UNARY_LOOP(loop_silu, v / (1.0f + expf(-v)))
-/* torch's elu: x <= 0 ? expm1(x) * alpha : x; NaN takes the second branch and stays NaN. */
-UNARY_LOOP(loop_elu, v <= 0.0f ? expm1f(v) * p : v)
-
-static void loop_identity(const float *x, float *y, int64_t n, float p, float q) {
+/* The kinds whose loops stay here: libm's tanhf and expm1f are accurate where a
+ * short polynomial is not (tanh and expm1 near 0), and neither sits on a hot
+ * path of the networks this library targets. The others come from the
+ * per-ISA tables of eltwise_loops.h. */
+static void loop_tanh(const float *x, float *y, int64_t n, float p, float q) {
     (void)p;
     (void)q;
-    if (x != y) memcpy(y, x, (size_t)n * sizeof(float));
+    for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+}
+
+/* torch's elu: x <= 0 ? expm1(x) * alpha : x; NaN takes the second branch and stays NaN. */
+static void loop_elu(const float *x, float *y, int64_t n, float alpha, float q) {
+    (void)q;
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] <= 0.0f ? expm1f(x[i]) * alpha : x[i];
 }
 
 /* Cost of one float relative to a copy: transcendental kinds go parallel on smaller tensors. */
 static int64_t unary_cost(gconv_unary_kind kind) {
     switch (kind) {
     case GCONV_UNARY_SIGMOID:
+    case GCONV_UNARY_SILU: return 4;
     case GCONV_UNARY_TANH:
-    case GCONV_UNARY_SILU:
     case GCONV_UNARY_ELU: return 16;
     default: return 1;
     }
@@ -98,26 +49,29 @@ gconv_status gconv_unary(gconv_unary_kind kind, const gconv_tensor_shape *s, con
     if (count == 0) return GCONV_OK;
     if (!x || !y) return gconv_fail(GCONV_EINVAL, "x and y must not be NULL");
 
-    unary_loop_fn loop = NULL;
+    if (kind == GCONV_UNARY_IDENTITY) {
+        if (x != y) memcpy(y, x, (size_t)count * sizeof(float)); /* fits: checked against SIZE_MAX / 2 */
+        return GCONV_OK;
+    }
+    const gconv_eltwise_loops *L = gconv_ops_eltwise_loops();
+    gconv_unary_loop_fn loop = NULL;
     switch (kind) {
-    case GCONV_UNARY_IDENTITY: loop = loop_identity; break;
-    case GCONV_UNARY_RELU: loop = loop_relu; break;
-    case GCONV_UNARY_RELU6: loop = loop_relu6; break;
-    case GCONV_UNARY_CLIP: loop = loop_clip; break;
-    case GCONV_UNARY_HARDSWISH: loop = loop_hardswish; break;
+    case GCONV_UNARY_RELU: loop = L->relu; break;
+    case GCONV_UNARY_RELU6: loop = L->clip, alpha = 0.0f, beta = 6.0f; break;
+    case GCONV_UNARY_CLIP: loop = L->clip; break;
+    case GCONV_UNARY_HARDSWISH: loop = L->hardswish; break;
     case GCONV_UNARY_HARDSIGMOID:
-        loop = (alpha == 1.0f / 6.0f && beta == 0.5f) ? loop_hardsigmoid_torch : loop_hardsigmoid;
+        loop = (alpha == 1.0f / 6.0f && beta == 0.5f) ? L->hardsigmoid_torch : L->hardsigmoid;
         break;
-    case GCONV_UNARY_SIGMOID: loop = loop_sigmoid; break;
-    case GCONV_UNARY_PRELU: loop = loop_slope; break;
-    case GCONV_UNARY_AFFINE: loop = loop_affine; break;
-    case GCONV_UNARY_LEAKY_RELU: loop = loop_slope; break;
+    case GCONV_UNARY_SIGMOID: loop = L->sigmoid; break;
+    case GCONV_UNARY_PRELU: loop = L->slope; break;
+    case GCONV_UNARY_AFFINE: loop = L->affine; break;
+    case GCONV_UNARY_LEAKY_RELU: loop = L->slope; break;
     case GCONV_UNARY_TANH: loop = loop_tanh; break;
-    case GCONV_UNARY_SILU: loop = loop_silu; break;
+    case GCONV_UNARY_SILU: loop = L->silu; break;
     case GCONV_UNARY_ELU: loop = loop_elu; break;
     default: return gconv_fail(GCONV_EINVAL, "kind: unknown unary kind %d", (int)kind);
     }
-    if (x == y && kind == GCONV_UNARY_IDENTITY) return GCONV_OK;
 
     const int64_t hw = s->h * s->w, channels = s->c;
     const int64_t items = (count + GCONV_OPS_CHUNK - 1) / GCONV_OPS_CHUNK;
