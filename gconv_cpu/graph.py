@@ -179,6 +179,10 @@ class Graph:
 
     def validate(self):
         """Wiring checks for graphs that come from files: every input defined before use, no cycles."""
+        n_values = len(self.shapes)
+        for v in list(self.inputs) + list(self.outputs) + [v for n in self.nodes for v in n.inputs + n.outputs]:
+            if not (isinstance(v, int) and 0 <= v < n_values):
+                raise GraphError(f"value id {v!r} is out of range (the graph has {n_values} values)")
         defined = set(self.inputs)
         for i, node in enumerate(self.nodes):
             for v in node.inputs:

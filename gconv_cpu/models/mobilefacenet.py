@@ -45,6 +45,8 @@ class MobileFaceNet(Module):
     Output: (N, embedding_size), not normalized.
     """
 
+    input_shape = (1, 3, 112, 112)  # what save() traces at, and the size the network was designed for
+
     def __init__(self, embedding_size=128):
         layers = [conv_bn_act(3, 64, 3, 2, activation=PReLU),
                   conv_bn_act(64, 64, 3, 1, groups=64, activation=PReLU)]

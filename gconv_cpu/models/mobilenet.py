@@ -23,6 +23,8 @@ class MobileNetV1(Module):
     does: max(8, int(c * a)).
     """
 
+    input_shape = (1, 3, 224, 224)  # what save() traces at, and the size the network was designed for
+
     def __init__(self, width_mult=1.0, num_classes=1000):
         width_mult = check_width(width_mult)
         num_classes = check_count(num_classes, "num_classes")
@@ -94,6 +96,8 @@ class MobileNetV2(Module):
     Channel counts are c * width_mult rounded by torchvision's _make_divisible(., 8); the last conv keeps
     1280 for width_mult <= 1. So torchvision's checkpoints (mobilenet_v2-b0353104.pth) load directly.
     """
+
+    input_shape = (1, 3, 224, 224)  # what save() traces at, and the size the network was designed for
 
     def __init__(self, width_mult=1.0, num_classes=1000, dropout=0.2, round_nearest=8):
         width_mult = check_width(width_mult)

@@ -57,6 +57,8 @@ class ShuffleNetV1(Module):
     channels at every width.
     """
 
+    input_shape = (1, 3, 224, 224)  # what save() traces at, and the size the network was designed for
+
     def __init__(self, groups=3, width_mult=1.0, num_classes=1000):
         width_mult = check_width(width_mult)
         num_classes = check_count(num_classes, "num_classes")
@@ -138,6 +140,8 @@ class ShuffleNetV2(Module):
         conv5.0.weight, conv5.1.*          1x1 conv -> 1024 (2048 at 2.0) + BN [+ ReLU]
         fc.weight, fc.bias                 Linear(., num_classes), after global average pooling
     """
+
+    input_shape = (1, 3, 224, 224)  # what save() traces at, and the size the network was designed for
 
     def __init__(self, stages_repeats, stages_out_channels, num_classes=1000):
         if len(stages_repeats) != 3:
