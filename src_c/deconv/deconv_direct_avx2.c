@@ -6,6 +6,7 @@
 #pragma GCC target("avx2,fma")
 #endif
 #define DECONV_DIRECT_FN gconv_deconv_direct__avx2
+#define DD_VL 8
 #include "deconv_direct_impl.h"
 #if defined(__clang__)
 #pragma clang attribute pop

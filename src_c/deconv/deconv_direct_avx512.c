@@ -6,6 +6,7 @@
 #pragma GCC target("avx512f,avx2,fma")
 #endif
 #define DECONV_DIRECT_FN gconv_deconv_direct__avx512
+#define DD_VL 16
 #include "deconv_direct_impl.h"
 #if defined(__clang__)
 #pragma clang attribute pop
