@@ -14,23 +14,42 @@ static inline int64_t gconv_ceil_div(int64_t a, int64_t b) { return -gconv_floor
 
 /* ---- Direct (gather) kernel -------------------------------------------------
  * Output rows [oy_begin, oy_end) of one output plane of a transposed conv, from
- * `cin` input planes (in + ci*in_plane, each in_h x in_w). g holds the transposed
- * conv's geometry (in/out sizes, kernel, stride, dilation, pad_top, pad_left).
- * w: the bias, then cin*kernel_h*kernel_w taps (ci, ky, kx) of this output channel.
- * Every output pixel is written: clamp(bias + sum of the taps that hit it). */
-typedef void (*gconv_deconv_direct_fn)(const gconv_dw_geom *g, size_t cin, size_t in_plane, const float *in,
-                                       const float *w, float *out, int64_t oy_begin, int64_t oy_end,
-                                       const gconv_minmax *clamp);
+ * `cin` input planes (in + ci*in_plane). w: the bias, then cin*kernel_h*kernel_w
+ * taps (ci, ky, kx) of this output channel. Every output pixel is written:
+ * clamp(bias + sum of the taps that hit it). The kernel copies the input rows a band
+ * of `band` output rows needs into `scratch` (zero-padded, so that every tap covers
+ * whole phase runs and reads past a run's end stay inside the copy); see
+ * gconv_deconv_direct_layout for the sizes. */
+typedef struct {
+    gconv_dw_geom g;        /* in/out sizes, kernel, stride, dilation, pad_top, pad_left */
+    int64_t cin, in_plane;  /* input planes per output channel, floats between them */
+    int64_t band;           /* output rows per band */
+    int64_t rows;           /* input rows a band can need (per input plane) */
+    int64_t ix0, row_stride; /* a padded row holds input columns ix0 .. ix0 + row_stride - 1 */
+    int64_t my_max, mx_max; /* largest row / column offset of a tap, in input pixels */
+    size_t scratch_floats;  /* cin * rows * row_stride */
+} gconv_deconv_direct_geom;
 
-void gconv_deconv_direct__scalar(const gconv_dw_geom *g, size_t cin, size_t in_plane, const float *in,
-                                 const float *w, float *out, int64_t oy_begin, int64_t oy_end,
-                                 const gconv_minmax *clamp);
-void gconv_deconv_direct__avx2(const gconv_dw_geom *g, size_t cin, size_t in_plane, const float *in,
-                               const float *w, float *out, int64_t oy_begin, int64_t oy_end,
-                               const gconv_minmax *clamp);
-void gconv_deconv_direct__avx512(const gconv_dw_geom *g, size_t cin, size_t in_plane, const float *in,
-                                 const float *w, float *out, int64_t oy_begin, int64_t oy_end,
-                                 const gconv_minmax *clamp);
+/* Strides above this (either axis) take a per-pixel loop without scratch. */
+#define GCONV_DECONV_MAX_PHASES 64
+/* Slack after the last needed column of a padded row: one vector of the widest ISA. */
+#define GCONV_DECONV_SLACK 16
+
+/* Fills the band layout for g/cin, with bands of at most ~budget_floats of scratch
+ * (at least one output row). Returns false when a size overflows. */
+bool gconv_deconv_direct_layout(const gconv_dw_geom *g, int64_t cin, int64_t in_plane, int64_t budget_floats,
+                                gconv_deconv_direct_geom *dg);
+
+typedef void (*gconv_deconv_direct_fn)(const gconv_deconv_direct_geom *dg, const float *in, const float *w,
+                                       float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp,
+                                       float *scratch);
+
+void gconv_deconv_direct__scalar(const gconv_deconv_direct_geom *dg, const float *in, const float *w, float *out,
+                                 int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp, float *scratch);
+void gconv_deconv_direct__avx2(const gconv_deconv_direct_geom *dg, const float *in, const float *w, float *out,
+                               int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp, float *scratch);
+void gconv_deconv_direct__avx512(const gconv_deconv_direct_geom *dg, const float *in, const float *w, float *out,
+                                 int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp, float *scratch);
 
 /* ---- Reference: gather loops in double; d->clamp applied (activation already folded). */
 void gconv_deconv2d_reference(const gconv_deconv_desc *d, const gconv_conv_geom *g, const float *x,
