@@ -7,9 +7,11 @@ from .. import _isa
 from .._plan import ConvOp, activation_index, algorithm_index, conv_spec, prelu_slopes
 from ..functional import as_batched, batched_out
 from .._validate import check_alloc, float_array
+from ..graph import Value
+from .module import Module, touch
 
 
-class Conv2d:
+class Conv2d(Module):
     """Grouped 2-D convolution, like torch.nn.Conv2d (inference only).
 
     The first call (or prepare()) chooses the algorithm and packs the weights;
@@ -20,6 +22,8 @@ class Conv2d:
     activation: None, 'relu', 'relu6', 'hardswish' or 'prelu', fused into the conv. With 'prelu'
     the layer has a `prelu_weight` array of out_channels slopes, initialized to 0.25 like torch's PReLU.
     """
+
+    _state = ("weight", "bias", "prelu_weight")
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", *, activation=None, algorithm="auto"):
@@ -55,6 +59,7 @@ class Conv2d:
             raise ValueError(f"weight: expected shape {expected}, got {value.shape}")
         self._weight = value
         self._op = None
+        touch()
 
     @property
     def bias(self):
@@ -68,6 +73,7 @@ class Conv2d:
                 raise ValueError(f"bias: expected shape ({self.out_channels},), got {value.shape}")
         self._bias = value
         self._op = None
+        touch()
 
     @property
     def prelu_weight(self):
@@ -77,8 +83,9 @@ class Conv2d:
     def prelu_weight(self, value):
         self._prelu_weight = prelu_slopes(self.activation, value, self.out_channels)
         self._op = None
+        touch()
 
-    def prepare(self):
+    def prepare(self, *input_shapes):
         """Plans now: chooses the algorithm and packs the current weights. Returns self."""
         self._op = ConvOp(self._spec, self._weight, self._bias, self.algorithm, self.activation,
                           self._prelu_weight)
@@ -90,7 +97,13 @@ class Conv2d:
         op = self._op if self._op is not None else self.prepare()._op
         return {"algorithm": op.algorithm, "kernel": op.kernel_name, "isa": op.isa}
 
+    def _trace(self, x):
+        return x.graph.add("conv", [x], spec=self._spec, activation=self.activation, weight=self._weight,
+                           bias=self._bias, prelu_weight=self._prelu_weight)
+
     def __call__(self, x, out=None):
+        if isinstance(x, Value):
+            return super().__call__(x)
         op = self._op
         if op is None or op.isa != _isa.get_isa():
             op = self.prepare()._op

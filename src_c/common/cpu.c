@@ -12,7 +12,7 @@ static uint64_t read_xcr0(void) {
     return ((uint64_t)edx << 32) | eax;
 }
 
-unsigned gconv_cpu_isa_mask(void) {
+static unsigned detect_isa_mask(void) {
     unsigned mask = 1u << GCONV_ISA_SCALAR;
     unsigned eax, ebx, ecx, edx;
     if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return mask;
@@ -26,6 +26,18 @@ unsigned gconv_cpu_isa_mask(void) {
     const int has_avx2 = (ebx >> 5) & 1, has_avx512f = (ebx >> 16) & 1;
     if (os_ymm && has_avx2 && has_fma) mask |= 1u << GCONV_ISA_AVX2;
     if (os_zmm && has_avx512f && (mask & (1u << GCONV_ISA_AVX2))) mask |= 1u << GCONV_ISA_AVX512;
+    return mask;
+}
+
+/* CPUID traps to the hypervisor in a VM (tens of microseconds measured in a Firecracker guest), so
+ * the answer is computed once. Racing first callers compute the same value; 0 means "not yet". */
+unsigned gconv_cpu_isa_mask(void) {
+    static unsigned cached;
+    unsigned mask = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (!mask) {
+        mask = detect_isa_mask();
+        __atomic_store_n(&cached, mask, __ATOMIC_RELAXED);
+    }
     return mask;
 }
 #else

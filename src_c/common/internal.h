@@ -46,6 +46,14 @@ void gconv_f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc, const float *w, 
 void gconv_f32_gemm_8x32__avx512(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
                                  size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp);
 
+/* One-pixel GEMM tiles (nc == 1) for the same panels as the wide kernels of their ISA. */
+void gconv_f32_gemm_4x1__scalar(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
+                                size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp);
+void gconv_f32_gemm_6x1__avx2(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
+                              size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp);
+void gconv_f32_gemm_8x1__avx512(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
+                                size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp);
+
 void gconv_f32_dwconv_generic__scalar(const gconv_dw_geom *g, const float *in, const float *w,
                                       float *out, int64_t oy_begin, int64_t oy_end,
                                       const gconv_minmax *clamp);

@@ -1,6 +1,7 @@
 /* Convolution operator: validation, algorithm choice, weight packing, and the
  * threaded driver that feeds the microkernels. */
 #include "../common/internal.h"
+#include "gconv_graph.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ struct gconv_conv_plan {
     const gconv_kernel_info *act_kernel; /* PReLU/HardSwish epilogue, NULL when the clamp does it all */
     float *prelu_slope;                  /* c_out slopes for PReLU */
     const gconv_kernel_info *gdc_kernel; /* dwconv: global-depthwise kernel for 1x1 outputs, NULL if none */
+    const gconv_kernel_info *mx1_kernel; /* GEMM: one-pixel tile for tiles narrower than GEMV_MAX_PIXELS */
 };
 
 /* ---------------------------------------------------------------- checks */
@@ -103,11 +105,22 @@ static const gconv_kernel_info *find_act_kernel(gconv_activation act, gconv_isa 
     return NULL;
 }
 
+/* The one-pixel GEMM tile whose panels match the wide kernel's (same MR), or NULL. */
+static const gconv_kernel_info *find_gemm_mx1(const gconv_kernel_info *wide) {
+    size_t n;
+    const gconv_kernel_info *t = gconv_kernel_table(&n);
+    for (size_t i = 0; i < n; i++)
+        if (t[i].kind == GCONV_KERNEL_GEMM && t[i].isa == wide->isa && t[i].nr == 1 && t[i].mr == wide->mr)
+            return &t[i];
+    return NULL;
+}
+
 static const gconv_kernel_info *find_kernel(gconv_kernel_kind kind, gconv_isa isa, const gconv_conv_desc *d) {
     size_t n;
     const gconv_kernel_info *t = gconv_kernel_table(&n), *generic = NULL;
     for (size_t i = 0; i < n; i++) {
         if (t[i].kind != kind || t[i].isa != isa) continue;
+        if (kind == GCONV_KERNEL_GEMM && t[i].nr == 1) continue; /* one-pixel tiles: see find_gemm_mx1 */
         if (t[i].kernel_h == 0) {
             if (!generic) generic = &t[i];
         } else if (t[i].kernel_h == d->kernel_h && t[i].kernel_w == d->kernel_w &&
@@ -228,6 +241,7 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
         }
     } else {
         p->kernel = find_kernel(GCONV_KERNEL_GEMM, isa, d);
+        p->mx1_kernel = p->kernel ? find_gemm_mx1(p->kernel) : NULL;
         const int64_t mr = p->kernel ? p->kernel->mr : 1;
         p->panels_per_group = (p->cout_g + mr - 1) / mr;
         p->panel_floats = mr * (p->kdim + 1);
@@ -283,11 +297,29 @@ size_t gconv_conv_plan_packed_bytes(const gconv_conv_plan *p) { return p->packed
 
 /* ------------------------------------------------------------- epilogue */
 
-/* Runs the PReLU/HardSwish kernel on `channels` output segments of `len` floats,
- * the first at `base` (channel c0), the next ones channel_stride floats apart.
- * Called on the tile a work item just wrote, while it is still in cache. */
-static void apply_epilogue(const gconv_conv_plan *p, float *base, int64_t c0, int64_t channels,
+/* What one call adds after the kernels. A residual must be added before the activation, so
+ * then the kernels run unclamped and the epilogue applies the clamp after the add. */
+typedef struct {
+    const gconv_minmax *kernel_clamp;
+    const float *residual; /* y-shaped, or NULL */
+    const float *y;        /* where y starts: a tile's residual is at the same offset */
+} run_ctx;
+
+static const gconv_minmax no_clamp = {-INFINITY, INFINITY};
+
+/* Adds the residual and applies the clamp and the PReLU/HardSwish kernel on `channels` output
+ * segments of `len` floats, the first at `base` (channel c0), the next ones channel_stride floats
+ * apart. Called on the tile a work item just wrote, while it is still in cache. */
+static void apply_epilogue(const gconv_conv_plan *p, const run_ctx *rc, float *base, int64_t c0, int64_t channels,
                            int64_t channel_stride, int64_t len) {
+    if (rc->residual) {
+        const gconv_minmax clamp = p->desc.clamp;
+        for (int64_t c = 0; c < channels; c++) {
+            float *GCONV_RESTRICT out = base + c * channel_stride;
+            const float *GCONV_RESTRICT r = rc->residual + (out - rc->y);
+            for (int64_t i = 0; i < len; i++) out[i] = gconv_clampf(out[i] + r[i], &clamp);
+        }
+    }
     if (!p->act_kernel) return;
     for (int64_t c = 0; c < channels; c++)
         p->act_kernel->vact((size_t)len, base + c * channel_stride, p->prelu_slope ? p->prelu_slope[c0 + c] : 0.0f);
@@ -384,8 +416,11 @@ static gemm_schedule gemm_plan_schedule(const gconv_conv_plan *p, const gconv_co
     return s;
 }
 
-static void gemm_run_item(const gconv_conv_plan *p, const gconv_conv_geom *g, const gemm_schedule *s,
-                          int64_t item, const float *x, float *y, float *scratch) {
+/* Below this many pixels in a tile, GEMM tiles run through the one-pixel kernel. */
+#define GEMV_MAX_PIXELS 4
+
+static void gemm_run_item(const gconv_conv_plan *p, const run_ctx *rc, const gconv_conv_geom *g,
+                          const gemm_schedule *s, int64_t item, const float *x, float *y, float *scratch) {
     const gconv_conv_desc *d = &p->desc;
     const int64_t pixels = g->out_h * g->out_w, in_plane = g->in_h * g->in_w;
     const int64_t chunk = item % s->m_chunks;
@@ -411,17 +446,21 @@ static void gemm_run_item(const gconv_conv_plan *p, const gconv_conv_geom *g, co
     const int64_t panel_begin = chunk * s->panels_per_chunk;
     int64_t panel_end = panel_begin + s->panels_per_chunk;
     if (panel_end > p->panels_per_group) panel_end = p->panels_per_group;
-    const gconv_gemm_ukernel_fn ukernel = p->kernel->gemm;
+    /* A tile of a few pixels (a Linear layer, an SE block's 1x1 convs) wastes most of a wide
+     * kernel's columns; the one-pixel kernel vectorizes over output channels instead. */
+    const int narrow = p->mx1_kernel && nt < GEMV_MAX_PIXELS;
+    const gconv_gemm_ukernel_fn ukernel = narrow ? p->mx1_kernel->gemm : p->kernel->gemm;
+    const int64_t step = narrow ? 1 : nr;
     for (int64_t panel = panel_begin; panel < panel_end; panel++) {
         const float *w = p->packed + (grp * p->panels_per_group + panel) * p->panel_floats;
         const int64_t m0 = panel * mr;
         const size_t rows = (size_t)(p->cout_g - m0 < mr ? p->cout_g - m0 : mr);
         float *c = y + (n * d->c_out + grp * p->cout_g + m0) * pixels + p0;
-        for (int64_t j = 0; j < nt; j += nr) {
-            const size_t cols = (size_t)(nt - j < nr ? nt - j : nr);
-            ukernel(rows, cols, (size_t)p->kdim, w, b + j, b_stride, c + j, (size_t)pixels, &d->clamp);
+        for (int64_t j = 0; j < nt; j += step) {
+            const size_t cols = (size_t)(nt - j < step ? nt - j : step);
+            ukernel(rows, cols, (size_t)p->kdim, w, b + j, b_stride, c + j, (size_t)pixels, rc->kernel_clamp);
         }
-        apply_epilogue(p, c, grp * p->cout_g + m0, (int64_t)rows, pixels, nt);
+        apply_epilogue(p, rc, c, grp * p->cout_g + m0, (int64_t)rows, pixels, nt);
     }
 }
 
@@ -491,8 +530,8 @@ static int64_t dw_row_chunks(const gconv_conv_plan *p, const gconv_conv_geom *g,
  * kernel: one call per run of channels that are contiguous in x, y and the
  * packed weights (all of a batch item's channels; with a depth multiplier, the
  * channels that share one input plane). */
-static void dw_run_planes(const gconv_conv_plan *p, const gconv_conv_geom *g, const gconv_dw_geom *dg,
-                          int64_t begin, int64_t end, const float *x, float *y) {
+static void dw_run_planes(const gconv_conv_plan *p, const run_ctx *rc, const gconv_conv_geom *g,
+                          const gconv_dw_geom *dg, int64_t begin, int64_t end, const float *x, float *y) {
     const gconv_conv_desc *d = &p->desc;
     const int64_t multiplier = d->c_out / d->c_in;
     const int64_t in_plane = g->in_h * g->in_w, out_plane = g->out_h * g->out_w;
@@ -504,8 +543,8 @@ static void dw_run_planes(const gconv_conv_plan *p, const gconv_conv_geom *g, co
         float *out = y + begin * out_plane;
         ukernel(dg, (size_t)(stop - begin), x + (n * d->c_in + co / multiplier) * in_plane,
                 multiplier == 1 ? (size_t)in_plane : 0, p->packed + co * (p->kdim + 1), out, 0, g->out_h,
-                &d->clamp);
-        apply_epilogue(p, out, co, stop - begin, out_plane, out_plane);
+                rc->kernel_clamp);
+        apply_epilogue(p, rc, out, co, stop - begin, out_plane, out_plane);
         begin = stop;
     }
 }
@@ -513,11 +552,12 @@ static void dw_run_planes(const gconv_conv_plan *p, const gconv_conv_geom *g, co
 /* Items [begin, end) of one thread, item = plane * chunks + chunk. Indices are
  * stepped, not divided out per item: for a 14x14 plane the kernel itself takes
  * only ~100 cycles, so three 64-bit divisions per plane would be a real cost. */
-static void dw_run_items(const gconv_conv_plan *p, const gconv_conv_geom *g, const gconv_dw_geom *dg,
-                         int64_t chunks, int64_t begin, int64_t end, const float *x, float *y) {
+static void dw_run_items(const gconv_conv_plan *p, const run_ctx *rc, const gconv_conv_geom *g,
+                         const gconv_dw_geom *dg, int64_t chunks, int64_t begin, int64_t end, const float *x,
+                         float *y) {
     if (begin >= end) return;
     if (chunks == 1 && p->kernel->dw_multi) {
-        dw_run_planes(p, g, dg, begin, end, x, y);
+        dw_run_planes(p, rc, g, dg, begin, end, x, y);
         return;
     }
     const gconv_conv_desc *d = &p->desc;
@@ -534,8 +574,8 @@ static void dw_run_items(const gconv_conv_plan *p, const gconv_conv_geom *g, con
         if (oy0 < oy1) {
             const float *in = x + (n * d->c_in + (multiplier == 1 ? co : co / multiplier)) * in_plane;
             float *out = y + (n * d->c_out + co) * out_plane;
-            ukernel(dg, in, p->packed + co * wstride, out, oy0, oy1, &d->clamp);
-            apply_epilogue(p, out + oy0 * g->out_w, co, 1, 0, (oy1 - oy0) * g->out_w);
+            ukernel(dg, in, p->packed + co * wstride, out, oy0, oy1, rc->kernel_clamp);
+            apply_epilogue(p, rc, out + oy0 * g->out_w, co, 1, 0, (oy1 - oy0) * g->out_w);
         }
         if (++chunk == chunks) {
             chunk = 0;
@@ -549,8 +589,8 @@ static void dw_run_items(const gconv_conv_plan *p, const gconv_conv_geom *g, con
 
 /* Global depthwise conv over output channels [begin, end) of all batch items
  * (one float per channel): whole runs of channels per kernel call. */
-static void dw_run_global(const gconv_conv_plan *p, const gconv_conv_geom *g, int64_t begin, int64_t end,
-                          const float *x, float *y) {
+static void dw_run_global(const gconv_conv_plan *p, const run_ctx *rc, const gconv_conv_geom *g, int64_t begin,
+                          int64_t end, const float *x, float *y) {
     const gconv_conv_desc *d = &p->desc;
     const int64_t multiplier = d->c_out / d->c_in;
     const int64_t taps = g->in_h * g->in_w, wstride = p->kdim + 1;
@@ -563,13 +603,14 @@ static void dw_run_global(const gconv_conv_plan *p, const gconv_conv_geom *g, in
         if (stop - co > end - begin) stop = co + (end - begin);
         const float *in = x + (n * d->c_in + co / multiplier) * taps;
         ukernel((size_t)(stop - co), (size_t)taps, in, multiplier == 1 ? (size_t)taps : 0,
-                p->packed + co * wstride, y + begin, &d->clamp);
-        apply_epilogue(p, y + begin, co, stop - co, 1, 1);
+                p->packed + co * wstride, y + begin, rc->kernel_clamp);
+        apply_epilogue(p, rc, y + begin, co, stop - co, 1, 1);
         begin += stop - co;
     }
 }
 
-static void dw_run(const gconv_conv_plan *p, const gconv_conv_geom *g, const float *x, float *y, int num_threads) {
+static void dw_run(const gconv_conv_plan *p, const run_ctx *rc, const gconv_conv_geom *g, const float *x, float *y,
+                   int num_threads) {
     const gconv_conv_desc *d = &p->desc;
     const gconv_dw_geom dg = {g->in_h, g->in_w, g->out_h, g->out_w, d->kernel_h, d->kernel_w,
                               d->stride_h, d->stride_w, d->dilation_h, d->dilation_w, d->pad_top, d->pad_left};
@@ -579,9 +620,9 @@ static void dw_run(const gconv_conv_plan *p, const gconv_conv_geom *g, const flo
     const int64_t items = g->batch * d->c_out * chunks;
     if (threads <= 1) {
         if (global)
-            dw_run_global(p, g, 0, items, x, y);
+            dw_run_global(p, rc, g, 0, items, x, y);
         else
-            dw_run_items(p, g, &dg, chunks, 0, items, x, y);
+            dw_run_items(p, rc, g, &dg, chunks, 0, items, x, y);
         return;
     }
     /* Static contiguous shares: thread t always gets the same planes, so on
@@ -593,16 +634,16 @@ static void dw_run(const gconv_conv_plan *p, const gconv_conv_geom *g, const flo
         int64_t begin, end;
         team_share(items, &begin, &end);
         if (global)
-            dw_run_global(p, g, begin, end, x, y);
+            dw_run_global(p, rc, g, begin, end, x, y);
         else
-            dw_run_items(p, g, &dg, chunks, begin, end, x, y);
+            dw_run_items(p, rc, g, &dg, chunks, begin, end, x, y);
     }
 }
 
 /* ------------------------------------------------------- grouped direct */
 
-static void grouped_direct_run(const gconv_conv_plan *p, const gconv_conv_geom *g, const float *x, float *y,
-                               int num_threads) {
+static void grouped_direct_run(const gconv_conv_plan *p, const run_ctx *rc, const gconv_conv_geom *g,
+                               const float *x, float *y, int num_threads) {
     const gconv_conv_desc *d = &p->desc;
     const gconv_dw_geom dg = {g->in_h, g->in_w, g->out_h, g->out_w, d->kernel_h, d->kernel_w,
                               d->stride_h, d->stride_w, d->dilation_h, d->dilation_w, d->pad_top, d->pad_left};
@@ -624,8 +665,8 @@ static void grouped_direct_run(const gconv_conv_plan *p, const gconv_conv_geom *
         const size_t cout = (size_t)(p->cout_g - m0 < GCONV_GCONV_OC ? p->cout_g - m0 : GCONV_GCONV_OC);
         float *out = y + (n * d->c_out + grp * p->cout_g + m0) * out_plane;
         ukernel(&dg, (size_t)p->cin_g, cout, x + (n * d->c_in + grp * p->cin_g) * in_plane,
-                p->packed + (grp * p->oc_blocks + blk) * p->block_floats, out, oy0, oy1, &d->clamp);
-        apply_epilogue(p, out + oy0 * g->out_w, grp * p->cout_g + m0, (int64_t)cout, out_plane,
+                p->packed + (grp * p->oc_blocks + blk) * p->block_floats, out, oy0, oy1, rc->kernel_clamp);
+        apply_epilogue(p, rc, out + oy0 * g->out_w, grp * p->cout_g + m0, (int64_t)cout, out_plane,
                        (oy1 - oy0) * g->out_w);
     }
 }
@@ -649,6 +690,12 @@ gconv_status gconv_conv_plan_workspace_size(const gconv_conv_plan *p, const gcon
 
 gconv_status gconv_conv_plan_run(const gconv_conv_plan *p, const gconv_conv_geom *g_in, const float *x,
                                  float *y, void *workspace, size_t workspace_bytes, int num_threads) {
+    return gconv_conv_plan_run_residual(p, g_in, x, NULL, y, workspace, workspace_bytes, num_threads);
+}
+
+gconv_status gconv_conv_plan_run_residual(const gconv_conv_plan *p, const gconv_conv_geom *g_in, const float *x,
+                                          const float *residual, float *y, void *workspace,
+                                          size_t workspace_bytes, int num_threads) {
     gconv_conv_geom g = *g_in;
     gconv_status st = gconv_conv_output_size(&p->desc, &g);
     if (st) return st;
@@ -660,20 +707,24 @@ gconv_status gconv_conv_plan_run(const gconv_conv_plan *p, const gconv_conv_geom
         return gconv_fail(GCONV_EINVAL, "workspace: need %zu aligned bytes", need);
     if (!x || !y) return gconv_fail(GCONV_EINVAL, "x and y must not be NULL");
     if (g.batch == 0) return GCONV_OK;
+    const run_ctx ctx = {residual ? &no_clamp : &p->desc.clamp, residual, y}, *rc = &ctx;
 
     if (p->algo == GCONV_ALGO_REFERENCE) {
-        gconv_conv2d_reference(&p->desc, &g, x, p->packed, p->ref_bias, y, num_threads);
+        /* The reference clamps inside; with a residual it must not, so it runs on an unclamped copy of the desc. */
+        gconv_conv_desc unclamped = p->desc;
+        unclamped.clamp = *rc->kernel_clamp;
+        gconv_conv2d_reference(&unclamped, &g, x, p->packed, p->ref_bias, y, num_threads);
         for (int64_t n = 0; n < g.batch; n++)
-            apply_epilogue(p, y + n * p->desc.c_out * g.out_h * g.out_w, 0, p->desc.c_out, g.out_h * g.out_w,
+            apply_epilogue(p, rc, y + n * p->desc.c_out * g.out_h * g.out_w, 0, p->desc.c_out, g.out_h * g.out_w,
                            g.out_h * g.out_w);
         return GCONV_OK;
     }
     if (p->algo == GCONV_ALGO_GROUPED_DIRECT) {
-        grouped_direct_run(p, &g, x, y, num_threads);
+        grouped_direct_run(p, rc, &g, x, y, num_threads);
         return GCONV_OK;
     }
     if (p->algo == GCONV_ALGO_DWCONV) {
-        dw_run(p, &g, x, y, num_threads);
+        dw_run(p, rc, &g, x, y, num_threads);
         return GCONV_OK;
     }
     const gemm_schedule s = gemm_plan_schedule(p, &g, num_threads);
@@ -689,7 +740,7 @@ gconv_status gconv_conv_plan_run(const gconv_conv_plan *p, const gconv_conv_geom
         float *scratch = per ? (float *)((char *)workspace + (size_t)tid * per) : NULL;
         int64_t begin, end;
         team_share(s.items, &begin, &end);
-        for (int64_t item = begin; item < end; item++) gemm_run_item(p, &g, &s, item, x, y, scratch);
+        for (int64_t item = begin; item < end; item++) gemm_run_item(p, rc, &g, &s, item, x, y, scratch);
     }
     return GCONV_OK;
 }

@@ -1,0 +1,208 @@
+"""The planner and executor (gconv_cpu/_program.py, src_c/graph): fusion, storage, replanning, safety.
+
+Planned results are compared with torch.nn.functional run op by op on the same parameters."""
+import threading
+import tracemalloc
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import gconv_cpu
+from gconv_cpu import _ext, nn
+from gconv_cpu._program import program_for
+from gconv_cpu.graph import GraphError
+
+RNG = np.random.default_rng(1234)
+
+
+def randomize_bn(model, rng=RNG):
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            c = m.num_features
+            m.running_mean = rng.normal(0, 0.5, c)
+            m.running_var = rng.uniform(0.5, 2.0, c)
+            m.weight = rng.uniform(0.5, 1.5, c)
+            m.bias = rng.normal(0, 0.3, c)
+    return model
+
+
+def t(a):
+    return None if a is None else torch.from_numpy(np.asarray(a, np.float32))
+
+
+def torch_conv(layer, x):
+    pt, pb, pl, pr = layer._spec[9:13]
+    x = TF.pad(x, (pl, pr, pt, pb))
+    return TF.conv2d(x, t(layer.weight), t(layer.bias), layer.stride, 0, layer.dilation, layer.groups)
+
+
+def torch_bn(bn, x):
+    return TF.batch_norm(x, t(bn.running_mean), t(bn.running_var), t(bn.weight), t(bn.bias), False, 0.0, bn.eps)
+
+
+ACTS = {"relu": (nn.ReLU, TF.relu), "relu6": (nn.ReLU6, TF.relu6), "hardswish": (nn.Hardswish, TF.hardswish),
+        "none": (nn.Identity, lambda x: x), "clip": (lambda: nn.Hardtanh(-0.5, 0.75), lambda x: TF.hardtanh(x, -0.5, 0.75))}
+
+
+class ConvBnAct(nn.Module):
+    def __init__(self, c_in, c_out, k, stride=1, groups=1, act="relu", residual=False, prelu=False):
+        self.conv = nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False)
+        self.bn = nn.BatchNorm2d(c_out)
+        self.act = nn.PReLU(c_out) if prelu else ACTS[act][0]()
+        self.act_name, self.prelu, self.residual = act, prelu, residual
+
+    def forward(self, x):
+        y = self.bn(self.conv(x))
+        if self.residual:
+            y = y + x
+        return self.act(y)
+
+    def reference(self, x):
+        y = torch_bn(self.bn, torch_conv(self.conv, x))
+        if self.residual:
+            y = y + x
+        if self.prelu:
+            return TF.prelu(y, t(self.act.weight))
+        return ACTS[self.act_name][1](y)
+
+
+def chain(specs):
+    return nn.Sequential(*[ConvBnAct(*s[0], **s[1]) for s in specs])
+
+
+def reference(model, x):
+    y = torch.from_numpy(x)
+    for block in model:
+        y = block.reference(y)
+    return y.numpy()
+
+
+CASES = {
+    # (c_in, c_out, k, stride, groups), options: every conv algorithm with every fusable epilogue
+    "dense": [((3, 16, 3, 2), dict(act="relu6")), ((16, 16, 3, 1), dict(act="relu", residual=True))],
+    "depthwise": [((8, 8, 3, 1, 8), dict(act="hardswish", residual=True)), ((8, 8, 5, 2, 8), dict(prelu=True))],
+    "grouped": [((16, 16, 3, 1, 4), dict(act="none", residual=True)), ((16, 32, 1, 1, 2), dict(act="clip"))],
+    "pointwise_residual_prelu": [((12, 12, 1, 1), dict(prelu=True, residual=True))],
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_fused_chain_matches_torch(case, isa):
+    model = randomize_bn(chain(CASES[case]))
+    c_in = CASES[case][0][0][0]
+    for shape in [(1, c_in, 17, 13), (2, c_in, 9, 20)]:
+        x = RNG.standard_normal(shape).astype(np.float32)
+        y = model(x)
+        ref = reference(model, x)
+        assert y.shape == ref.shape
+        assert np.abs(y - ref).max() <= 1e-5 * max(1.0, np.abs(ref).max()), case
+
+
+def test_fusion_leaves_one_step_per_conv():
+    model = randomize_bn(chain(CASES["dense"] + [((16, 16, 3, 1, 16), dict(act="hardswish", residual=True))]))
+    prog = program_for(model, [(1, 3, 32, 32)])
+    info = prog.describe()
+    assert info["steps"] == 3, prog.graph  # conv+bn+act(+add) each became a single conv step
+    assert [n.op for n in prog.graph.nodes] == ["conv"] * 3
+    assert sum(len(n.inputs) == 2 for n in prog.graph.nodes) == 2  # two residuals fused
+
+
+def test_arena_reuses_memory():
+    specs = [((8, 8, 3, 1, 8), dict(act="relu"))] * 12
+    model = randomize_bn(chain(specs))
+    info = program_for(model, [(1, 8, 40, 40)]).describe()
+    # 12 activations of 8x40x40 floats live one or two at a time
+    assert info["arena_bytes"] <= 2 * 8 * 40 * 40 * 4 + 128
+    assert info["unplanned_bytes"] >= 10 * 8 * 40 * 40 * 4
+
+
+def test_new_input_size_replans_and_new_weights_are_seen():
+    model = randomize_bn(chain(CASES["grouped"]))
+    for shape in [(1, 16, 8, 8), (1, 16, 11, 5), (3, 16, 8, 8)]:
+        x = RNG.standard_normal(shape).astype(np.float32)
+        np.testing.assert_allclose(model(x), reference(model, x), atol=1e-5, rtol=1e-5)
+    x = RNG.standard_normal((1, 16, 8, 8)).astype(np.float32)
+    before = model(x)
+    state = model.state_dict()
+    state["0.conv.weight"] = state["0.conv.weight"] * 2
+    model.load_state_dict(state)
+    after = model(x)
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(after, reference(model, x), atol=1e-5, rtol=1e-5)
+    model[0].bn.running_mean = np.ones(16, np.float32)  # a setter, not in place: seen on the next call
+    np.testing.assert_allclose(model(x), reference(model, x), atol=1e-5, rtol=1e-5)
+
+
+def test_steady_state_allocates_nothing_with_out():
+    model = randomize_bn(chain(CASES["dense"]))
+    x = RNG.standard_normal((1, 3, 64, 64)).astype(np.float32)
+    out = np.empty_like(model(x))
+    model(x, out=out)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        for _ in range(50):
+            model(x, out=out)
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # the arena is 16x32x32 floats (64 KiB): anything near it would be a per-call allocation
+    assert peak - base < 16 * 1024, (base, current, peak)
+    assert current - base < 4 * 1024
+
+
+def test_concurrent_calls_are_bit_identical(restore_threads):
+    model = randomize_bn(chain(CASES["dense"] + [((16, 16, 3, 1, 16), dict(act="hardswish"))]))
+    shapes = [(1, 3, 32, 32), (2, 3, 24, 40), (1, 3, 17, 9)]
+    xs = [RNG.standard_normal(s).astype(np.float32) for s in shapes]
+    expected = [model(x) for x in xs]
+    errors = []
+
+    def worker(k):
+        for i in range(30):
+            j = (i + k) % len(xs)
+            if not np.array_equal(model(xs[j]), expected[j]):
+                errors.append((k, i))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
+
+
+def test_bad_inputs_name_the_problem():
+    model = randomize_bn(chain(CASES["dense"]))
+    with pytest.raises(ValueError, match="x: a model takes"):
+        model(np.zeros((3, 8, 8), np.float32))
+    with pytest.raises(GraphError, match=r"conv '0.conv'.*3 input channels"):
+        model(np.zeros((1, 4, 8, 8), np.float32))
+    with pytest.raises(GraphError, match="height and width must be positive"):
+        model(np.zeros((1, 3, 0, 4), np.float32))
+    with pytest.raises(TypeError, match="x"):
+        model("not an array")
+
+
+def test_executor_checks_every_reference_before_running():
+    layer = nn.Conv2d(4, 4, 3, padding=1, algorithm="reference").prepare()
+    plan = layer._op._plan
+    x = np.ones((1, 4, 8, 8), np.float32)
+    y = np.zeros((1, 4, 8, 8), np.float32)
+    step = dict(kind="conv", plan=plan, x=(0, 0), x_shape=(1, 4, 8, 8), y=(1, 0), y_shape=(1, 4, 8, 8))
+    prog = _ext.Program([step], 2)
+    prog.run([x, y], None, 1)
+    np.testing.assert_allclose(y, layer(x), rtol=1e-6)
+    for bad, match in [(dict(x=(0, 1)), "outside its buffer"), (dict(y=(5, 0)), "buffer 5"),
+                       (dict(x=(0, -1)), "outside"), (dict(x_shape=(1, 4, 8, -8)), "invalid shape"),
+                       (dict(x_shape=(1, 4, 2**40, 2**40)), "invalid shape|outside")]:
+        y[...] = 7.0
+        with pytest.raises(ValueError, match=match):
+            _ext.Program([dict(step, **bad)], 2).run([x, y], None, 1)
+        assert (y == 7.0).all()  # nothing ran
+    with pytest.raises(ValueError, match="buffers"):
+        prog.run([x], None, 1)
+    with pytest.raises(ValueError, match="num_threads"):
+        prog.run([x, y], None, 0)
