@@ -31,6 +31,20 @@ cdef extern from "gconv_deconv.h" nogil:
     gconv_status gconv_deconv_plan_run(const gconv_deconv_plan *p, const gconv_conv_geom *g, const float *x,
                                        float *y, void *workspace, size_t workspace_bytes, int num_threads)
 
+    ctypedef struct d_shape "gconv_tensor_shape":
+        int64_t n, c, h, w
+    gconv_status gconv_deconv_plan_run_shapes(const gconv_deconv_plan *p, const d_shape *x_shape, const float *x,
+                                              const d_shape *y_shape, float *y, void *workspace,
+                                              size_t workspace_bytes, int num_threads)
+    ctypedef gconv_status (*d_run_fn)(const gconv_deconv_plan *, const d_shape *, const float *, const d_shape *,
+                                      float *, void *, size_t, int)
+
+cdef extern from "gconv_graph.h" nogil:
+    # the two fields of the executor's step that a deconv plan fills in (see bind_step)
+    ctypedef struct d_step "gconv_step":
+        const gconv_deconv_plan *deconv
+        d_run_fn deconv_run
+
 DECONV_ALGO_NAMES = ("auto", "reference", "gemm", "direct")
 
 
@@ -94,6 +108,13 @@ cdef class DeconvPlan:
     @property
     def packed_bytes(self):
         return gconv_deconv_plan_packed_bytes(self.plan)
+
+    def bind_step(self, uintptr_t step):
+        """Points an executor step (a gconv_step *, from _graph.pxi's Program) at this plan. The
+        Program keeps a reference to the plan for as long as the step lives."""
+        cdef d_step *s = <d_step *>step
+        s.deconv = self.plan
+        s.deconv_run = gconv_deconv_plan_run_shapes
 
     def geometry(self, int64_t batch, int64_t in_h, int64_t in_w, int num_threads):
         """(out_h, out_w, workspace_bytes) for one input size and thread count."""

@@ -80,6 +80,18 @@ def deconv_geometry(x_shape, spec):
     return shape
 
 
+deconv_output_shape = deconv_geometry  # the graph's shape inference for "deconv" nodes
+
+
+def deconv_program_plan(node, isa):
+    """The DeconvPlan for a graph "deconv" node (attrs: spec, optional activation/clamp; params: weight,
+    bias), for the planned-model executor, which binds it to its step with plan.bind_step."""
+    a = node.attrs
+    return _ext.DeconvPlan(tuple(a["spec"]) + tuple(a.get("clamp", NO_CLAMP)), node.params["weight"],
+                           node.params.get("bias"), _isa.isa_index(isa), deconv_algorithm_index("auto"),
+                           deconv_activation_index(a.get("activation")))
+
+
 def deconv_algorithm_index(algorithm):
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")

@@ -654,3 +654,17 @@ gconv_status gconv_deconv_plan_run(const gconv_deconv_plan *p, const gconv_conv_
     }
     return GCONV_OK;
 }
+
+gconv_status gconv_deconv_plan_run_shapes(const gconv_deconv_plan *p, const gconv_tensor_shape *x_shape,
+                                          const float *x, const gconv_tensor_shape *y_shape, float *y,
+                                          void *workspace, size_t workspace_bytes, int num_threads) {
+    if (!p || !x_shape || !y_shape) return gconv_fail(GCONV_EINVAL, "plan and shapes must not be NULL");
+    if (x_shape->c != p->desc.c_in)
+        return gconv_fail(GCONV_EINVAL, "x: expected %lld channels, got %lld", (long long)p->desc.c_in,
+                          (long long)x_shape->c);
+    if (y_shape->n != x_shape->n || y_shape->c != p->desc.c_out)
+        return gconv_fail(GCONV_EINVAL, "out: expected %lld x %lld channels, got %lld x %lld", (long long)x_shape->n,
+                          (long long)p->desc.c_out, (long long)y_shape->n, (long long)y_shape->c);
+    const gconv_conv_geom g = {x_shape->n, x_shape->h, x_shape->w, y_shape->h, y_shape->w};
+    return gconv_deconv_plan_run(p, &g, x, y, workspace, workspace_bytes, num_threads);
+}

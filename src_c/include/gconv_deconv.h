@@ -17,6 +17,7 @@
 #define GCONV_DECONV_H
 
 #include "gconv.h"
+#include "gconv_ops.h" /* gconv_tensor_shape */
 
 #ifdef __cplusplus
 extern "C" {
@@ -69,6 +70,12 @@ gconv_status gconv_deconv_plan_workspace_size(const gconv_deconv_plan *p, const 
  * workspace_size bytes, 64-byte aligned (NULL when that is 0). */
 gconv_status gconv_deconv_plan_run(const gconv_deconv_plan *p, const gconv_conv_geom *g, const float *x,
                                    float *y, void *workspace, size_t workspace_bytes, int num_threads);
+
+/* gconv_deconv_plan_run on NCHW shapes: the executor's step function (gconv_graph.h's
+ * gconv_deconv_run_fn). Checks x_shape's channels and that y_shape is the output's shape. */
+gconv_status gconv_deconv_plan_run_shapes(const gconv_deconv_plan *p, const gconv_tensor_shape *x_shape,
+                                          const float *x, const gconv_tensor_shape *y_shape, float *y,
+                                          void *workspace, size_t workspace_bytes, int num_threads);
 
 #ifdef __cplusplus
 }
