@@ -51,6 +51,20 @@ void gconv_deconv_direct__avx2(const gconv_deconv_direct_geom *dg, const float *
 void gconv_deconv_direct__avx512(const gconv_deconv_direct_geom *dg, const float *in, const float *w, float *out,
                                  int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp, float *scratch);
 
+/* ---- col2im of the GEMM path (per ISA) ---------------------------------------
+ * add: adds C (rows: nco output channels x kernel_h*kernel_w taps, ldc apart; columns: the
+ * input pixels [p0, p0 + nt)) into the nco output planes y, each row shifted by its tap;
+ * g: the transposed conv's geometry. fill: y[0..n) = v. clamp: y[0..n) = clamp(y). */
+typedef struct {
+    void (*add)(const gconv_dw_geom *g, const float *c, int64_t ldc, int64_t p0, int64_t nt, int64_t nco, float *y);
+    void (*fill)(float *y, int64_t n, float v);
+    void (*clamp)(float *y, int64_t n, const gconv_minmax *clamp);
+} gconv_deconv_col2im_kernels;
+
+extern const gconv_deconv_col2im_kernels gconv_deconv_col2im__scalar;
+extern const gconv_deconv_col2im_kernels gconv_deconv_col2im__avx2;
+extern const gconv_deconv_col2im_kernels gconv_deconv_col2im__avx512;
+
 /* ---- Reference: gather loops in double; d->clamp applied (activation already folded). */
 void gconv_deconv2d_reference(const gconv_deconv_desc *d, const gconv_conv_geom *g, const float *x,
                               const float *weight, const float *bias, float *y, int num_threads);

@@ -34,6 +34,7 @@ struct gconv_deconv_plan {
     float *bias;                 /* GEMM and reference: c_out values, NULL without a bias */
     /* GEMM */
     const gconv_kernel_info *gemm;
+    const gconv_deconv_col2im_kernels *col2im; /* of the plan's ISA */
     int64_t block_co, n_blocks, block_rows, panels_per_block, panel_floats;
     /* direct */
     gconv_deconv_direct_fn direct;
@@ -228,6 +229,8 @@ gconv_status gconv_deconv_plan_create(const gconv_deconv_desc *d, const float *w
         }
     } else {
         p->gemm = find_gemm(isa);
+        p->col2im = isa == GCONV_ISA_AVX512 ? &gconv_deconv_col2im__avx512
+                    : isa == GCONV_ISA_AVX2 ? &gconv_deconv_col2im__avx2 : &gconv_deconv_col2im__scalar;
         if (p->gemm) {
             p->kernel_name = p->gemm->name;
             const int64_t mr = p->gemm->mr;
@@ -359,90 +362,6 @@ static size_t gemm_scratch_bytes(const gconv_deconv_plan *p, int64_t tile) {
     return (bytes + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN;
 }
 
-/* yr[t*sw] += s[t] for t < n (sw == 1: contiguous) */
-static inline void add_strided(float *GCONV_RESTRICT yr, const float *GCONV_RESTRICT s, int64_t n, int64_t sw) {
-    if (sw == 1) {
-        for (int64_t t = 0; t < n; t++) yr[t] += s[t];
-    } else {
-        for (int64_t t = 0; t < n; t++) yr[t * sw] += s[t];
-    }
-}
-
-/* yr[2t] += s0[t], yr[2t + 1] += s1[t] for t < n: two taps kx, kx+1 at stride 2, dilation 1 */
-static inline void add_pair(float *GCONV_RESTRICT yr, const float *GCONV_RESTRICT s0, const float *GCONV_RESTRICT s1,
-                            int64_t n) {
-    for (int64_t t = 0; t < n; t++) {
-        yr[2 * t] += s0[t];
-        yr[2 * t + 1] += s1[t];
-    }
-}
-
-/* Adds C (rows of nco channels x taps, columns = input pixels [p0, p0 + nt), ldc apart)
- * into the output planes y (nco planes), each row shifted by its tap. At stride 2 and
- * dilation 1 the taps kx and kx + 1 fill the even and odd columns of the same output
- * run, so they are added together, interleaved (a vector loop instead of a scalar one). */
-static void col2im_add(const gconv_deconv_plan *p, const gconv_conv_geom *g, const float *c, int64_t ldc,
-                       int64_t p0, int64_t nt, int64_t nco, float *y) {
-    const gconv_deconv_desc *d = &p->desc;
-    const int64_t in_w = g->in_w, out_h = g->out_h, out_w = g->out_w, out_plane = out_h * out_w;
-    const int64_t sw = d->stride_w, kw = d->kernel_w, kh = d->kernel_h;
-    const int pairs = sw == 2 && d->dilation_w == 1;
-    for (int64_t co = 0; co < nco; co++) {
-        float *plane = y + co * out_plane;
-        for (int64_t ky = 0; ky < kh; ky++) {
-            for (int64_t kx = 0; kx < kw;) {
-                const int64_t n_taps = pairs && kx + 1 < kw ? 2 : 1;
-                const float *src[2];
-                int64_t ox_off[2], ix_lo[2], ix_hi[2];
-                for (int64_t e = 0; e < n_taps; e++) {
-                    src[e] = c + ((co * kh + ky) * kw + kx + e) * ldc; /* src[e][pixel - p0] */
-                    ox_off[e] = (kx + e) * d->dilation_w - d->pad_left;   /* ox = ix*sw + ox_off */
-                    ix_lo[e] = gconv_ceil_div(-ox_off[e], sw);
-                    ix_hi[e] = gconv_ceil_div(out_w - ox_off[e], sw);
-                    if (ix_lo[e] < 0) ix_lo[e] = 0;
-                    if (ix_hi[e] > in_w) ix_hi[e] = in_w;
-                }
-                for (int64_t pix = p0; pix < p0 + nt;) {
-                    const int64_t iy = pix / in_w, ix0 = pix % in_w;
-                    int64_t ix1 = in_w;
-                    if (ix1 - ix0 > p0 + nt - pix) ix1 = ix0 + (p0 + nt - pix);
-                    const int64_t oy = iy * d->stride_h - d->pad_top + ky * d->dilation_h;
-                    if (oy >= 0 && oy < out_h) {
-                        float *yr = plane + oy * out_w;
-                        const int64_t off = pix - p0 - ix0; /* src[e][off + ix]: input pixel (iy, ix) */
-                        int64_t a[2], b[2];
-                        for (int64_t e = 0; e < n_taps; e++) {
-                            a[e] = ix0 > ix_lo[e] ? ix0 : ix_lo[e];
-                            b[e] = ix1 < ix_hi[e] ? ix1 : ix_hi[e];
-                            if (b[e] < a[e]) b[e] = a[e];
-                        }
-                        if (n_taps == 1) {
-                            if (a[0] < b[0])
-                                add_strided(yr + a[0] * sw + ox_off[0], src[0] + off + a[0], b[0] - a[0], sw);
-                        } else {
-                            /* common run [lo, hi) of both taps interleaved; the rest one tap at a time */
-                            const int64_t lo = a[0] > a[1] ? a[0] : a[1], hi = b[0] < b[1] ? b[0] : b[1];
-                            if (lo < hi) {
-                                add_pair(yr + lo * 2 + ox_off[0], src[0] + off + lo, src[1] + off + lo, hi - lo);
-                                for (int64_t e = 0; e < 2; e++) {
-                                    if (a[e] < lo) add_strided(yr + a[e] * 2 + ox_off[e], src[e] + off + a[e], lo - a[e], 2);
-                                    if (hi < b[e]) add_strided(yr + hi * 2 + ox_off[e], src[e] + off + hi, b[e] - hi, 2);
-                                }
-                            } else {
-                                for (int64_t e = 0; e < 2; e++)
-                                    if (a[e] < b[e])
-                                        add_strided(yr + a[e] * 2 + ox_off[e], src[e] + off + a[e], b[e] - a[e], 2);
-                            }
-                        }
-                    }
-                    pix += ix1 - ix0;
-                }
-                kx += n_taps;
-            }
-        }
-    }
-}
-
 static void gemm_run_item(const gconv_deconv_plan *p, const gconv_conv_geom *g, int64_t tile, int64_t item,
                           const float *x, float *y, float *scratch) {
     const gconv_deconv_desc *d = &p->desc;
@@ -453,11 +372,10 @@ static void gemm_run_item(const gconv_deconv_plan *p, const gconv_conv_geom *g, 
     const int64_t nco = p->cout_g - co0 < p->block_co ? p->cout_g - co0 : p->block_co;
     const int64_t rows = nco * p->taps;
     float *yb = y + (n * d->c_out + grp * p->cout_g + co0) * out_plane;
-    for (int64_t c = 0; c < nco; c++) {
-        const float v = p->bias ? p->bias[grp * p->cout_g + co0 + c] : 0.0f;
-        float *plane = yb + c * out_plane;
-        for (int64_t i = 0; i < out_plane; i++) plane[i] = v;
-    }
+    const gconv_dw_geom cg = {g->in_h, g->in_w, g->out_h, g->out_w, d->kernel_h, d->kernel_w,
+                              d->stride_h, d->stride_w, d->dilation_h, d->dilation_w, d->pad_top, d->pad_left};
+    for (int64_t c = 0; c < nco; c++)
+        p->col2im->fill(yb + c * out_plane, out_plane, p->bias ? p->bias[grp * p->cout_g + co0 + c] : 0.0f);
     const float *xg = x + (n * d->c_in + grp * p->cin_g) * in_plane;
     const float *wb = p->packed + (grp * p->n_blocks + b) * p->panels_per_block * p->panel_floats;
     const int64_t mr = p->gemm->mr, nr = p->gemm->nr;
@@ -475,11 +393,9 @@ static void gemm_run_item(const gconv_deconv_plan *p, const gconv_conv_geom *g, 
                 ukernel(prow, cols, (size_t)p->cin_g, w, xg + p0 + j, (size_t)in_plane, c + j, (size_t)tile, &none);
             }
         }
-        col2im_add(p, g, scratch, tile, p0, nt, nco, yb);
+        p->col2im->add(&cg, scratch, tile, p0, nt, nco, yb);
     }
-    if (d->clamp.min > -INFINITY || d->clamp.max < INFINITY) {
-        for (int64_t i = 0; i < nco * out_plane; i++) yb[i] = gconv_clampf(yb[i], &d->clamp);
-    }
+    if (d->clamp.min > -INFINITY || d->clamp.max < INFINITY) p->col2im->clamp(yb, nco * out_plane, &d->clamp);
 }
 
 /* -------------------------------------------------------------- direct */
