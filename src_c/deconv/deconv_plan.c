@@ -155,12 +155,14 @@ static const struct {
     {"deconv-direct-avx512", GCONV_ISA_AVX512, gconv_deconv_direct__avx512},
 };
 
+/* The ISA's widest GEMM tile (the table also holds narrow tiles for few-pixel GEMMs). */
 static const gconv_kernel_info *find_gemm(gconv_isa isa) {
     size_t n;
-    const gconv_kernel_info *t = gconv_kernel_table(&n);
+    const gconv_kernel_info *t = gconv_kernel_table(&n), *best = NULL;
     for (size_t i = 0; i < n; i++)
-        if (t[i].kind == GCONV_KERNEL_GEMM && t[i].isa == isa) return &t[i];
-    return NULL;
+        if (t[i].kind == GCONV_KERNEL_GEMM && t[i].isa == isa && (!best || t[i].mr * t[i].nr > best->mr * best->nr))
+            best = &t[i];
+    return best;
 }
 
 /* Depthwise (one input channel per group, any multiplier) takes the direct path. So do
