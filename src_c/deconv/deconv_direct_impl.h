@@ -1,7 +1,8 @@
-/* Body of the direct (gather) transposed-conv kernel, compiled once per ISA by
- * deconv_direct_{scalar,avx2,avx512}.c, which define DECONV_DIRECT_FN and set the
- * target. Plain C: the inner loops are contiguous multiply-adds and fixed-width
- * interleaves that the compiler vectorizes for the including file's target.
+/* Body of the direct (gather) transposed-conv kernel, compiled at the baseline target
+ * (deconv_direct_scalar.c) and for AVX2 (deconv_direct_avx2.c, also used on the AVX-512
+ * path), which define DECONV_DIRECT_FN, DD_VL and the target. Plain C: the inner loops
+ * are contiguous multiply-adds and fixed-width interleaves that the compiler vectorizes
+ * for the including file's target.
  *
  * Stride-phase decomposition. Write q = ox + pad_left; output column ox gets tap kx
  * iff q - kx*dilation_w = ix*stride_w with 0 <= ix < in_w. The output columns of one

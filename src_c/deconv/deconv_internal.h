@@ -48,8 +48,6 @@ void gconv_deconv_direct__scalar(const gconv_deconv_direct_geom *dg, const float
                                  int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp, float *scratch);
 void gconv_deconv_direct__avx2(const gconv_deconv_direct_geom *dg, const float *in, const float *w, float *out,
                                int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp, float *scratch);
-void gconv_deconv_direct__avx512(const gconv_deconv_direct_geom *dg, const float *in, const float *w, float *out,
-                                 int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp, float *scratch);
 
 /* ---- col2im of the GEMM path (per ISA) ---------------------------------------
  * add: adds C (rows: nco output channels x kernel_h*kernel_w taps, ldc apart; columns: the
