@@ -171,7 +171,7 @@ void DECONV_DIRECT_FN(const gconv_deconv_direct_geom *dg, const float *in, const
         dd_generic(dg, in, w, out, oy_begin, oy_end, clamp);
         return;
     }
-    const int64_t out_w = g->out_w, kh = g->kernel_h, kw = g->kernel_w, cin = dg->cin;
+    const int64_t in_h = g->in_h, out_w = g->out_w, kh = g->kernel_h, kw = g->kernel_w, cin = dg->cin;
     const int64_t pt = g->pad_top, pl = g->pad_left, rs = dg->row_stride, plane_stride = dg->rows * rs;
     const float bias = w[0], lo = clamp->min, hi = clamp->max;
     const float *taps = w + 1;
@@ -214,9 +214,11 @@ void DECONV_DIRECT_FN(const gconv_deconv_direct_geom *dg, const float *in, const
                     float wv[4];
                     int k = 0, accumulate = 0;
                     for (int64_t ty = 0; ty < yp->n; ty++) {
-                        const int64_t ky = yp->k0 + ty * ystep;
-                        /* padded row of input row jy - my, at column ja - mx for tap (ky, kx) */
-                        const float *rowp = scratch + (jy - (yp->m0 + ty * ymstep) - iy_lo) * rs + (ja - dg->ix0);
+                        const int64_t ky = yp->k0 + ty * ystep, iy = jy - (yp->m0 + ty * ymstep);
+                        if (iy < 0) break; /* iy only decreases; rows outside the input add nothing */
+                        if (iy >= in_h) continue;
+                        /* padded row of input row iy, at column ja - mx for tap (ky, kx) */
+                        const float *rowp = scratch + (iy - iy_lo) * rs + (ja - dg->ix0);
                         for (int64_t ci = 0; ci < cin; ci++) {
                             const float *wr = taps + (ci * kh + ky) * kw;
                             for (int64_t tx = 0; tx < xp->n; tx++) {
