@@ -9,12 +9,12 @@ from ._errors import SizeOverflowError
 from ._ext import kernel_table as _kernel_table
 from ._isa import available_isas, get_isa, set_isa
 from ._threads import OPENMP_ENABLED, get_num_threads, set_num_threads
-from .functional import conv2d
+from .functional import conv2d, conv_transpose2d
 from .serialize import ModelFormatError, load
 from .summary import summary
 
 __version__ = "0.1.0"
-__all__ = ["conv2d", "nn", "functional", "models", "cpu_info", "kernel_table", "set_num_threads", "get_num_threads", "set_isa",
+__all__ = ["conv2d", "conv_transpose2d", "nn", "functional", "models", "cpu_info", "kernel_table", "set_num_threads", "get_num_threads", "set_isa",
            "get_isa", "available_isas", "SizeOverflowError", "summary", "load", "ModelFormatError"]
 
 

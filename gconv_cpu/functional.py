@@ -50,6 +50,13 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, a
     return y[0] if unbatched else y
 
 
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1, *,
+                     out=None):
+    """2-D grouped transposed convolution with the semantics of torch.nn.functional.conv_transpose2d."""
+    from ._deconv import conv_transpose2d as run
+    return run(x, weight, bias, stride, padding, output_padding, groups, dilation, out=out)
+
+
 # ---- the other operators: eager on arrays, recorded into the graph on traced tensors ------------------
 # Eager implementations live in _functional_ops (C kernels); these wrappers add tracing, so a model's
 # forward can call them on either.
