@@ -12,8 +12,9 @@
   current kernels (work is split over output elements, never over a reduction), so asserted exactly;
 * nn.Conv2d gives bit-identical results to conv2d with the same weights.
 
-Profiles: GCONV_HYPOTHESIS_PROFILE=ci (default; derandomized, the whole file in well under a minute)
-or =long (>= 100k examples in total, random seeds). Statistics: pytest --hypothesis-show-statistics.
+Profiles: GCONV_HYPOTHESIS_PROFILE=ci (default; derandomized, 300 examples per test, the whole file in
+well under a minute), =long (20k per test, >= 100k examples in total, random seeds), or =smoke (40 per
+test: the instrumented build of tools/sanitize.sh --quick). Statistics: pytest --hypothesis-show-statistics.
 """
 import os
 
@@ -34,9 +35,10 @@ _BASE = dict(deadline=None, print_blob=True,
              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
 settings.register_profile("gconv-ci", max_examples=300, derandomize=True, **_BASE)
 settings.register_profile("gconv-long", max_examples=20_000, **_BASE)
+settings.register_profile("gconv-smoke", max_examples=40, derandomize=True, **_BASE)  # tools/sanitize.sh --quick
 PROFILE_NAME = os.environ.get("GCONV_HYPOTHESIS_PROFILE", "ci")
-if PROFILE_NAME not in ("ci", "long"):
-    raise ValueError(f"GCONV_HYPOTHESIS_PROFILE must be 'ci' or 'long', got {PROFILE_NAME!r}")
+if PROFILE_NAME not in ("ci", "long", "smoke"):
+    raise ValueError(f"GCONV_HYPOTHESIS_PROFILE must be 'ci', 'long' or 'smoke', got {PROFILE_NAME!r}")
 PROFILE = settings.get_profile("gconv-" + PROFILE_NAME)
 
 
