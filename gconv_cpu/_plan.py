@@ -11,7 +11,7 @@ import threading
 import numpy as np
 
 from . import _ext, _isa, _threads
-from ._validate import check_out, conv_geometry, float_array, int_param, pair, padding4
+from ._validate import check_out, conv_geometry, float_array, int_param, numeric_array, pair, padding4
 
 ALGORITHMS = _ext.ALGO_NAMES  # ("auto", "reference", "dwconv", "gemm", "grouped_direct")
 ACTIVATIONS = _ext.ACTIVATION_NAMES  # (None, "relu", "relu6", "prelu", "hardswish")
@@ -61,9 +61,10 @@ def prelu_slopes(activation, prelu_weight, out_channels):
         return None
     if prelu_weight is None:
         raise ValueError("prelu_weight is required with activation='prelu' (a float or one slope per channel)")
-    slope = float_array(prelu_weight, "prelu_weight").reshape(-1)
+    slope = numeric_array(prelu_weight, "prelu_weight").reshape(-1)
     if slope.size not in (1, out_channels):
         raise ValueError(f"prelu_weight must have 1 or {out_channels} values (out_channels), got {slope.size}")
+    slope = float_array(slope, "prelu_weight")
     return np.ascontiguousarray(np.broadcast_to(slope, (out_channels,)), dtype=np.float32)
 
 

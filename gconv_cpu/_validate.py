@@ -25,9 +25,12 @@ _PHYS_BYTES = _physical_memory_bytes()
 
 def check_alloc(shape, name, itemsize=4):
     """Refuse buffers whose size overflows or could never fit in this machine's memory."""
-    nbytes = itemsize
+    nbytes, extent = itemsize, itemsize
     for d in shape:
         nbytes *= int(d)
+        extent *= max(int(d), 1)
+    if extent > _MAX_BYTES:  # NumPy refuses such shapes even when empty (a zero batch)
+        raise SizeOverflowError(f"{name}: shape {tuple(shape)} overflows 64-bit sizes")
     if nbytes > _MAX_BYTES:
         raise SizeOverflowError(f"{name}: shape {tuple(shape)} needs {nbytes} bytes, which overflows 64-bit sizes")
     if nbytes > _PHYS_BYTES:
@@ -85,9 +88,10 @@ def padding4(padding, kernel, dilation, stride):
     return (ph, ph, pw, pw)
 
 
-def float_array(a, name, ndim=None):
-    """Converts array-likes to a C-contiguous float32 array (one copy at most)."""
-    if type(a) is np.ndarray and a.dtype == np.float32 and a.flags.c_contiguous:
+def numeric_array(a, name, ndim=None):
+    """Array-likes as a real numeric ndarray, without copying an ndarray: shapes can be checked
+    before any float32 copy is made (a stride-0 view may declare terabytes)."""
+    if type(a) is np.ndarray and a.dtype == np.float32:
         arr = a
     else:
         if hasattr(a, "detach") and hasattr(a, "numpy"):  # a torch tensor, without importing torch
@@ -100,10 +104,18 @@ def float_array(a, name, ndim=None):
             raise TypeError(f"{name} must be real; complex dtype {arr.dtype} is not supported")
         if arr.dtype.kind not in "fiu":
             raise TypeError(f"{name} must have a real numeric dtype, got {arr.dtype}")
-        arr = np.ascontiguousarray(arr, dtype=np.float32)
     if ndim is not None and arr.ndim not in ((ndim,) if isinstance(ndim, int) else ndim):
         want = ndim if isinstance(ndim, int) else " or ".join(map(str, ndim))
         raise ValueError(f"{name} must be {want}-D, got {arr.ndim}-D with shape {arr.shape}")
+    return arr
+
+
+def float_array(a, name, ndim=None):
+    """Converts array-likes to a C-contiguous float32 array (one copy at most, size-checked first)."""
+    arr = numeric_array(a, name, ndim)
+    if not (arr.dtype == np.float32 and arr.flags.c_contiguous):
+        check_alloc(arr.shape, name)
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
     return arr
 
 

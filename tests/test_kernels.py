@@ -599,3 +599,196 @@ def test_every_kernel_kind_is_tested():
     tested = {"gemm", "dwconv", "gconv", "vact", "gdc"}
     assert {k["kind"] for k in TABLE} <= tested, "a kernel kind without a test in test_kernels.py"
 
+
+
+# ------------------------------------- tile edges (reliability extension, issue 7)
+# The sweeps above draw most geometries at random. These pin every kernel's tiles: output widths at,
+# below and above one and two column strips (AVX2 8 floats, AVX-512 16; the grouped-direct and generic
+# depthwise kernels take 2 vectors per step), output heights at/below/above the specialized depthwise
+# kernels' row passes (DW_R = 4, 8 or 16 rows), channel counts of the multi-channel depthwise entry
+# points (not called by the tests above at all), and GDC tap counts around its 2-vector step. Every
+# call goes through guarded buffers: NaN where the kernel may read, OUT_SENTINEL where it may write.
+
+LANES = {"scalar": 8, "avx2": 8, "avx512": 16}
+EDGE_ROWS = (1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33)
+
+
+def _edge_widths(lanes):
+    return sorted({1, lanes - 1, lanes, lanes + 1, 2 * lanes - 1, 2 * lanes, 2 * lanes + 1, 4 * lanes + 3})
+
+
+def _edge_geoms(entry, out_hs, out_ws, pads_options):
+    """Geometries for a (possibly specialized) kernel giving exactly the wanted output sizes."""
+    kh, kw = entry["kernel_h"] or 3, entry["kernel_w"] or 3
+    s = entry["stride"] or 1
+    d = entry.get("dilation") or 1
+    out = []
+    for oh in out_hs:
+        for ow in out_ws:
+            for pt, pb, pl, pr in pads_options(kh, kw, d):
+                in_h = (oh - 1) * s + d * (kh - 1) + 1 - pt - pb
+                in_w = (ow - 1) * s + d * (kw - 1) + 1 - pl - pr
+                if in_h < 1 or in_w < 1:
+                    continue
+                geom = (in_h, in_w, kh, kw, s, s, d, d, pt, pb, pl, pr)
+                assert (out_extent(in_h, pt, pb, kh, d, s), out_extent(in_w, pl, pr, kw, d, s)) == (oh, ow)
+                out.append((geom, oh, ow))
+    return out
+
+
+def _pads(kh, kw, d):
+    ph, pw = d * (kh - 1) // 2, d * (kw - 1) // 2
+    return [(0, 0, 0, 0), (ph, ph, pw, pw), (ph + 1, 0, 0, pw + 2)]
+
+
+@pytest.mark.parametrize("entry", DW, ids=[k["name"] for k in DW])
+def test_dwconv_kernel_tile_edges(entry):
+    _need(entry)
+    twin = _twin(entry)
+    lanes = LANES[entry["isa"]]
+    rng = np.random.default_rng(500 + entry["index"])
+    geoms = _edge_geoms(entry, EDGE_ROWS, _edge_widths(lanes)[:5], _pads) + \
+        _edge_geoms(entry, (2, 17), _edge_widths(lanes)[5:], _pads)
+    assert len(geoms) > 50
+    for n, (geom, oh, ow) in enumerate(geoms):
+        in_h, in_w, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr = geom
+        clamp_name = list(CLAMPS)[n % 3]
+        clamp = CLAMPS[clamp_name]
+        x = rng.standard_normal((in_h, in_w)).astype(np.float32)
+        taps = rng.standard_normal((kh, kw)).astype(np.float32)
+        bias = np.float32(rng.standard_normal())
+        args = (x[None, None], taps[None, None], np.array([bias]), (sh, sw), (pt, pb, pl, pr), (dh, dw))
+        ref, absref = np.clip(conv2d_ref(*args)[0, 0], *clamp), conv2d_ref_abs(*args)[0, 0]
+        for rows in {(0, oh), (oh // 3, oh - oh // 4)}:
+            if rows[0] >= rows[1]:
+                continue
+            what = f"{entry['name']} geom={geom} out={oh}x{ow} rows={rows} clamp={clamp_name}"
+            y = run_dw(entry, geom, oh, ow, x, taps, bias, clamp, rows)
+            sl = slice(*rows)
+            assert_conv_close(y[sl], ref[sl], absref[sl], kh * kw, key=f"kernel:{entry['name']}", what=what)
+            yt = run_dw(twin, geom, oh, ow, x, taps, bias, clamp, rows)
+            assert_conv_close(y[sl], yt[sl].astype(np.float64), absref[sl], kh * kw, what=what + " vs twin",
+                              rtol=2 * RTOL)
+
+
+# the specialized depthwise kernels (kernels/table.c's DWSM entries) carry a multi-channel entry point
+DW_MULTI = [k for k in TABLE if k["kind"] == "dwconv" and k["kernel_h"]]
+
+
+def _has_multi(entry):
+    """Whether the table gives this dwconv kernel a multi-channel entry point (the hook says so)."""
+    try:
+        _ext.dw_multi_ukernel(entry["index"], (4, 4, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0), 1, np.zeros(16, np.float32),
+                              16, np.zeros(10, np.float32), np.zeros(4, np.float32), 0, 2, -math.inf, math.inf)
+        return True
+    except ValueError as e:
+        if "not a multi-channel" in str(e):
+            return False
+        raise
+
+
+@pytest.mark.parametrize("entry", DW_MULTI, ids=[k["name"] for k in DW_MULTI])
+def test_dwconv_multi_channel_kernel(entry):
+    """The multi-channel entry point (what the driver calls for whole planes): channel counts 1..17,
+    channels sharing one plane (in_stride 0, a depth multiplier) or strided with NaN-filled gaps."""
+    _need(entry)
+    if not hasattr(_ext, "dw_multi_ukernel"):
+        pytest.fail("_ext has no dw_multi_ukernel test hook")
+    assert _has_multi(entry), f"{entry['name']}: a specialized depthwise kernel without its multi-channel entry"
+    lanes = LANES[entry["isa"]]
+    rng = np.random.default_rng(600 + entry["index"])
+    geoms = _edge_geoms(entry, (1, 8, 17), (lanes - 1, lanes + 1, 2 * lanes + 3), _pads)
+    checked = 0
+    for n, (geom, oh, ow) in enumerate(geoms):
+        in_h, in_w, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr = geom
+        plane = in_h * in_w
+        channels = (1, 2, 3, 7, 8, 9, 16, 17)[n % 8]
+        in_stride = (0, plane, plane + 5)[n % 3]
+        clamp = CLAMPS[list(CLAMPS)[n % 3]]
+        xs = rng.standard_normal((channels, in_h, in_w)).astype(np.float32)
+        if in_stride == 0:
+            xs[:] = xs[0]
+        xin = Guarded((channels - 1) * in_stride + plane, np.nan)  # gaps between planes stay NaN
+        for c in range(channels):
+            xin.view[c * in_stride:c * in_stride + plane] = xs[c].ravel()
+        x_before = xin.big.copy()
+        wb = rng.standard_normal((channels, 1 + kh * kw)).astype(np.float32)
+        w = Guarded(wb.size, np.nan)
+        w.view[:] = wb.ravel()
+        out = Guarded(channels * oh * ow, OUT_SENTINEL)
+        rows = (0, oh) if n % 2 == 0 or oh < 3 else (1, oh - 1)
+        r = _ext.dw_multi_ukernel(entry["index"], geom, channels, xin.view, in_stride, w.view, out.view,
+                                  rows[0], rows[1], *clamp)
+        assert tuple(r) == (oh, ow)
+        what = f"{entry['name']} multi geom={geom} channels={channels} in_stride={in_stride} rows={rows}"
+        assert np.array_equal(xin.big, x_before, equal_nan=True), f"{what}: wrote into the input"
+        assert out.guards_intact(), f"{what}: write outside the output"
+        y = out.view.reshape(channels, oh, ow)
+        outside = np.concatenate([y[:, :rows[0]].ravel(), y[:, rows[1]:].ravel()])
+        assert np.all(outside == OUT_SENTINEL), f"{what}: wrote rows outside {rows}"
+        for c in range(channels):
+            args = (xs[c][None, None], wb[c, 1:].reshape(1, 1, kh, kw), wb[c, :1], (sh, sw), (pt, pb, pl, pr),
+                    (dh, dw))
+            ref, absref = np.clip(conv2d_ref(*args)[0, 0], *clamp), conv2d_ref_abs(*args)[0, 0]
+            sl = slice(*rows)
+            assert_conv_close(y[c, sl], ref[sl], absref[sl], kh * kw, key=f"kernel:{entry['name']}",
+                              what=f"{what} channel {c}")
+            single = run_dw(entry, geom, oh, ow, xs[c], wb[c, 1:].reshape(kh, kw), wb[c, 0], clamp, rows)
+            np.testing.assert_array_equal(y[c, sl], single[sl], err_msg=f"{what} channel {c} vs one-plane entry")
+        checked += 1
+    assert checked > 10
+
+
+@pytest.mark.parametrize("entry", GCONV, ids=[k["name"] for k in GCONV])
+def test_gconv_kernel_tile_edges(entry):
+    """Output widths at/below/above one and two column steps (entry['nr']: 16 AVX2, 32 AVX-512), every
+    cout 1..4 of the 4-channel block, cin 1/3/8, with and without padding, full and partial rows."""
+    _need(entry)
+    twin = _twin(entry)
+    step = max(entry["nr"], 4)
+    widths = sorted({1, step - 1, step, step + 1, 2 * step - 1, 2 * step, 2 * step + 1})
+    rng = np.random.default_rng(700 + entry["index"])
+    generic = dict(entry, kernel_h=0, kernel_w=0, stride=0)
+    geoms = _edge_geoms(generic, (1, 5), widths, lambda kh, kw, d: [(0, 0, 0, 0), (1, 1, 1, 1), (0, 2, 2, 0)])
+    for n, (geom, oh, ow) in enumerate(geoms):
+        in_h, in_w, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr = geom
+        cin, cout = (1, 3, 8)[n % 3], 1 + n % entry["mr"]
+        clamp = CLAMPS[list(CLAMPS)[n % 3]]
+        x = rng.standard_normal((cin, in_h, in_w)).astype(np.float32)
+        wts = rng.standard_normal((cout, cin, kh, kw)).astype(np.float32)
+        bias = rng.standard_normal(cout).astype(np.float32)
+        args = (x[None], wts, bias, (sh, sw), (pt, pb, pl, pr), (dh, dw))
+        ref, absref = np.clip(conv2d_ref(*args)[0], *clamp), conv2d_ref_abs(*args)[0]
+        rows = (0, oh) if n % 2 == 0 or oh < 3 else (1, oh - 1)
+        what = f"{entry['name']} geom={geom} out={oh}x{ow} cin={cin} cout={cout} rows={rows}"
+        y = run_gconv(entry, geom, oh, ow, cin, cout, x, wts, bias, clamp, rows)
+        sl = (slice(None), slice(*rows))
+        K = cin * kh * kw
+        assert_conv_close(y[sl], ref[sl], absref[sl], K, key=f"kernel:{entry['name']}", what=what)
+        yt = run_gconv(twin, geom, oh, ow, cin, cout, x, wts, bias, clamp, rows)
+        assert_conv_close(y[sl], yt[sl].astype(np.float64), absref[sl], K, what=what + " vs twin", rtol=2 * RTOL)
+
+
+@pytest.mark.parametrize("entry", GDC, ids=[k["name"] for k in GDC])
+def test_gdc_kernel_tile_edges(entry):
+    """Tap counts at/below/above one and two vectors and the 32-float step (15..65), channels 1/5/17."""
+    _need(entry)
+    rng = np.random.default_rng(800 + entry["index"])
+    for taps in (15, 17, 24, 31, 32, 33, 47, 48, 63, 65):
+        for channels in (1, 5, 17):
+            in_stride = taps + (3 if channels % 2 else 0)
+            x = rng.standard_normal((channels, taps)).astype(np.float32)
+            wb = rng.standard_normal((channels, taps + 1)).astype(np.float32)
+            xin = Guarded((channels - 1) * in_stride + taps, np.nan)
+            for c in range(channels):
+                xin.view[c * in_stride:c * in_stride + taps] = x[c]
+            w = Guarded(wb.size, np.nan)
+            w.view[:] = wb.ravel()
+            out = Guarded(channels, OUT_SENTINEL)
+            _ext.gdc_ukernel(entry["index"], channels, taps, xin.view, in_stride, w.view, out.view, -math.inf,
+                             math.inf)
+            what = f"{entry['name']} channels={channels} taps={taps} in_stride={in_stride}"
+            assert out.guards_intact(), f"{what}: write outside out"
+            ref = wb[:, 0].astype(np.float64) + np.einsum("ct,ct->c", wb[:, 1:].astype(np.float64), x)
+            absref = np.abs(wb[:, 0]) + np.einsum("ct,ct->c", np.abs(wb[:, 1:]).astype(np.float64), np.abs(x))
+            assert_conv_close(out.view, ref, absref, taps, key=f"kernel:{entry['name']}", what=what)

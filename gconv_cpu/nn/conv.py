@@ -5,8 +5,8 @@ import numpy as np
 
 from .. import _isa
 from .._plan import ConvOp, activation_index, algorithm_index, conv_spec, prelu_slopes
-from ..functional import as_batched, batched_out
-from .._validate import check_alloc, float_array
+from ..functional import batched_out, batched_view
+from .._validate import check_alloc, float_array, numeric_array
 from ..graph import Value
 from .module import Module, touch
 
@@ -42,7 +42,7 @@ class Conv2d(Module):
         fan_in = (self.in_channels // self.groups) * kh * kw
         bound = 1.0 / math.sqrt(fan_in)
         shape = (self.out_channels, self.in_channels // self.groups, kh, kw)
-        check_alloc(shape, "weight")  # before NumPy tries to allocate an absurd size
+        check_alloc(shape, "weight", itemsize=12)  # before NumPy tries (float64 draw + float32 copy)
         self._weight = np.random.uniform(-bound, bound, size=shape).astype(np.float32)
         self._bias = np.random.uniform(-bound, bound, size=self.out_channels).astype(np.float32) if bias else None
         self._prelu_weight = np.full(self.out_channels, 0.25, np.float32) if self.activation == "prelu" else None
@@ -54,10 +54,10 @@ class Conv2d(Module):
     @weight.setter
     def weight(self, value):
         expected = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
-        value = float_array(value, "weight", ndim=4)
+        value = numeric_array(value, "weight", ndim=4)
         if value.shape != expected:
             raise ValueError(f"weight: expected shape {expected}, got {value.shape}")
-        self._weight = value
+        self._weight = float_array(value, "weight")
         self._op = None
         touch()
 
@@ -68,9 +68,10 @@ class Conv2d(Module):
     @bias.setter
     def bias(self, value):
         if value is not None:
-            value = float_array(value, "bias", ndim=1)
+            value = numeric_array(value, "bias", ndim=1)
             if value.shape != (self.out_channels,):
                 raise ValueError(f"bias: expected shape ({self.out_channels},), got {value.shape}")
+            value = float_array(value, "bias")
         self._bias = value
         self._op = None
         touch()
@@ -109,7 +110,9 @@ class Conv2d(Module):
             op = self.prepare()._op
         if type(x) is np.ndarray and x.ndim == 4 and x.dtype == np.float32 and x.flags.c_contiguous:
             return op(x, out)  # the hot path: no conversion
-        x, unbatched = as_batched(x)
+        x, unbatched = batched_view(x)
+        op.output_shape(x.shape)  # channels and output size, before the float32 copy
+        x = float_array(x, "x")
         if unbatched:
             return op(x, batched_out(out))[0]
         return op(x, out)
