@@ -565,7 +565,8 @@ static void gemm_run_item(const gconv_conv_plan *p, const run_ctx *rc, const gco
 /* Tiles per work item: the item's transformed input (36 x cin_g x tiles) and one panel's
  * transformed output (36 x MR x tiles) should stay in L2 with the weights streaming by. */
 #define WINO_BLOCK_BYTES (384 * 1024)
-#define WINO_MAX_TILES 96
+#define WINO_MAX_TILES 128   /* slots */
+#define WINO_BLOCK_OVERHEAD 8 /* GEMM columns' worth of per-block cost (the transformed weights' reload) */
 
 typedef struct {
     int64_t tiles_h, tiles_w, tiles; /* 4x4 output tiles */
@@ -573,31 +574,58 @@ typedef struct {
     int64_t blocks, items;           /* items = batch * groups * blocks */
 } wino_schedule;
 
+/* Columns of GEMM work a block's slots cost: the wide kernel computes whole NR-column tiles. */
+static int64_t wino_block_cost(const gconv_conv_plan *p, int64_t slots) {
+    const int64_t nr = p->gemm_kernel->nr;
+    return (slots + nr - 1) / nr * nr + WINO_BLOCK_OVERHEAD;
+}
+
 static wino_schedule wino_plan_schedule(const gconv_conv_plan *p, const gconv_conv_geom *g, int threads) {
     wino_schedule s;
     s.tiles_h = (g->out_h + GCONV_WINO_TILE - 1) / GCONV_WINO_TILE;
     s.tiles_w = (g->out_w + GCONV_WINO_TILE - 1) / GCONV_WINO_TILE;
     s.tiles = s.tiles_h * s.tiles_w;
-    const int64_t per_tile = GCONV_WINO_POINTS * (p->cin_g + p->gemm_kernel->mr) * (int64_t)sizeof(float);
-    int64_t cap = WINO_BLOCK_BYTES / per_tile;
+    const int lanes = p->kernel->nr;
+    const int64_t per_slot = GCONV_WINO_POINTS * (p->cin_g + p->gemm_kernel->mr) * (int64_t)sizeof(float);
+    int64_t cap = WINO_BLOCK_BYTES / per_slot;
     if (cap > WINO_MAX_TILES) cap = WINO_MAX_TILES;
     if (cap < 16) cap = 16;
-    s.blocks = (s.tiles + cap - 1) / cap;
-    /* Few items: round up to a multiple of the thread count so that every thread gets as many. */
     const int64_t units = g->batch * p->desc.groups;
-    if (threads > 1 && units * s.blocks < 8 * (int64_t)threads && (units * s.blocks) % threads) {
-        int64_t want = (units * s.blocks + threads - 1) / threads * threads;
-        s.blocks = (want + units - 1) / units;
-        if (s.blocks > s.tiles) s.blocks = s.tiles;
+    /* Blocks of whole tile rows keep the slot groups full (a block that starts or ends inside a
+     * row adds a part-empty group); pick the row count with the least work on the busiest
+     * thread (static contiguous shares, as team_share), the scratch within the cache budget. */
+    int64_t best_rows = 0, best_cost = 0;
+    for (int64_t rows = 1; rows <= s.tiles_h; rows++) {
+        const int64_t slots = gconv_wino_slots(0, rows * s.tiles_w, s.tiles_w, lanes);
+        if (slots > cap) break; /* (even one row too wide: blocks of tiles instead, below) */
+        const int64_t blocks = (s.tiles_h + rows - 1) / rows;
+        const int64_t last_rows = s.tiles_h - (blocks - 1) * rows;
+        const int64_t full = wino_block_cost(p, slots);
+        const int64_t last = wino_block_cost(p, gconv_wino_slots(0, last_rows * s.tiles_w, s.tiles_w, lanes));
+        /* items = units * blocks, thread t gets [t*items/T, (t+1)*items/T): bound the busiest by
+         * its item count times the full cost (the short last block helps only the last thread) */
+        const int64_t items = units * blocks, team = threads < items ? threads : items;
+        const int64_t per_thread = (items + team - 1) / team;
+        const int64_t cost = team > 1 ? per_thread * full : units * ((blocks - 1) * full + last);
+        if (!best_rows || cost < best_cost) {
+            best_rows = rows;
+            best_cost = cost;
+        }
     }
-    s.block = (s.tiles + s.blocks - 1) / s.blocks;
+    if (best_rows) {
+        s.block = best_rows * s.tiles_w;
+    } else {
+        /* a tile row takes more slots than fit: blocks of whole 16-tile runs */
+        s.block = cap / 16 * 16;
+    }
     s.blocks = (s.tiles + s.block - 1) / s.block;
     /* the most slots a block takes (the layout in gconv.h) */
     int64_t slots = 0;
-    for (int64_t b = 0; b < s.blocks; b++) {
-        const int64_t t0 = b * s.block, t1 = t0 + s.block < s.tiles ? t0 + s.block : s.tiles;
-        const int64_t n = gconv_wino_slots(t0, t1, s.tiles_w, p->kernel->nr);
+    for (int64_t blk = 0; blk < s.blocks; blk++) {
+        const int64_t t0 = blk * s.block, t1 = t0 + s.block < s.tiles ? t0 + s.block : s.tiles;
+        const int64_t n = gconv_wino_slots(t0, t1, s.tiles_w, lanes);
         if (n > slots) slots = n;
+        if (best_rows) break; /* blocks of whole rows: the first is the largest */
     }
     s.stride = (slots + 15) / 16 * 16;
     s.items = units * s.blocks;
