@@ -89,8 +89,8 @@ cdef extern from "gconv.h" nogil:
     int gconv_openmp_max_threads()
 
 ISA_NAMES = ("scalar", "avx2", "avx512")
-ALGO_NAMES = ("auto", "reference", "dwconv", "gemm", "grouped_direct")
-KIND_NAMES = ("gemm", "dwconv", "gconv", "vact", "gdc")
+ALGO_NAMES = ("auto", "reference", "dwconv", "gemm", "grouped_direct", "winograd")
+KIND_NAMES = ("gemm", "dwconv", "gconv", "vact", "gdc", "winograd")
 ACTIVATION_NAMES = (None, "relu", "relu6", "prelu", "hardswish")
 
 
@@ -401,3 +401,4 @@ def gconv_ukernel(size_t index, tuple geom, size_t cin, size_t cout, cnp.ndarray
 include "_ops.pxi"
 include "_deconv.pxi"
 include "_graph.pxi"
+include "_winograd.pxi"

@@ -23,13 +23,17 @@ ACTIVATIONS = ["relu", "relu6", "hardswish", "prelu"]
 
 def torch_reference(x, w, b, stride, pad, groups, activation, slope):
     y = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride, pad, 1, groups)
+    if activation is None:
+        return y.numpy()
     if activation == "prelu":
         return F.prelu(y, torch.from_numpy(slope)).numpy()
     return {"relu": F.relu, "relu6": F.relu6, "hardswish": F.hardswish}[activation](y).numpy()
 
 
-def algorithms_for(cin, groups):
-    return ["auto", "reference", "gemm", "grouped_direct"] + (["dwconv"] if cin == groups else [])
+def algorithms_for(cin, groups, k=None, stride=None, pad=None):
+    winograd = k == 3 and stride == 1 and pad <= 1 and cin // groups >= 16  # what 'winograd' accepts
+    return (["auto", "reference", "gemm", "grouped_direct"] + (["dwconv"] if cin == groups else [])
+            + (["winograd"] if winograd else []))
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "x".join(map(str, c)))
@@ -44,12 +48,16 @@ def test_fused_activation_matches_torch(isa, config, activation):
     slope = rng.standard_normal(cout).astype(np.float32) if activation == "prelu" else None
     ref = torch_reference(x, w, b, stride, pad, groups, activation, slope)
     finite = np.isfinite(ref)
-    for algo in algorithms_for(cin, groups):
+    # Rounding errors scale with the conv's own output, which the activation then maps: ReLU6 caps
+    # the reference at 6 while the conv's values reach ~10x that, so the error is relative to those.
+    conv = torch_reference(x, w, b, stride, pad, groups, None, None)
+    scale = np.abs(conv[np.isfinite(conv)]).max()
+    for algo in algorithms_for(cin, groups, k, stride, pad):
         y = gconv_cpu.conv2d(x, w, b, stride, pad, 1, groups, activation=activation, prelu_weight=slope,
                              algorithm=algo)
         assert np.array_equal(np.isnan(y), np.isnan(ref)), algo
         assert np.array_equal(y[np.isinf(ref)], ref[np.isinf(ref)]), algo
-        err = np.abs(y[finite] - ref[finite]).max() / np.abs(ref[finite]).max()
+        err = np.abs(y[finite] - ref[finite]).max() / scale
         assert err < 1e-5, (algo, err)
 
 

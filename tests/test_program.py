@@ -85,6 +85,7 @@ CASES = {
     "depthwise": [((8, 8, 3, 1, 8), dict(act="hardswish", residual=True)), ((8, 8, 5, 2, 8), dict(prelu=True))],
     "grouped": [((16, 16, 3, 1, 4), dict(act="none", residual=True)), ((16, 32, 1, 1, 2), dict(act="clip"))],
     "pointwise_residual_prelu": [((12, 12, 1, 1), dict(prelu=True, residual=True))],
+    "winograd": [((32, 32, 3, 1, 2), dict(prelu=True, residual=True)), ((32, 32, 3, 1), dict(act="hardswish"))],
 }
 
 

@@ -1,6 +1,7 @@
 /* Convolution operator: validation, algorithm choice, weight packing, and the
  * threaded driver that feeds the microkernels. */
 #include "../common/internal.h"
+#include "../winograd/winograd.h"
 #include "gconv_graph.h"
 
 #include <math.h>
@@ -27,6 +28,14 @@ struct gconv_conv_plan {
     float *prelu_slope;                  /* c_out slopes for PReLU */
     const gconv_kernel_info *gdc_kernel; /* dwconv: global-depthwise kernel for 1x1 outputs, NULL if none */
     const gconv_kernel_info *mx1_kernel; /* GEMM: one-pixel tile for tiles narrower than GEMV_MAX_PIXELS */
+    /* Winograd: kernel is the transform entry; packed holds GEMM panels of the plain weights
+     * (the direct path for tiles whose input is not finite) */
+    const gconv_kernel_info *gemm_kernel;   /* GEMM microkernel (winograd: transform domain and direct path) */
+    float *wino_u;                          /* [group][panel][xi] panels of G w G^T, zero bias */
+    size_t wino_u_floats;
+    int64_t wino_panel_floats;              /* MR * (cin_g + 1) */
+    float *wino_bias;                       /* c_out biases (zeros without a bias) */
+    int wino_weights_nonfinite;             /* a weight is NaN/Inf: every tile takes the direct path */
 };
 
 /* ---------------------------------------------------------------- checks */
@@ -154,6 +163,34 @@ static void pack_panels(gconv_conv_plan *p, const float *weight, const float *bi
     }
 }
 
+static int all_finite(const float *v, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return 0;
+    return 1;
+}
+
+/* Winograd: for each group, GEMM panel of MR output channels and transform point xi, the
+ * panel of U_xi = (G w G^T)[xi] over the group's input channels (MR zero biases first: the
+ * bias is added after the output transform). */
+static void pack_winograd(gconv_conv_plan *p, const float *weight, const float *bias) {
+    const int64_t mr = p->gemm_kernel->mr, cin_g = p->cin_g;
+    float u[GCONV_WINO_POINTS];
+    memset(p->wino_u, 0, p->wino_u_floats * sizeof(float));
+    for (int64_t grp = 0; grp < p->desc.groups; grp++)
+        for (int64_t m = 0; m < p->cout_g; m++) {
+            const int64_t co = grp * p->cout_g + m, panel = m / mr, i = m % mr;
+            float *base = p->wino_u + (grp * p->panels_per_group + panel) * GCONV_WINO_POINTS * p->wino_panel_floats;
+            for (int64_t ci = 0; ci < cin_g; ci++) {
+                gconv_winograd_weight_4x4_3x3(weight + (co * cin_g + ci) * 9, u);
+                for (int xi = 0; xi < GCONV_WINO_POINTS; xi++)
+                    base[xi * p->wino_panel_floats + mr + ci * mr + i] = u[xi];
+            }
+        }
+    for (int64_t co = 0; co < p->desc.c_out; co++) p->wino_bias[co] = bias ? bias[co] : 0.0f;
+    /* (a NaN/Inf bias is harmless: it is added after the output transform) */
+    p->wino_weights_nonfinite = !all_finite(weight, p->desc.c_out * cin_g * 9);
+}
+
 static void pack_dwconv(gconv_conv_plan *p, const float *weight, const float *bias) {
     const int64_t taps = p->kdim; /* cin_g == 1 */
     for (int64_t co = 0; co < p->desc.c_out; co++) {
@@ -168,12 +205,29 @@ static void pack_dwconv(gconv_conv_plan *p, const float *weight, const float *bi
  * output channels wins. Its vector path needs stride 1; 1x1 stays a GEMM. */
 #define GROUPED_DIRECT_MAX_CIN 8
 
-static gconv_algo choose_algo(const gconv_conv_desc *d) {
+/* Winograd F(4x4, 3x3) takes 3x3 stride-1 undilated convs with padding <= 1 (wider padding
+ * would put windows of pure padding, which must come out exactly as the bias, inside tiles
+ * that also see real pixels) and at least this many input channels per group: its rounding
+ * error does not grow with K like a dot product's but is a multiple of the tile's magnitude,
+ * so with few channels it exceeds the suite's per-element bound (the worst element over
+ * random sweeps: 0.8x the bound at 4 channels, 0.46x at 8, 0.21x at 16, 0.13x at 32). */
+#define WINOGRAD_MIN_CIN 16
+
+static int winograd_supported(const gconv_conv_desc *d) {
+    return d->kernel_h == 3 && d->kernel_w == 3 && d->stride_h == 1 && d->stride_w == 1 && d->dilation_h == 1 &&
+           d->dilation_w == 1 && d->pad_top <= 1 && d->pad_bottom <= 1 && d->pad_left <= 1 && d->pad_right <= 1 &&
+           d->c_in / d->groups >= WINOGRAD_MIN_CIN;
+}
+
+static gconv_algo choose_algo(const gconv_conv_desc *d, const float *weight) {
     const int64_t cin_g = d->c_in / d->groups;
     if (cin_g == 1) return GCONV_ALGO_DWCONV;
     if (d->groups > 1 && cin_g <= GROUPED_DIRECT_MAX_CIN && d->stride_w == 1 &&
         (d->kernel_h > 1 || d->kernel_w > 1))
         return GCONV_ALGO_GROUPED_DIRECT;
+    /* Winograd spreads a NaN/Inf weight over a whole filter: torch's positions need the GEMM. */
+    if (winograd_supported(d) && all_finite(weight, d->c_out * cin_g * 9))
+        return GCONV_ALGO_WINOGRAD;
     return GCONV_ALGO_GEMM;
 }
 
@@ -191,9 +245,13 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
         return gconv_fail(GCONV_EINVAL, "prelu_weight: PReLU needs one slope per output channel");
 
     const int64_t cin_g = d->c_in / d->groups;
-    if (algo == GCONV_ALGO_AUTO) algo = choose_algo(d);
+    if (algo == GCONV_ALGO_AUTO) algo = choose_algo(d, weight);
     if (algo == GCONV_ALGO_DWCONV && cin_g != 1)
         return gconv_fail(GCONV_EUNSUPPORTED, "algorithm: dwconv needs groups == in_channels");
+    if (algo == GCONV_ALGO_WINOGRAD && !winograd_supported(d))
+        return gconv_fail(GCONV_EUNSUPPORTED,
+                          "algorithm: winograd needs a 3x3 kernel, stride 1, dilation 1, padding <= 1 and at "
+                          "least %d input channels per group", WINOGRAD_MIN_CIN);
 
     gconv_conv_plan *p = calloc(1, sizeof *p);
     if (!p) return gconv_fail(GCONV_ENOMEM, "out of memory for the plan");
@@ -239,8 +297,29 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
             gconv_conv_plan_destroy(p);
             return gconv_fail(GCONV_EOVERFLOW, "packed weight size overflows");
         }
+    } else if (algo == GCONV_ALGO_WINOGRAD) {
+        p->kernel = find_kernel(GCONV_KERNEL_WINOGRAD, isa, d);
+        p->gemm_kernel = find_kernel(GCONV_KERNEL_GEMM, isa, d);
+        const int64_t mr = p->gemm_kernel ? p->gemm_kernel->mr : 1;
+        p->panels_per_group = (p->cout_g + mr - 1) / mr;
+        p->panel_floats = mr * (p->kdim + 1);
+        p->wino_panel_floats = mr * (cin_g + 1);
+        int64_t ufloats;
+        if (!gconv_mul_i64(p->panels_per_group * d->groups, p->panel_floats, &floats) ||
+            !gconv_mul_i64(p->panels_per_group * d->groups, GCONV_WINO_POINTS, &ufloats) ||
+            !gconv_mul_i64(ufloats, p->wino_panel_floats, &ufloats) || (uint64_t)ufloats > SIZE_MAX / 8) {
+            gconv_conv_plan_destroy(p);
+            return gconv_fail(GCONV_EOVERFLOW, "packed weight size overflows");
+        }
+        p->wino_u_floats = (size_t)ufloats;
+        if (p->kernel && p->gemm_kernel &&
+            (!(p->wino_u = aligned_floats(p->wino_u_floats)) || !(p->wino_bias = malloc((size_t)d->c_out * sizeof(float))))) {
+            gconv_conv_plan_destroy(p);
+            return gconv_fail(GCONV_ENOMEM, "out of memory packing %lld Winograd weights", (long long)ufloats);
+        }
     } else {
         p->kernel = find_kernel(GCONV_KERNEL_GEMM, isa, d);
+        p->gemm_kernel = p->kernel;
         p->mx1_kernel = p->kernel ? find_gemm_mx1(p->kernel) : NULL;
         const int64_t mr = p->kernel ? p->kernel->mr : 1;
         p->panels_per_group = (p->cout_g + mr - 1) / mr;
@@ -252,7 +331,7 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
             return gconv_fail(GCONV_EOVERFLOW, "packed weight size overflows");
         }
     }
-    if (algo != GCONV_ALGO_REFERENCE && !p->kernel) {
+    if (algo != GCONV_ALGO_REFERENCE && (!p->kernel || (algo == GCONV_ALGO_WINOGRAD && !p->gemm_kernel))) {
         gconv_conv_plan_destroy(p);
         return gconv_fail(GCONV_EUNSUPPORTED, "no kernel for this convolution on the %s path", gconv_isa_name(isa));
     }
@@ -275,6 +354,9 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
         pack_dwconv(p, weight, bias);
     } else if (algo == GCONV_ALGO_GROUPED_DIRECT) {
         pack_panels(p, weight, bias, GCONV_GCONV_OC, p->oc_blocks, p->block_floats);
+    } else if (algo == GCONV_ALGO_WINOGRAD) {
+        pack_panels(p, weight, bias, p->gemm_kernel->mr, p->panels_per_group, p->panel_floats);
+        pack_winograd(p, weight, bias);
     } else {
         pack_panels(p, weight, bias, p->kernel->mr, p->panels_per_group, p->panel_floats);
     }
@@ -287,13 +369,17 @@ void gconv_conv_plan_destroy(gconv_conv_plan *p) {
     free(p->packed);
     free(p->ref_bias);
     free(p->prelu_slope);
+    free(p->wino_u);
+    free(p->wino_bias);
     free(p);
 }
 
 gconv_algo gconv_conv_plan_algo(const gconv_conv_plan *p) { return p->algo; }
 gconv_isa gconv_conv_plan_isa(const gconv_conv_plan *p) { return p->isa; }
 const char *gconv_conv_plan_kernel_name(const gconv_conv_plan *p) { return p->kernel ? p->kernel->name : "reference"; }
-size_t gconv_conv_plan_packed_bytes(const gconv_conv_plan *p) { return p->packed_floats * sizeof(float); }
+size_t gconv_conv_plan_packed_bytes(const gconv_conv_plan *p) {
+    return (p->packed_floats + p->wino_u_floats) * sizeof(float);
+}
 
 /* ------------------------------------------------------------- epilogue */
 
@@ -419,18 +505,14 @@ static gemm_schedule gemm_plan_schedule(const gconv_conv_plan *p, const gconv_co
 /* Below this many pixels in a tile, GEMM tiles run through the one-pixel kernel. */
 #define GEMV_MAX_PIXELS 4
 
-static void gemm_run_item(const gconv_conv_plan *p, const run_ctx *rc, const gconv_conv_geom *g,
-                          const gemm_schedule *s, int64_t item, const float *x, float *y, float *scratch) {
+/* Output pixels [p0, p0 + nt) of group grp of batch item n, output-channel panels
+ * [panel_begin, panel_end), through GEMM microkernel gk (panels in p->packed): the B block is
+ * the input itself (1x1 direct) or its im2col in scratch (row stride ld >= nt). */
+static void gemm_pixels(const gconv_conv_plan *p, const gconv_kernel_info *gk, const gconv_kernel_info *mx1,
+                        const run_ctx *rc, const gconv_conv_geom *g, int64_t n, int64_t grp, int64_t p0, int64_t nt,
+                        int64_t ld, int64_t panel_begin, int64_t panel_end, const float *x, float *y, float *scratch) {
     const gconv_conv_desc *d = &p->desc;
     const int64_t pixels = g->out_h * g->out_w, in_plane = g->in_h * g->in_w;
-    const int64_t chunk = item % s->m_chunks;
-    int64_t rest = item / s->m_chunks;
-    const int64_t tile_idx = rest % s->n_tiles;
-    rest /= s->n_tiles;
-    const int64_t grp = rest % d->groups, n = rest / d->groups;
-
-    const int64_t p0 = tile_idx * s->tile;
-    const int64_t nt = pixels - p0 < s->tile ? pixels - p0 : s->tile;
     const float *x_group = x + (n * d->c_in + grp * p->cin_g) * in_plane;
     const float *b;
     size_t b_stride;
@@ -438,18 +520,15 @@ static void gemm_run_item(const gconv_conv_plan *p, const run_ctx *rc, const gco
         b = x_group + p0;
         b_stride = (size_t)in_plane;
     } else {
-        im2col_tile(d, g, x_group, p->cin_g, p0, nt, scratch, s->tile);
+        im2col_tile(d, g, x_group, p->cin_g, p0, nt, scratch, ld);
         b = scratch;
-        b_stride = (size_t)s->tile;
+        b_stride = (size_t)ld;
     }
-    const int64_t mr = p->kernel->mr, nr = p->kernel->nr;
-    const int64_t panel_begin = chunk * s->panels_per_chunk;
-    int64_t panel_end = panel_begin + s->panels_per_chunk;
-    if (panel_end > p->panels_per_group) panel_end = p->panels_per_group;
+    const int64_t mr = gk->mr, nr = gk->nr;
     /* A tile of a few pixels (a Linear layer, an SE block's 1x1 convs) wastes most of a wide
      * kernel's columns; the one-pixel kernel vectorizes over output channels instead. */
-    const int narrow = p->mx1_kernel && nt < GEMV_MAX_PIXELS;
-    const gconv_gemm_ukernel_fn ukernel = narrow ? p->mx1_kernel->gemm : p->kernel->gemm;
+    const int narrow = mx1 && nt < GEMV_MAX_PIXELS;
+    const gconv_gemm_ukernel_fn ukernel = narrow ? mx1->gemm : gk->gemm;
     const int64_t step = narrow ? 1 : nr;
     for (int64_t panel = panel_begin; panel < panel_end; panel++) {
         const float *w = p->packed + (grp * p->panels_per_group + panel) * p->panel_floats;
@@ -461,6 +540,164 @@ static void gemm_run_item(const gconv_conv_plan *p, const run_ctx *rc, const gco
             ukernel(rows, cols, (size_t)p->kdim, w, b + j, b_stride, c + j, (size_t)pixels, rc->kernel_clamp);
         }
         apply_epilogue(p, rc, c, grp * p->cout_g + m0, (int64_t)rows, pixels, nt);
+    }
+}
+
+static void gemm_run_item(const gconv_conv_plan *p, const run_ctx *rc, const gconv_conv_geom *g,
+                          const gemm_schedule *s, int64_t item, const float *x, float *y, float *scratch) {
+    const gconv_conv_desc *d = &p->desc;
+    const int64_t pixels = g->out_h * g->out_w;
+    const int64_t chunk = item % s->m_chunks;
+    int64_t rest = item / s->m_chunks;
+    const int64_t tile_idx = rest % s->n_tiles;
+    rest /= s->n_tiles;
+    const int64_t grp = rest % d->groups, n = rest / d->groups;
+    const int64_t p0 = tile_idx * s->tile;
+    const int64_t nt = pixels - p0 < s->tile ? pixels - p0 : s->tile;
+    const int64_t panel_begin = chunk * s->panels_per_chunk;
+    int64_t panel_end = panel_begin + s->panels_per_chunk;
+    if (panel_end > p->panels_per_group) panel_end = p->panels_per_group;
+    gemm_pixels(p, p->kernel, p->mx1_kernel, rc, g, n, grp, p0, nt, s->tile, panel_begin, panel_end, x, y, scratch);
+}
+
+/* ------------------------------------------------------------- Winograd */
+
+/* Tiles per work item: the item's transformed input (36 x cin_g x tiles) and one panel's
+ * transformed output (36 x MR x tiles) should stay in L2 with the weights streaming by. */
+#define WINO_BLOCK_BYTES (384 * 1024)
+#define WINO_MAX_TILES 128   /* slots */
+#define WINO_BLOCK_OVERHEAD 8 /* GEMM columns' worth of per-block cost (the transformed weights' reload) */
+
+typedef struct {
+    int64_t tiles_h, tiles_w, tiles; /* 4x4 output tiles */
+    int64_t block, stride;           /* tiles per item; their row stride in scratch (multiple of 16) */
+    int64_t blocks, items;           /* items = batch * groups * blocks */
+} wino_schedule;
+
+/* Columns of GEMM work a block's slots cost: the wide kernel computes whole NR-column tiles. */
+static int64_t wino_block_cost(const gconv_conv_plan *p, int64_t slots) {
+    const int64_t nr = p->gemm_kernel->nr;
+    return (slots + nr - 1) / nr * nr + WINO_BLOCK_OVERHEAD;
+}
+
+static wino_schedule wino_plan_schedule(const gconv_conv_plan *p, const gconv_conv_geom *g, int threads) {
+    wino_schedule s;
+    s.tiles_h = (g->out_h + GCONV_WINO_TILE - 1) / GCONV_WINO_TILE;
+    s.tiles_w = (g->out_w + GCONV_WINO_TILE - 1) / GCONV_WINO_TILE;
+    s.tiles = s.tiles_h * s.tiles_w;
+    const int lanes = p->kernel->nr;
+    const int64_t per_slot = GCONV_WINO_POINTS * (p->cin_g + p->gemm_kernel->mr) * (int64_t)sizeof(float);
+    int64_t cap = WINO_BLOCK_BYTES / per_slot;
+    if (cap > WINO_MAX_TILES) cap = WINO_MAX_TILES;
+    if (cap < 16) cap = 16;
+    const int64_t units = g->batch * p->desc.groups;
+    /* Blocks of whole tile rows keep the slot groups full (a block that starts or ends inside a
+     * row adds a part-empty group); pick the row count with the least work on the busiest
+     * thread (static contiguous shares, as team_share), the scratch within the cache budget. */
+    int64_t best_rows = 0, best_cost = 0;
+    for (int64_t rows = 1; rows <= s.tiles_h; rows++) {
+        const int64_t slots = gconv_wino_slots(0, rows * s.tiles_w, s.tiles_w, lanes);
+        if (slots > cap) break; /* (even one row too wide: blocks of tiles instead, below) */
+        const int64_t blocks = (s.tiles_h + rows - 1) / rows;
+        const int64_t last_rows = s.tiles_h - (blocks - 1) * rows;
+        const int64_t full = wino_block_cost(p, slots);
+        const int64_t last = wino_block_cost(p, gconv_wino_slots(0, last_rows * s.tiles_w, s.tiles_w, lanes));
+        /* items = units * blocks, thread t gets [t*items/T, (t+1)*items/T): bound the busiest by
+         * its item count times the full cost (the short last block helps only the last thread) */
+        const int64_t items = units * blocks, team = threads < items ? threads : items;
+        const int64_t per_thread = (items + team - 1) / team;
+        const int64_t cost = team > 1 ? per_thread * full : units * ((blocks - 1) * full + last);
+        if (!best_rows || cost < best_cost) {
+            best_rows = rows;
+            best_cost = cost;
+        }
+    }
+    if (best_rows) {
+        s.block = best_rows * s.tiles_w;
+    } else {
+        /* a tile row takes more slots than fit: blocks of whole 16-tile runs */
+        s.block = cap / 16 * 16;
+    }
+    s.blocks = (s.tiles + s.block - 1) / s.block;
+    /* the most slots a block takes (the layout in gconv.h) */
+    int64_t slots = 0;
+    for (int64_t blk = 0; blk < s.blocks; blk++) {
+        const int64_t t0 = blk * s.block, t1 = t0 + s.block < s.tiles ? t0 + s.block : s.tiles;
+        const int64_t n = gconv_wino_slots(t0, t1, s.tiles_w, lanes);
+        if (n > slots) slots = n;
+        if (best_rows) break; /* blocks of whole rows: the first is the largest */
+    }
+    s.stride = (slots + 15) / 16 * 16;
+    s.items = units * s.blocks;
+    return s;
+}
+
+/* Floats between the transform points' matrices in scratch: one cache line more than they
+ * need, so that the 36 rows one transform writes (or reads) do not all map to one L1 set
+ * when the matrix size is a multiple of 4 KiB. */
+static size_t wino_xi_stride(int64_t rows, const wino_schedule *s) { return (size_t)(rows * s->stride + 16); }
+
+static size_t wino_thread_scratch_floats(const gconv_conv_plan *p, const wino_schedule *s) {
+    /* V (36 x cin_g x stride), one panel's M (36 x MR x stride); V also hosts the im2col
+     * block of the direct path (9 cin_g x a row run of <= 4 * block pixels). */
+    return (size_t)GCONV_WINO_POINTS * (wino_xi_stride(p->cin_g, s) + wino_xi_stride(p->gemm_kernel->mr, s));
+}
+
+static void wino_run_item(const gconv_conv_plan *p, const run_ctx *rc, const gconv_conv_geom *g,
+                          const wino_schedule *s, int64_t item, const float *x, float *y, float *scratch) {
+    const gconv_conv_desc *d = &p->desc;
+    const int64_t blk = item % s->blocks, grp = (item / s->blocks) % d->groups, n = item / (s->blocks * d->groups);
+    const int64_t t_begin = blk * s->block, t_end = t_begin + s->block < s->tiles ? t_begin + s->block : s->tiles;
+    const int64_t in_plane = g->in_h * g->in_w, out_plane = g->out_h * g->out_w;
+    const gconv_dw_geom dg = {g->in_h, g->in_w, g->out_h, g->out_w, 3, 3, 1, 1, 1, 1, d->pad_top, d->pad_left};
+    const size_t cin_g = (size_t)p->cin_g, stride = (size_t)s->stride;
+    const int64_t mr = p->gemm_kernel->mr, nr = p->gemm_kernel->nr;
+    const int64_t nt = gconv_wino_slots(t_begin, t_end, s->tiles_w, p->kernel->nr); /* GEMM columns */
+    const size_t v_xi = wino_xi_stride(p->cin_g, s), m_xi = wino_xi_stride(mr, s);
+    float *v = scratch, *m = scratch + GCONV_WINO_POINTS * v_xi;
+    const float *x_group = x + (n * d->c_in + grp * p->cin_g) * in_plane;
+    float *y_group = y + (n * d->c_out + grp * p->cout_g) * out_plane;
+
+    const int direct = p->wino_weights_nonfinite ||
+                       p->kernel->wino_in(&dg, cin_g, x_group, (size_t)in_plane, t_begin, t_end, v, v_xi, stride);
+    if (direct) {
+        /* A NaN/Inf would spread over whole tiles: these outputs go through the plain GEMM, row run by row run. */
+        for (int64_t t = t_begin; t < t_end;) {
+            const int64_t ty = t / s->tiles_w, tx = t % s->tiles_w;
+            const int64_t cnt = s->tiles_w - tx < t_end - t ? s->tiles_w - tx : t_end - t;
+            const int64_t ox = tx * GCONV_WINO_TILE;
+            const int64_t run = g->out_w - ox < cnt * GCONV_WINO_TILE ? g->out_w - ox : cnt * GCONV_WINO_TILE;
+            for (int64_t oy = ty * GCONV_WINO_TILE; oy < (ty + 1) * GCONV_WINO_TILE && oy < g->out_h; oy++)
+                gemm_pixels(p, p->gemm_kernel, NULL, rc, g, n, grp, oy * g->out_w + ox, run, run, 0, p->panels_per_group,
+                            x, y, scratch);
+            t += cnt;
+        }
+        return;
+    }
+    const gconv_gemm_ukernel_fn gemm = p->gemm_kernel->gemm;
+    for (int64_t panel = 0; panel < p->panels_per_group; panel++) {
+        const int64_t m0 = panel * mr;
+        const size_t rows = (size_t)(p->cout_g - m0 < mr ? p->cout_g - m0 : mr);
+        const float *u = p->wino_u + (grp * p->panels_per_group + panel) * GCONV_WINO_POINTS * p->wino_panel_floats;
+        for (int xi = 0; xi < GCONV_WINO_POINTS; xi++, u += p->wino_panel_floats)
+            for (int64_t j = 0; j < nt; j += nr) {
+                const size_t cols = (size_t)(nt - j < nr ? nt - j : nr);
+                gemm(rows, cols, cin_g, u, v + xi * v_xi + j, stride, m + xi * m_xi + j, stride, &no_clamp);
+            }
+        float *out = y_group + m0 * out_plane;
+        p->kernel->wino_out(&dg, rows, m, m_xi, stride, p->wino_bias + grp * p->cout_g + m0, out, (size_t)out_plane,
+                            t_begin, t_end, rc->kernel_clamp);
+        for (int64_t t = t_begin; t < t_end && (rc->residual || p->act_kernel);) {
+            const int64_t ty = t / s->tiles_w, tx = t % s->tiles_w;
+            const int64_t cnt = s->tiles_w - tx < t_end - t ? s->tiles_w - tx : t_end - t;
+            {
+                const int64_t ox = tx * GCONV_WINO_TILE;
+                const int64_t run = g->out_w - ox < cnt * GCONV_WINO_TILE ? g->out_w - ox : cnt * GCONV_WINO_TILE;
+                for (int64_t oy = ty * GCONV_WINO_TILE; oy < (ty + 1) * GCONV_WINO_TILE && oy < g->out_h; oy++)
+                    apply_epilogue(p, rc, out + oy * g->out_w + ox, grp * p->cout_g + m0, (int64_t)rows, out_plane, run);
+            }
+            t += cnt;
+        }
     }
 }
 
@@ -680,9 +917,18 @@ gconv_status gconv_conv_plan_workspace_size(const gconv_conv_plan *p, const gcon
     if (st) return st;
     if (num_threads < 1) return gconv_fail(GCONV_EINVAL, "num_threads must be positive");
     *bytes = 0;
-    if (p->algo != GCONV_ALGO_GEMM || g.batch == 0) return GCONV_OK; /* the schedules divide by the work */
-    const gemm_schedule s = gemm_plan_schedule(p, &g, num_threads);
-    const size_t per = gemm_thread_scratch_bytes(p, s.tile);
+    if ((p->algo != GCONV_ALGO_GEMM && p->algo != GCONV_ALGO_WINOGRAD) || g.batch == 0)
+        return GCONV_OK; /* the schedules divide by the work */
+    size_t per;
+    if (p->algo == GCONV_ALGO_WINOGRAD) {
+        const wino_schedule s = wino_plan_schedule(p, &g, num_threads);
+        const size_t floats = wino_thread_scratch_floats(p, &s);
+        if (floats > SIZE_MAX / 8) return gconv_fail(GCONV_EOVERFLOW, "workspace size overflows");
+        per = (floats * sizeof(float) + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN;
+    } else {
+        const gemm_schedule s = gemm_plan_schedule(p, &g, num_threads);
+        per = gemm_thread_scratch_bytes(p, s.tile);
+    }
     if (per && (size_t)num_threads > SIZE_MAX / per) return gconv_fail(GCONV_EOVERFLOW, "workspace size overflows");
     *bytes = per * (size_t)num_threads;
     return GCONV_OK;
@@ -725,6 +971,24 @@ gconv_status gconv_conv_plan_run_residual(const gconv_conv_plan *p, const gconv_
     }
     if (p->algo == GCONV_ALGO_DWCONV) {
         dw_run(p, rc, &g, x, y, num_threads);
+        return GCONV_OK;
+    }
+    if (p->algo == GCONV_ALGO_WINOGRAD) {
+        const wino_schedule s = wino_plan_schedule(p, &g, num_threads);
+        const size_t per = need / (size_t)num_threads;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(num_threads) if (num_threads > 1 && s.items > 1)
+#endif
+        {
+            int tid = 0;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+#endif
+            float *scratch = (float *)((char *)workspace + (size_t)tid * per);
+            int64_t begin, end;
+            team_share(s.items, &begin, &end);
+            for (int64_t item = begin; item < end; item++) wino_run_item(p, rc, &g, &s, item, x, y, scratch);
+        }
         return GCONV_OK;
     }
     const gemm_schedule s = gemm_plan_schedule(p, &g, num_threads);

@@ -39,7 +39,8 @@ typedef enum {
     GCONV_ALGO_DWCONV = 2,    /* direct depthwise (groups == c_in, any multiplier) */
     GCONV_ALGO_GEMM = 3,      /* per-group GEMM; 1x1/s1/p0 reads the input in place, else per-tile im2col */
     GCONV_ALGO_GROUPED_DIRECT = 4, /* direct conv for groups of few channels (ResNeXt), no im2col */
-    GCONV_ALGO_COUNT = 5
+    GCONV_ALGO_WINOGRAD = 5,  /* Winograd F(4x4, 3x3): 3x3 stride 1, dilation 1, padding <= 1, >= 16 channels per group */
+    GCONV_ALGO_COUNT = 6
 } gconv_algo;
 
 typedef enum {
@@ -47,7 +48,8 @@ typedef enum {
     GCONV_KERNEL_DWCONV = 1,
     GCONV_KERNEL_GCONV = 2,
     GCONV_KERNEL_VACT = 3,
-    GCONV_KERNEL_GDC = 4 /* global depthwise conv: 1x1 output, kernel == input */
+    GCONV_KERNEL_GDC = 4, /* global depthwise conv: 1x1 output, kernel == input */
+    GCONV_KERNEL_WINOGRAD = 5 /* Winograd F(4x4, 3x3) input and output transforms */
 } gconv_kernel_kind;
 
 /* Activation fused after the bias. ReLU/ReLU6 become the kernels' clamp; PReLU
@@ -146,6 +148,40 @@ typedef void (*gconv_vact_ukernel_fn)(size_t n, float *x, float param);
 typedef void (*gconv_gdc_ukernel_fn)(size_t channels, size_t taps, const float *in, size_t in_stride,
                                      const float *w, float *out, const gconv_minmax *clamp);
 
+/* ---- Winograd F(4x4, 3x3) transform microkernels ----------------------
+ * The output is cut into 4x4 tiles, tiles_w = ceil(out_w / 4) per tile row, numbered t =
+ * ty * tiles_w + tx. Tile t reads the 6x6 window of the zero-padded input plane at rows
+ * 4*ty - pad_top + [0, 6) and columns 4*tx - pad_left + [0, 6) (g's kernel, stride and
+ * dilation fields are ignored: 3x3, 1, 1). xi = 6*i + j indexes the 36 transform points.
+ * Both transforms take the tiles t_begin <= t < t_end (t_end <= tiles_h * tiles_w) and the
+ * channels c < channels.
+ *
+ * Slots: tile t lives in column ("slot") s of v and m. The tiles are taken in order into
+ * groups of L slots, L = the kernel's nr (the vector lanes), group after group. With L = 1
+ * (scalar) every group is one tile, s = t - t_begin. Otherwise a group is filled with pieces,
+ * runs of consecutive tiles of one tile row: a piece of n tiles starts at a slot that is a
+ * multiple of L/4 and takes (L/4) * ceil((4n + 2) / L) slots, except that a piece of L tiles
+ * fills a group alone; a piece never runs past a tile row or t_end, and is cut where the group
+ * is full. gconv_wino_next_group() (src_c/winograd/winograd.h) is this rule; aligned vectors
+ * and whole groups are what make it fast. The slots of a group that hold no tile are gaps.
+ *
+ * Input transform (channel c's plane at in + c*in_stride), every slot of every group:
+ *   v[xi*xi_stride + c*c_stride + s] = (B^T d B)[i][j]   (gaps: finite values if the input is)
+ * Returns nonzero iff a value inside the tiles' windows is NaN or +-Inf (the caller then
+ * computes these tiles another way: the transforms would spread it over whole tiles).
+ *
+ * Output transform (reads every slot of the groups, gaps included):
+ *   out[c*out_stride + (4*ty + r)*out_w + 4*tx + q] = clamp(bias[c] + (A^T M A)[r][q])
+ * with M[i][j] = m[xi*xi_stride + c*c_stride + s], for the r, q < 4 that fall inside
+ * out_h x out_w; nothing else is written. */
+#define GCONV_WINO_TILE 4
+#define GCONV_WINO_POINTS 36
+typedef int (*gconv_wino_in_ukernel_fn)(const gconv_dw_geom *g, size_t channels, const float *in, size_t in_stride,
+                                        int64_t t_begin, int64_t t_end, float *v, size_t xi_stride, size_t c_stride);
+typedef void (*gconv_wino_out_ukernel_fn)(const gconv_dw_geom *g, size_t channels, const float *m, size_t xi_stride,
+                                          size_t c_stride, const float *bias, float *out, size_t out_stride,
+                                          int64_t t_begin, int64_t t_end, const gconv_minmax *clamp);
+
 /* One entry of the kernel table. kernel_h/w, stride of 0 mean "any". */
 typedef struct {
     const char *name;          /* e.g. "f32-gemm-8x32-avx512" */
@@ -161,6 +197,8 @@ typedef struct {
     int dilation;              /* dwconv specialization: 0 = any (the kernel reads it from the geometry), else dilation_h and dilation_w must equal it */
     gconv_gdc_ukernel_fn gdc;
     gconv_dw_multi_ukernel_fn dw_multi; /* dwconv: multi-channel form of dw, or NULL */
+    gconv_wino_in_ukernel_fn wino_in;   /* winograd: input transform (nr = tiles per vector) */
+    gconv_wino_out_ukernel_fn wino_out; /* winograd: output transform */
 } gconv_kernel_info;
 
 /* The table of every kernel compiled into this build (all ISAs). */

@@ -1,6 +1,7 @@
 /* Every microkernel in this build, in one table. The planner picks from it,
  * the tests run each entry against its scalar twin, and bench/ times them. */
 #include "../common/internal.h"
+#include "../winograd/winograd.h"
 
 #define GEMM(fn, name_, isa_, mr_, nr_) \
     {.name = name_, .kind = GCONV_KERNEL_GEMM, .isa = isa_, .mr = mr_, .nr = nr_, .gemm = fn}
@@ -14,6 +15,9 @@
     {.name = name_, .kind = GCONV_KERNEL_GDC, .isa = isa_, .mr = 1, .nr = 1, .gdc = fn}
 #define GCONV(fn, name_, isa_, oc, cols) \
     {.name = name_, .kind = GCONV_KERNEL_GCONV, .isa = isa_, .mr = oc, .nr = cols, .gconv = fn}
+/* Winograd transforms: nr = tiles per vector. */
+#define WINO(fin, fout, name_, isa_, lanes) \
+    {.name = name_, .kind = GCONV_KERNEL_WINOGRAD, .isa = isa_, .mr = GCONV_WINO_TILE, .nr = lanes, .wino_in = fin, .wino_out = fout}
 #define VACT(fn, name_, isa_, act) \
     {.name = name_, .kind = GCONV_KERNEL_VACT, .isa = isa_, .mr = 1, .nr = 1, .vact = fn, .activation = act}
 
@@ -42,6 +46,9 @@ static const gconv_kernel_info kernel_table[] = {
     GCONV(gconv_f32_gconv_4oc__scalar, "f32-gconv-4oc-scalar", GCONV_ISA_SCALAR, 4, 1),
     GCONV(gconv_f32_gconv_4oc__avx2, "f32-gconv-4oc-avx2", GCONV_ISA_AVX2, 4, 16),
     GCONV(gconv_f32_gconv_4oc__avx512, "f32-gconv-4oc-avx512", GCONV_ISA_AVX512, 4, 32),
+    WINO(gconv_f32_winograd_in_4x4_3x3__scalar, gconv_f32_winograd_out_4x4_3x3__scalar, "f32-winograd-4x4-3x3-scalar", GCONV_ISA_SCALAR, 1),
+    WINO(gconv_f32_winograd_in_4x4_3x3__avx2, gconv_f32_winograd_out_4x4_3x3__avx2, "f32-winograd-4x4-3x3-avx2", GCONV_ISA_AVX2, 8),
+    WINO(gconv_f32_winograd_in_4x4_3x3__avx512, gconv_f32_winograd_out_4x4_3x3__avx512, "f32-winograd-4x4-3x3-avx512", GCONV_ISA_AVX512, 16),
     VACT(gconv_f32_vhswish__scalar, "f32-vhswish-scalar", GCONV_ISA_SCALAR, GCONV_ACT_HARDSWISH),
     VACT(gconv_f32_vhswish__avx2, "f32-vhswish-avx2", GCONV_ISA_AVX2, GCONV_ACT_HARDSWISH),
     VACT(gconv_f32_vhswish__avx512, "f32-vhswish-avx512", GCONV_ISA_AVX512, GCONV_ACT_HARDSWISH),

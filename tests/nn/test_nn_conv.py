@@ -153,7 +153,7 @@ def test_inplace_edit_needs_prepare():
 # --------------------------------------------------------------- planning
 
 # Kernel kind each algorithm runs ('reference' runs no table kernel).
-KIND_OF = {"gemm": "gemm", "dwconv": "dwconv", "grouped_direct": "gconv"}
+KIND_OF = {"gemm": "gemm", "dwconv": "dwconv", "grouped_direct": "gconv", "winograd": "winograd"}
 FAST_GROUPED = set(gconv_cpu._plan.ALGORITHMS) - {"auto", "reference", "dwconv"}
 
 
@@ -163,7 +163,8 @@ FAST_GROUPED = set(gconv_cpu._plan.ALGORITHMS) - {"auto", "reference", "dwconv"}
     (1, 1, 1, 3, "auto", {"dwconv"}),            # 1 channel: depthwise too
     (8, 16, 1, 3, "auto", {"gemm"}),             # dense
     (8, 16, 2, 1, "auto", {"gemm"}),             # grouped pointwise (ShuffleNet)
-    (64, 64, 2, 3, "auto", {"gemm"}),            # 32 channels per group
+    (64, 64, 2, 3, "auto", {"gemm", "winograd"}),  # 32 channels per group: a GEMM or Winograd (3x3 s1)
+    (64, 64, 2, 3, "winograd", {"winograd"}),    # forced
     (8, 16, 2, 3, "auto", FAST_GROUPED),         # few channels per group: gemm or a direct grouped path
     (8, 8, 8, 3, "gemm", {"gemm"}),              # forced
     (8, 8, 8, 3, "reference", {"reference"}),
