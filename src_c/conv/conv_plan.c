@@ -525,20 +525,21 @@ static void gemm_pixels(const gconv_conv_plan *p, const gconv_kernel_info *gk, c
         b_stride = (size_t)ld;
     }
     const int64_t mr = gk->mr, nr = gk->nr;
-    /* A tile of a few pixels (a Linear layer, an SE block's 1x1 convs) wastes most of a wide
-     * kernel's columns; the one-pixel kernel vectorizes over output channels instead. */
-    const int narrow = mx1 && nt < GEMV_MAX_PIXELS;
-    const gconv_gemm_ukernel_fn ukernel = narrow ? mx1->gemm : gk->gemm;
-    const int64_t step = narrow ? 1 : nr;
+    /* A few pixels (a Linear layer, an SE block's 1x1 convs, the column past 48 of a 7x7
+     * pointwise) would waste most of a wide kernel's columns: the one-pixel kernel vectorizes
+     * over output channels instead. */
+    const int64_t wide_end = mx1 && nt % nr < GEMV_MAX_PIXELS ? nt / nr * nr : nt;
     for (int64_t panel = panel_begin; panel < panel_end; panel++) {
         const float *w = p->packed + (grp * p->panels_per_group + panel) * p->panel_floats;
         const int64_t m0 = panel * mr;
         const size_t rows = (size_t)(p->cout_g - m0 < mr ? p->cout_g - m0 : mr);
         float *c = y + (n * d->c_out + grp * p->cout_g + m0) * pixels + p0;
-        for (int64_t j = 0; j < nt; j += step) {
-            const size_t cols = (size_t)(nt - j < step ? nt - j : step);
-            ukernel(rows, cols, (size_t)p->kdim, w, b + j, b_stride, c + j, (size_t)pixels, rc->kernel_clamp);
+        for (int64_t j = 0; j < wide_end; j += nr) {
+            const size_t cols = (size_t)(wide_end - j < nr ? wide_end - j : nr);
+            gk->gemm(rows, cols, (size_t)p->kdim, w, b + j, b_stride, c + j, (size_t)pixels, rc->kernel_clamp);
         }
+        for (int64_t j = wide_end; j < nt; j++)
+            mx1->gemm(rows, 1, (size_t)p->kdim, w, b + j, b_stride, c + j, (size_t)pixels, rc->kernel_clamp);
         apply_epilogue(p, rc, c, grp * p->cout_g + m0, (int64_t)rows, pixels, nt);
     }
 }

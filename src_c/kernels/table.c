@@ -24,6 +24,8 @@
 static const gconv_kernel_info kernel_table[] = {
     GEMM(gconv_f32_gemm_4x8__scalar, "f32-gemm-4x8-scalar", GCONV_ISA_SCALAR, 4, 8),
     GEMM(gconv_f32_gemm_6x16__avx2, "f32-gemm-6x16-avx2", GCONV_ISA_AVX2, 6, 16),
+    /* the planner takes the first wide GEMM tile of an ISA: 8x48 (8x32 is kept for comparison) */
+    GEMM(gconv_f32_gemm_8x48__avx512, "f32-gemm-8x48-avx512", GCONV_ISA_AVX512, 8, 48),
     GEMM(gconv_f32_gemm_8x32__avx512, "f32-gemm-8x32-avx512", GCONV_ISA_AVX512, 8, 32),
     /* one-pixel tiles: the planner uses them when a GEMM has fewer pixels than GEMV_MAX_PIXELS */
     GEMM(gconv_f32_gemm_4x1__scalar, "f32-gemm-4x1-scalar", GCONV_ISA_SCALAR, 4, 1),
