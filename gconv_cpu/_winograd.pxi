@@ -1,8 +1,8 @@
-# Test hooks for the Winograd F(4x4, 3x3) transform microkernels (contracts in src_c/include/gconv.h).
+# Test hooks for the Winograd transform microkernels (contracts in src_c/include/gconv.h).
 # Included by _ext.pyx: uses its kernel_at, plane_geometry and float_ptr.
 
 cdef extern from "../winograd/winograd.h" nogil:
-    int64_t gconv_wino_slots(int64_t t_begin, int64_t t_end, int64_t tiles_w, int lanes)
+    int64_t gconv_wino_slots(int64_t t_begin, int64_t t_end, int64_t tiles_w, int lanes, int m, int r)
     int gconv_winograd_in_hook(size_t index, const gconv_dw_geom *g, size_t channels, const float *inp,
                                size_t in_stride, int64_t t_begin, int64_t t_end, float *v, size_t xi_stride,
                                size_t c_stride)
@@ -16,23 +16,23 @@ cdef int wino_args(size_t index, tuple geom, size_t channels, int64_t t_begin, i
     cdef const gconv_kernel_info *k = kernel_at(index)
     if KIND_NAMES[k.kind] != "winograd":
         raise ValueError("not a Winograd kernel")
-    if tuple(geom[2:8]) != (3, 3, 1, 1, 1, 1):
-        raise ValueError("geom: the Winograd F(4x4, 3x3) transforms take a 3x3 kernel, stride 1, dilation 1")
+    if tuple(geom[2:8]) != (k.kernel_h, k.kernel_h, 1, 1, 1, 1):
+        raise ValueError(f"geom: these Winograd transforms take a {k.kernel_h}x{k.kernel_h} kernel, stride 1, dilation 1")
     plane_geometry(geom, g, clamp, cmin, cmax)
     if channels < 1:
         raise ValueError("channels must be positive")
-    cdef int64_t tiles_w = (g.out_w + 3) // 4, tiles = ((g.out_h + 3) // 4) * tiles_w
+    cdef int64_t tiles_w = (g.out_w + k.mr - 1) // k.mr, tiles = ((g.out_h + k.mr - 1) // k.mr) * tiles_w
     if not (0 <= t_begin < t_end <= tiles):
         raise ValueError(f"tile range [{t_begin}, {t_end}) out of bounds ({tiles} tiles)")
-    slots[0] = gconv_wino_slots(t_begin, t_end, tiles_w, k.nr)
+    slots[0] = gconv_wino_slots(t_begin, t_end, tiles_w, k.nr, k.mr, k.kernel_h)
     return 0
 
 
-def winograd_slots(int64_t t_begin, int64_t t_end, int64_t tiles_w, int lanes):
-    """Slots the tiles [t_begin, t_end) take in the layout of a kernel with `lanes` lanes."""
-    if not (0 <= t_begin <= t_end and tiles_w >= 1 and lanes in (1, 8, 16)):
+def winograd_slots(int64_t t_begin, int64_t t_end, int64_t tiles_w, int lanes, int m=4, int r=3):
+    """Slots the tiles [t_begin, t_end) take in the layout of an F(m x m, r x r) kernel with `lanes` lanes."""
+    if not (0 <= t_begin <= t_end and tiles_w >= 1 and lanes in (1, 8, 16) and (m, r) in ((4, 3), (2, 5))):
         raise ValueError("bad slot layout arguments")
-    return gconv_wino_slots(t_begin, t_end, tiles_w, lanes)
+    return gconv_wino_slots(t_begin, t_end, tiles_w, lanes, m, r)
 
 
 def winograd_in_ukernel(size_t index, tuple geom, size_t channels, cnp.ndarray x, size_t in_stride,

@@ -31,7 +31,7 @@ def torch_reference(x, w, b, stride, pad, groups, activation, slope):
 
 
 def algorithms_for(cin, groups, k=None, stride=None, pad=None):
-    winograd = k == 3 and stride == 1 and pad <= 1 and cin // groups >= 16  # what 'winograd' accepts
+    winograd = k in (3, 5) and stride == 1 and pad <= k // 2 and cin // groups >= 16  # what "winograd" takes
     return (["auto", "reference", "gemm", "grouped_direct"] + (["dwconv"] if cin == groups else [])
             + (["winograd"] if winograd else []))
 

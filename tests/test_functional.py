@@ -504,38 +504,45 @@ def test_numpy_integer_params():
 # ------------------------------------------------------------------ Winograd
 
 WINO_CASES = [
-    # n, cin, cout, groups, h, w, padding
-    (1, 16, 16, 1, 7, 7, 1),
-    (2, 16, 24, 1, 13, 9, 1),
-    (1, 17, 5, 1, 1, 1, 1),            # one output pixel; cin not a multiple of anything
-    (1, 32, 48, 2, 28, 28, 1),         # rows of 7 tiles: two tile rows per vector
-    (2, 48, 33, 3, 11, 25, 1),
-    (1, 64, 64, 1, 56, 30, 1),         # rows of 14 tiles
-    (1, 16, 8, 1, 9, 70, (1, 0, 0, 1)),  # rows of 18 tiles, asymmetric padding
-    (1, 24, 16, 1, 6, 34, 0),          # 'valid': rows of 8 tiles
-    (1, 16, 9, 1, 20, 3, (0, 1, 1, 0)),
-    (0, 16, 16, 1, 8, 8, 1),           # empty batch
+    # k, n, cin, cout, groups, h, w, padding
+    (3, 1, 16, 16, 1, 7, 7, 1),
+    (3, 2, 16, 24, 1, 13, 9, 1),
+    (3, 1, 17, 5, 1, 1, 1, 1),            # one output pixel; cin not a multiple of anything
+    (3, 1, 32, 48, 2, 28, 28, 1),         # rows of 7 tiles: two tile rows per vector
+    (3, 2, 48, 33, 3, 11, 25, 1),
+    (3, 1, 64, 64, 1, 56, 30, 1),         # rows of 14 tiles
+    (3, 1, 16, 8, 1, 9, 70, (1, 0, 0, 1)),  # rows of 18 tiles, asymmetric padding
+    (3, 1, 24, 16, 1, 6, 34, 0),          # 'valid': rows of 8 tiles
+    (3, 1, 16, 9, 1, 20, 3, (0, 1, 1, 0)),
+    (3, 0, 16, 16, 1, 8, 8, 1),           # empty batch
+    (5, 1, 96, 64, 2, 27, 27, 2),         # AlexNet conv2's shape (narrower): rows of 14 tiles
+    (5, 2, 16, 20, 1, 13, 9, 2),
+    (5, 1, 17, 5, 1, 1, 1, 2),
+    (5, 1, 32, 16, 1, 9, 70, (2, 0, 1, 2)),  # rows of 34 tiles
+    (5, 1, 16, 8, 1, 8, 17, 0),
+    (5, 0, 16, 16, 1, 8, 8, 2),
 ]
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("case", WINO_CASES, ids=lambda c: "n{}-{}to{}-g{}-{}x{}-p{}".format(*c))
+@pytest.mark.parametrize("case", WINO_CASES, ids=lambda c: "k{}-n{}-{}to{}-g{}-{}x{}-p{}".format(*c))
 def test_winograd_matches_reference(case, threads, isa, restore_threads):
-    """algorithm='winograd' (F(4x4, 3x3)) within the suite's per-element bound, on every ISA."""
-    n, cin, cout, groups, h, w, padding = case
+    """algorithm='winograd' (F(4x4, 3x3), F(2x2, 5x5)) within the suite's per-element bound, on
+    every ISA."""
+    k, n, cin, cout, groups, h, w, padding = case
     gconv_cpu.set_num_threads(threads)
-    rng = np.random.default_rng(hash(case) % 2**32)
+    rng = np.random.default_rng(abs(hash(case)) % 2**32)
     x = (rng.standard_normal((n, cin, h, w)) * 3).astype(np.float32)
-    wt = rng.standard_normal((cout, cin // groups, 3, 3)).astype(np.float32)
+    wt = rng.standard_normal((cout, cin // groups, k, k)).astype(np.float32)
     b = rng.standard_normal(cout).astype(np.float32)
-    layer = gconv_cpu.nn.Conv2d(cin, cout, 3, padding=padding, groups=groups, algorithm="winograd")
+    layer = gconv_cpu.nn.Conv2d(cin, cout, k, padding=padding, groups=groups, algorithm="winograd")
     layer.weight, layer.bias = wt, b
-    assert layer.plan_info["algorithm"] == "winograd" and "winograd" in layer.plan_info["kernel"]
+    assert layer.plan_info["algorithm"] == "winograd" and f"{k}x{k}" in layer.plan_info["kernel"]
     y = layer(x)
-    pads = pads4(padding, (3, 3), 1)
+    pads = pads4(padding, (k, k), 1)
     ref = conv2d_ref(x, wt, b, 1, pads, 1, groups)
     assert y.shape == ref.shape
-    assert_conv_close(y, ref, conv2d_ref_abs(x, wt, b, 1, pads, 1, groups), cin // groups * 9, key=isa,
+    assert_conv_close(y, ref, conv2d_ref_abs(x, wt, b, 1, pads, 1, groups), cin // groups * k * k, key=isa,
                       what=f"{isa}/winograd/{case}/{threads}t")
     for act in ("relu", "relu6"):  # the clamp runs in the output transform
         ya = gconv_cpu.conv2d(x, wt, b, padding=padding, groups=groups, activation=act, algorithm="winograd")
@@ -555,8 +562,9 @@ def test_winograd_is_bit_identical_across_thread_counts(isa, restore_threads):
         assert np.array_equal(out[t], out[1]), f"{t} threads differ from 1"
 
 
+@pytest.mark.parametrize("k", [3, 5])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_winograd_nan_inf_propagate_like_torch(threads, isa, restore_threads):
+def test_winograd_nan_inf_propagate_like_torch(k, threads, isa, restore_threads):
     """A NaN/Inf would spread over whole 4x4 tiles through the transforms; the blocks that hold
     one are computed directly, so the non-finite outputs are exactly torch's, and an auto plan
     with a non-finite weight avoids Winograd."""
@@ -567,12 +575,12 @@ def test_winograd_nan_inf_propagate_like_torch(threads, isa, restore_threads):
     flat = x.reshape(-1)
     idx = rng.choice(flat.size, size=9, replace=False)
     flat[idx[:3]], flat[idx[3:6]], flat[idx[6:]] = np.nan, np.inf, -np.inf
-    wt = rng.standard_normal((24, 16, 3, 3)).astype(np.float32)
+    wt = rng.standard_normal((24, 16, k, k)).astype(np.float32)
     b = rng.standard_normal(24).astype(np.float32)
     t = torch.nn.functional.conv2d(torch.from_numpy(x).double(), torch.from_numpy(wt).double(),
-                                   torch.from_numpy(b).double(), padding=1).numpy()
+                                   torch.from_numpy(b).double(), padding=k // 2).numpy()
     for algorithm in ("winograd", "auto"):
-        y = gconv_cpu.conv2d(x, wt, b, padding=1, algorithm=algorithm)
+        y = gconv_cpu.conv2d(x, wt, b, padding=k // 2, algorithm=algorithm)
         np.testing.assert_array_equal(np.isnan(y), np.isnan(t), err_msg=f"{algorithm}: NaN positions")
         np.testing.assert_array_equal(np.isposinf(y), np.isposinf(t))
         np.testing.assert_array_equal(np.isneginf(y), np.isneginf(t))
@@ -581,17 +589,18 @@ def test_winograd_nan_inf_propagate_like_torch(threads, isa, restore_threads):
     x = rng.standard_normal((1, 16, 9, 10)).astype(np.float32)
     wt[3, 2, 0, 0] = np.inf
     t = torch.nn.functional.conv2d(torch.from_numpy(x).double(), torch.from_numpy(wt).double(), None,
-                                   padding=1).numpy()
+                                   padding=k // 2).numpy()
     for algorithm in ("winograd", "auto"):
-        y = gconv_cpu.conv2d(x, wt, None, padding=1, algorithm=algorithm)
+        y = gconv_cpu.conv2d(x, wt, None, padding=k // 2, algorithm=algorithm)
         np.testing.assert_array_equal(np.isnan(y), np.isnan(t), err_msg=f"{algorithm}: Inf weight")
         np.testing.assert_array_equal(np.isinf(y), np.isinf(t))
 
 
 @pytest.mark.parametrize("kwargs", [
-    dict(cin=16, k=5, padding=2), dict(cin=16, stride=2), dict(cin=16, dilation=2, padding=2),
-    dict(cin=16, padding=2), dict(cin=8), dict(cin=32, groups=4), dict(cin=16, k=1, padding=0),
-], ids=["5x5", "stride2", "dilation2", "pad2", "8ch", "8ch-per-group", "1x1"])
+    dict(cin=16, k=7, padding=3), dict(cin=16, stride=2), dict(cin=16, dilation=2, padding=2),
+    dict(cin=16, padding=2), dict(cin=16, k=5, padding=3), dict(cin=8), dict(cin=32, groups=4),
+    dict(cin=16, k=1, padding=0), dict(cin=16, k=5, stride=2, padding=2),
+], ids=["7x7", "stride2", "dilation2", "3x3-pad2", "5x5-pad3", "8ch", "8ch-per-group", "1x1", "5x5-stride2"])
 def test_winograd_declines_what_it_cannot_run(kwargs):
     cin, groups, k = kwargs.pop("cin"), kwargs.pop("groups", 1), kwargs.pop("k", 3)
     kwargs.setdefault("padding", 1)
@@ -602,10 +611,11 @@ def test_winograd_declines_what_it_cannot_run(kwargs):
     gconv_cpu.conv2d(x, wt, None, groups=groups, **kwargs)  # auto picks something else
 
 
-def test_auto_picks_winograd_for_dense_and_grouped_3x3():
-    for cin, groups in ((64, 1), (256, 8), (16, 1)):
-        layer = gconv_cpu.nn.Conv2d(cin, cin, 3, padding=1, groups=groups)
-        assert layer.plan_info["algorithm"] == "winograd", (cin, groups)
+def test_auto_picks_winograd_for_dense_and_grouped_3x3_and_5x5():
+    for cin, groups, k in ((64, 1, 3), (256, 8, 3), (16, 1, 3), (96, 2, 5), (32, 1, 5)):
+        layer = gconv_cpu.nn.Conv2d(cin, cin, k, padding=k // 2, groups=groups)
+        assert layer.plan_info["algorithm"] == "winograd", (cin, groups, k)
+        assert f"{k}x{k}" in layer.plan_info["kernel"]
     for kwargs in (dict(stride=2, padding=1), dict(padding=1, groups=16), dict(padding=2, dilation=2)):
         layer = gconv_cpu.nn.Conv2d(64, 64, 3, **kwargs)
         assert layer.plan_info["algorithm"] != "winograd", kwargs

@@ -595,16 +595,34 @@ def test_gdc_kernel(entry, clamp):
                                   rtol=2 * RTOL)
 
 
-# ------------------------------------------------ Winograd F(4x4, 3x3) transforms
+# ------------------------------- Winograd F(4x4, 3x3) and F(2x2, 5x5) transforms
 
 WINO = [k for k in TABLE if k["kind"] == "winograd"]
+# points 0, 1, -1, 2, -2, inf: one B^T for both; A^T's rows are the first m powers
 WINO_BT = np.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
                     [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]], np.float64)
 WINO_AT = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]], np.float64)
 U32 = 2.0 ** -24
 
 
-def _wino_slots(t_begin, t_end, tiles_w, lanes):
+def _wino_mr(entry):
+    """(m, r) of an F(m x m, r x r) entry: m is its mr, r its kernel size."""
+    return entry["mr"], entry["kernel_h"]
+
+
+def _wino_at(m):
+    at = WINO_AT[:m].copy()
+    at[m - 1, 5] = 1  # the point at infinity enters the highest power only
+    return at
+
+
+def _wino_twin(entry):
+    twins = [k for k in WINO if k["isa"] == "scalar" and _wino_mr(k) == _wino_mr(entry)]
+    assert twins, f"{entry['name']} has no scalar twin"
+    return twins[0]
+
+
+def _wino_slots(t_begin, t_end, tiles_w, lanes, m=4, r=3):
     """The slot layout of gconv.h, written from its text: {tile: slot} and the slot count."""
     slot_of, t, group = {}, t_begin, 0
     while t < t_end:
@@ -612,33 +630,36 @@ def _wino_slots(t_begin, t_end, tiles_w, lanes):
             slot_of[t] = group
             t, group = t + 1, group + 1
             continue
-        chunks, per = 0, lanes // 4
-        while chunks < 4 and t < t_end:
+        chunks, per = 0, lanes // m  # m chunks of lanes/m tiles
+        while chunks < m and t < t_end:
             tx = t % tiles_w
             n = min(tiles_w - tx, t_end - t)
-            n = min(n, lanes if chunks == 0 and n >= lanes else per * (4 - chunks) - 1)
+            if chunks == 0 and n >= lanes:
+                n = lanes  # a full group: its last r - 1 columns spill into one more vector
+            else:
+                n = min(n, (lanes * (m - chunks) - (r - 1)) // m)  # m*n + r - 1 columns must fit
             for i in range(n):
                 slot_of[t + i] = group * lanes + chunks * per + i
-            chunks += 4 if n == lanes else -(-(4 * n + 2) // lanes)
+            chunks += m if n == lanes else -(-(m * n + r - 1) // lanes)
             t += n
         group += 1
     return slot_of, group * lanes
 
 
-def _wino_geoms(rng):
+def _wino_geoms(rng, m, r):
     """(geom, out_h, out_w): 1 to 33 tiles per tile row, outputs that are and are not multiples
-    of 4, padding 0 or 1 on each side (asymmetric too)."""
+    of m, padding 0 to r // 2 on each side (asymmetric too)."""
     out = []
-    for tiles_w in (1, 2, 3, 4, 5, 7, 8, 9, 14, 15, 16, 17, 33):
-        for cut in (0, 3, int(rng.integers(1, 3))):
-            out_w = max(1, 4 * tiles_w - cut)
-            pt, pb, pl, pr = (int(v) for v in rng.integers(0, 2, size=4))
-            in_w = out_w + 2 - pl - pr
+    for tiles_w in (1, 2, 3, 4, 5, 6, 7, 8, 9, 14, 15, 16, 17, 33):
+        for cut in sorted({0, m - 1, int(rng.integers(0, m))}):
+            out_w = max(1, m * tiles_w - cut)
+            pt, pb, pl, pr = (int(v) for v in rng.integers(0, r // 2 + 1, size=4))
+            in_w = out_w + r - 1 - pl - pr
             out_h = int(rng.integers(1, 13))
-            in_h = out_h + 2 - pt - pb
+            in_h = out_h + r - 1 - pt - pb
             if in_w < 1 or in_h < 1:
                 continue
-            out.append(((in_h, in_w, 3, 3, 1, 1, 1, 1, pt, pb, pl, pr), out_h, out_w))
+            out.append(((in_h, in_w, r, r, 1, 1, 1, 1, pt, pb, pl, pr), out_h, out_w))
     return out
 
 
@@ -650,14 +671,14 @@ def _wino_ranges(rng, tiles):
     return ranges
 
 
-def _windows(x, geom, tiles_w, t):
+def _windows(x, geom, tiles_w, t, m):
     """The 6x6 zero-padded input windows of tile t, (channels, 6, 6) float64."""
     in_h, in_w, pt, pl = geom[0], geom[1], geom[8], geom[10]
     ty, tx = divmod(t, tiles_w)
     d = np.zeros((x.shape[0], 6, 6))
     for k in range(6):
         for q in range(6):
-            iy, ix = 4 * ty - pt + k, 4 * tx - pl + q
+            iy, ix = m * ty - pt + k, m * tx - pl + q
             if 0 <= iy < in_h and 0 <= ix < in_w:
                 d[:, k, q] = x[:, iy, ix]
     return d
@@ -671,8 +692,9 @@ def run_wino_in(entry, geom, x, t_begin, t_end, *, in_gap=5):
     for c in range(channels):
         xin.view[c * in_stride:c * in_stride + in_h * in_w] = x[c].ravel()
     x_before = xin.big.copy()
-    tiles_w = -(-(in_w + geom[10] + geom[11] - 2) // 4)
-    _, slots = _wino_slots(t_begin, t_end, tiles_w, entry["nr"])
+    m, r = _wino_mr(entry)
+    tiles_w = -(-(in_w + geom[10] + geom[11] - (r - 1)) // m)
+    _, slots = _wino_slots(t_begin, t_end, tiles_w, entry["nr"], m, r)
     c_stride, xi_stride = slots + 3, channels * (slots + 3) + 16
     v = Guarded(35 * xi_stride + (channels - 1) * c_stride + slots, OUT_SENTINEL)
     flag = _ext.winograd_in_ukernel(entry["index"], geom, channels, xin.view, in_stride, t_begin, t_end, v.view,
@@ -690,25 +712,26 @@ def run_wino_in(entry, geom, x, t_begin, t_end, *, in_gap=5):
 @pytest.mark.parametrize("entry", WINO, ids=[k["name"] for k in WINO])
 def test_winograd_input_transform(entry):
     """v[xi][c][slot(t)] = (B^T d B)[xi] for each tile's 6x6 window d (gconv.h), against float64 and
-    the scalar twin, on every tile-row width around the vector's 16/8 lanes and partial ranges."""
+    the scalar twin, on tile-row widths around the vector's 16/8 lanes and partial ranges."""
     _need(entry)
-    twin = _twin(entry)
+    twin = _wino_twin(entry)
+    m, r = _wino_mr(entry)
     rng = np.random.default_rng(500 + entry["index"])
     absbt = np.abs(WINO_BT)
     checked = 0
-    for geom, out_h, out_w in _wino_geoms(rng):
-        tiles_w, tiles = -(-out_w // 4), -(-out_h // 4) * -(-out_w // 4)
+    for geom, out_h, out_w in _wino_geoms(rng, m, r):
+        tiles_w, tiles = -(-out_w // m), -(-out_h // m) * -(-out_w // m)
         channels = int(rng.integers(1, 4))
         x = (rng.standard_normal((channels, geom[0], geom[1])) * 3).astype(np.float32)
         for t_begin, t_end in _wino_ranges(rng, tiles):
-            slot_of, slots = _wino_slots(t_begin, t_end, tiles_w, entry["nr"])
-            assert slots == _ext.winograd_slots(t_begin, t_end, tiles_w, entry["nr"])
+            slot_of, slots = _wino_slots(t_begin, t_end, tiles_w, entry["nr"], m, r)
+            assert slots == _ext.winograd_slots(t_begin, t_end, tiles_w, entry["nr"], m, r)
             flag, v = run_wino_in(entry, geom, x, t_begin, t_end)
             tflag, tv = run_wino_in(twin, geom, x, t_begin, t_end)
             assert flag == 0 and tflag == 0, "finite input reported as non-finite (a stray read?)"
             assert np.all(np.isfinite(v)), "gap slots must hold finite values for finite input"
             for t in range(t_begin, t_end):
-                d = _windows(x, geom, tiles_w, t)
+                d = _windows(x, geom, tiles_w, t, m)
                 exact = np.einsum("ij,cjk,lk->cil", WINO_BT, d, WINO_BT).reshape(channels, 36).T
                 bound = 16 * U32 * np.einsum("ij,cjk,lk->cil", absbt, np.abs(d), absbt).reshape(channels, 36).T
                 what = f"{entry['name']} geom={geom} tiles=[{t_begin}, {t_end}) tile {t}"
@@ -724,32 +747,45 @@ def test_winograd_input_transform_flags_nonfinite(entry):
     """The flag is set iff a NaN/Inf lies inside a window of the range (the caller's cue to compute
     those tiles directly); values outside the windows do not count."""
     _need(entry)
-    geom = (18, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)  # 18x70 output: 5 x 18 tiles
-    tiles_w = 18
+    m, r = _wino_mr(entry)
+    p = r // 2
+    geom = (18, 70, r, r, 1, 1, 1, 1, p, p, p, p)  # 'same' padding: an 18x70 output
+    tiles_w, tiles = -(-70 // m), -(-18 // m) * -(-70 // m)
     rng = np.random.default_rng(77)
+    seen = set()
     for bad in (np.nan, np.inf, -np.inf):
-        for (iy, ix), (t_begin, t_end), expect in [((0, 0), (0, 1), 1), ((9, 37), (2 * tiles_w + 8, 2 * tiles_w + 10), 1),
-                                                   ((9, 37), (0, 2 * tiles_w), 0), ((17, 69), (89, 90), 1),
-                                                   ((17, 69), (0, 4 * tiles_w), 0), ((4, 10), (tiles_w + 2, tiles_w + 3), 1)]:
+        for _ in range(12):
+            iy, ix = int(rng.integers(0, 18)), int(rng.integers(0, 70))
+            t_begin = int(rng.integers(0, tiles))
+            t_end = int(rng.integers(t_begin + 1, min(tiles, t_begin + 3 * tiles_w) + 1))
+            expect = any(0 <= iy - (m * (t // tiles_w) - p) < 6 and 0 <= ix - (m * (t % tiles_w) - p) < 6
+                         for t in range(t_begin, t_end))
+            if _ == 0:  # one tile whose window holds it
+                ty, tx = min(iy // m, -(-18 // m) - 1), min(ix // m, tiles_w - 1)
+                t_begin, t_end, expect = ty * tiles_w + tx, ty * tiles_w + tx + 1, True
+            seen.add(expect)
             x = rng.standard_normal((2, 18, 70)).astype(np.float32)
             x[1, iy, ix] = bad
-            flag, _ = run_wino_in(entry, geom, x, t_begin, t_end)
-            assert bool(flag) == bool(expect), f"{entry['name']}: {bad} at {(iy, ix)}, tiles [{t_begin}, {t_end})"
+            flag, _v = run_wino_in(entry, geom, x, t_begin, t_end)
+            assert bool(flag) == expect, f"{entry['name']}: {bad} at {(iy, ix)}, tiles [{t_begin}, {t_end})"
+    assert seen == {True, False}
 
 
 @pytest.mark.parametrize("clamp", list(CLAMPS), ids=list(CLAMPS))
 @pytest.mark.parametrize("entry", WINO, ids=[k["name"] for k in WINO])
 def test_winograd_output_transform(entry, clamp):
-    """out[c][4ty+r][4tx+q] = clamp(bias[c] + (A^T M A)[r][q]) inside the output, nothing else
+    """out[c][m*ty+y][m*tx+x] = clamp(bias[c] + (A^T M A)[y][x]) inside the output, nothing else
     written; gap slots (NaN here) never reach an output."""
     _need(entry)
-    twin = _twin(entry)
+    twin = _wino_twin(entry)
+    m, r = _wino_mr(entry)
+    at = _wino_at(m)
     lo_hi = CLAMPS[clamp]
     rng = np.random.default_rng(600 + entry["index"] + len(clamp))
-    absat = np.abs(WINO_AT)
+    absat = np.abs(at)
     checked = 0
-    for geom, out_h, out_w in _wino_geoms(rng):
-        tiles_w, tiles = -(-out_w // 4), -(-out_h // 4) * -(-out_w // 4)
+    for geom, out_h, out_w in _wino_geoms(rng, m, r):
+        tiles_w, tiles = -(-out_w // m), -(-out_h // m) * -(-out_w // m)
         channels = int(rng.integers(1, 4))
         bias = rng.standard_normal(channels).astype(np.float32)
         out_stride = out_h * out_w + 4
@@ -757,16 +793,16 @@ def test_winograd_output_transform(entry, clamp):
             results = []
             mt = (rng.standard_normal((36, channels, t_end - t_begin)) * 4).astype(np.float32)  # by tile
             for e in (entry, twin):
-                slot_of, slots = _wino_slots(t_begin, t_end, tiles_w, e["nr"])
+                slot_of, slots = _wino_slots(t_begin, t_end, tiles_w, e["nr"], m, r)
                 c_stride, xi_stride = slots + 2, channels * (slots + 2) + 16
-                m = Guarded(35 * xi_stride + (channels - 1) * c_stride + slots, np.nan)  # gaps stay NaN
+                mbuf = Guarded(35 * xi_stride + (channels - 1) * c_stride + slots, np.nan)  # gaps stay NaN
                 for t in range(t_begin, t_end):
                     for xi in range(36):
-                        m.view[xi * xi_stride + np.arange(channels) * c_stride + slot_of[t]] = mt[xi, :, t - t_begin]
+                        mbuf.view[xi * xi_stride + np.arange(channels) * c_stride + slot_of[t]] = mt[xi, :, t - t_begin]
                 out = Guarded((channels - 1) * out_stride + out_h * out_w, OUT_SENTINEL)
-                r = _ext.winograd_out_ukernel(e["index"], geom, channels, m.view, xi_stride, c_stride, bias, out.view,
-                                              out_stride, t_begin, t_end, *lo_hi)
-                assert tuple(r) == (out_h, out_w)
+                shape = _ext.winograd_out_ukernel(e["index"], geom, channels, mbuf.view, xi_stride, c_stride, bias,
+                                                  out.view, out_stride, t_begin, t_end, *lo_hi)
+                assert tuple(shape) == (out_h, out_w)
                 assert out.guards_intact(), f"{e['name']}: write outside out, geom={geom}"
                 full = np.full(channels * out_stride, OUT_SENTINEL, np.float32)
                 full[:out.n] = out.view
@@ -776,11 +812,11 @@ def test_winograd_output_transform(entry, clamp):
             y, ty_ = results
             written = np.zeros((out_h, out_w), bool)
             for t in range(t_begin, t_end):
-                r0, c0 = 4 * (t // tiles_w), 4 * (t % tiles_w)
+                r0, c0 = m * (t // tiles_w), m * (t % tiles_w)
                 mm = mt[:, :, t - t_begin].T.reshape(channels, 6, 6).astype(np.float64)
-                exact = np.einsum("ij,cjk,lk->cil", WINO_AT, mm, WINO_AT) + bias[:, None, None]
+                exact = np.einsum("ij,cjk,lk->cil", at, mm, at) + bias[:, None, None]
                 bound = 16 * U32 * (np.einsum("ij,cjk,lk->cil", absat, np.abs(mm), absat) + np.abs(bias)[:, None, None])
-                h, w = min(4, out_h - r0), min(4, out_w - c0)
+                h, w = min(m, out_h - r0), min(m, out_w - c0)
                 got, tw = y[:, r0:r0 + h, c0:c0 + w], ty_[:, r0:r0 + h, c0:c0 + w]
                 exact, bound = np.clip(exact[:, :h, :w], *lo_hi), bound[:, :h, :w]
                 what = f"{entry['name']} geom={geom} tiles=[{t_begin}, {t_end}) tile {t} clamp={clamp}"
@@ -793,7 +829,7 @@ def test_winograd_output_transform(entry, clamp):
 
 
 def test_winograd_hooks_check_arguments():
-    k = next(e for e in WINO if e["isa"] == "scalar")
+    k = next(e for e in WINO if e["isa"] == "scalar" and _wino_mr(e) == (4, 3))
     geom = (8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)  # 8x8 output: 2x2 tiles
     x, v = np.zeros(64, np.float32), np.zeros(36 * 4, np.float32)
     assert _ext.winograd_in_ukernel(k["index"], geom, 1, x, 64, 0, 4, v, 4, 4) == 0

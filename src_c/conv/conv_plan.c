@@ -173,7 +173,7 @@ static int all_finite(const float *v, int64_t n) {
  * panel of U_xi = (G w G^T)[xi] over the group's input channels (MR zero biases first: the
  * bias is added after the output transform). */
 static void pack_winograd(gconv_conv_plan *p, const float *weight, const float *bias) {
-    const int64_t mr = p->gemm_kernel->mr, cin_g = p->cin_g;
+    const int64_t mr = p->gemm_kernel->mr, cin_g = p->cin_g, r = p->desc.kernel_h;
     float u[GCONV_WINO_POINTS];
     memset(p->wino_u, 0, p->wino_u_floats * sizeof(float));
     for (int64_t grp = 0; grp < p->desc.groups; grp++)
@@ -181,14 +181,14 @@ static void pack_winograd(gconv_conv_plan *p, const float *weight, const float *
             const int64_t co = grp * p->cout_g + m, panel = m / mr, i = m % mr;
             float *base = p->wino_u + (grp * p->panels_per_group + panel) * GCONV_WINO_POINTS * p->wino_panel_floats;
             for (int64_t ci = 0; ci < cin_g; ci++) {
-                gconv_winograd_weight_4x4_3x3(weight + (co * cin_g + ci) * 9, u);
+                gconv_winograd_weight((int)r, weight + (co * cin_g + ci) * r * r, u);
                 for (int xi = 0; xi < GCONV_WINO_POINTS; xi++)
                     base[xi * p->wino_panel_floats + mr + ci * mr + i] = u[xi];
             }
         }
     for (int64_t co = 0; co < p->desc.c_out; co++) p->wino_bias[co] = bias ? bias[co] : 0.0f;
     /* (a NaN/Inf bias is harmless: it is added after the output transform) */
-    p->wino_weights_nonfinite = !all_finite(weight, p->desc.c_out * cin_g * 9);
+    p->wino_weights_nonfinite = !all_finite(weight, p->desc.c_out * p->kdim);
 }
 
 static void pack_dwconv(gconv_conv_plan *p, const float *weight, const float *bias) {
@@ -205,17 +205,20 @@ static void pack_dwconv(gconv_conv_plan *p, const float *weight, const float *bi
  * output channels wins. Its vector path needs stride 1; 1x1 stays a GEMM. */
 #define GROUPED_DIRECT_MAX_CIN 8
 
-/* Winograd F(4x4, 3x3) takes 3x3 stride-1 undilated convs with padding <= 1 (wider padding
- * would put windows of pure padding, which must come out exactly as the bias, inside tiles
- * that also see real pixels) and at least this many input channels per group: its rounding
+/* Winograd F(4x4, 3x3) takes 3x3 stride-1 undilated convs with padding <= 1, F(2x2, 5x5) 5x5
+ * ones with padding <= 2 (wider padding would put windows of pure padding, which must come out
+ * exactly as the bias, inside tiles that also see real pixels), and both need at least this
+ * many input channels per group. F(4x4, 3x3)'s rounding
  * error does not grow with K like a dot product's but is a multiple of the tile's magnitude,
  * so with few channels it exceeds the suite's per-element bound (the worst element over
  * random sweeps: 0.8x the bound at 4 channels, 0.46x at 8, 0.21x at 16, 0.13x at 32). */
 #define WINOGRAD_MIN_CIN 16
 
 static int winograd_supported(const gconv_conv_desc *d) {
-    return d->kernel_h == 3 && d->kernel_w == 3 && d->stride_h == 1 && d->stride_w == 1 && d->dilation_h == 1 &&
-           d->dilation_w == 1 && d->pad_top <= 1 && d->pad_bottom <= 1 && d->pad_left <= 1 && d->pad_right <= 1 &&
+    const int64_t half = d->kernel_h / 2; /* F(4x4, 3x3): padding <= 1; F(2x2, 5x5): <= 2 */
+    return (d->kernel_h == 3 || d->kernel_h == 5) && d->kernel_w == d->kernel_h && d->stride_h == 1 &&
+           d->stride_w == 1 && d->dilation_h == 1 && d->dilation_w == 1 && d->pad_top <= half &&
+           d->pad_bottom <= half && d->pad_left <= half && d->pad_right <= half &&
            d->c_in / d->groups >= WINOGRAD_MIN_CIN;
 }
 
@@ -226,7 +229,7 @@ static gconv_algo choose_algo(const gconv_conv_desc *d, const float *weight) {
         (d->kernel_h > 1 || d->kernel_w > 1))
         return GCONV_ALGO_GROUPED_DIRECT;
     /* Winograd spreads a NaN/Inf weight over a whole filter: torch's positions need the GEMM. */
-    if (winograd_supported(d) && all_finite(weight, d->c_out * cin_g * 9))
+    if (winograd_supported(d) && all_finite(weight, d->c_out * cin_g * d->kernel_h * d->kernel_w))
         return GCONV_ALGO_WINOGRAD;
     return GCONV_ALGO_GEMM;
 }
@@ -250,8 +253,8 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
         return gconv_fail(GCONV_EUNSUPPORTED, "algorithm: dwconv needs groups == in_channels");
     if (algo == GCONV_ALGO_WINOGRAD && !winograd_supported(d))
         return gconv_fail(GCONV_EUNSUPPORTED,
-                          "algorithm: winograd needs a 3x3 kernel, stride 1, dilation 1, padding <= 1 and at "
-                          "least %d input channels per group", WINOGRAD_MIN_CIN);
+                          "algorithm: winograd needs a 3x3 or 5x5 kernel, stride 1, dilation 1, padding <= 1 "
+                          "(3x3) or <= 2 (5x5) and at least %d input channels per group", WINOGRAD_MIN_CIN);
 
     gconv_conv_plan *p = calloc(1, sizeof *p);
     if (!p) return gconv_fail(GCONV_ENOMEM, "out of memory for the plan");
@@ -525,20 +528,21 @@ static void gemm_pixels(const gconv_conv_plan *p, const gconv_kernel_info *gk, c
         b_stride = (size_t)ld;
     }
     const int64_t mr = gk->mr, nr = gk->nr;
-    /* A tile of a few pixels (a Linear layer, an SE block's 1x1 convs) wastes most of a wide
-     * kernel's columns; the one-pixel kernel vectorizes over output channels instead. */
-    const int narrow = mx1 && nt < GEMV_MAX_PIXELS;
-    const gconv_gemm_ukernel_fn ukernel = narrow ? mx1->gemm : gk->gemm;
-    const int64_t step = narrow ? 1 : nr;
+    /* A few pixels (a Linear layer, an SE block's 1x1 convs, the column past 48 of a 7x7
+     * pointwise) would waste most of a wide kernel's columns: the one-pixel kernel vectorizes
+     * over output channels instead. */
+    const int64_t wide_end = mx1 && nt % nr < GEMV_MAX_PIXELS ? nt / nr * nr : nt;
     for (int64_t panel = panel_begin; panel < panel_end; panel++) {
         const float *w = p->packed + (grp * p->panels_per_group + panel) * p->panel_floats;
         const int64_t m0 = panel * mr;
         const size_t rows = (size_t)(p->cout_g - m0 < mr ? p->cout_g - m0 : mr);
         float *c = y + (n * d->c_out + grp * p->cout_g + m0) * pixels + p0;
-        for (int64_t j = 0; j < nt; j += step) {
-            const size_t cols = (size_t)(nt - j < step ? nt - j : step);
-            ukernel(rows, cols, (size_t)p->kdim, w, b + j, b_stride, c + j, (size_t)pixels, rc->kernel_clamp);
+        for (int64_t j = 0; j < wide_end; j += nr) {
+            const size_t cols = (size_t)(wide_end - j < nr ? wide_end - j : nr);
+            gk->gemm(rows, cols, (size_t)p->kdim, w, b + j, b_stride, c + j, (size_t)pixels, rc->kernel_clamp);
         }
+        for (int64_t j = wide_end; j < nt; j++)
+            mx1->gemm(rows, 1, (size_t)p->kdim, w, b + j, b_stride, c + j, (size_t)pixels, rc->kernel_clamp);
         apply_epilogue(p, rc, c, grp * p->cout_g + m0, (int64_t)rows, pixels, nt);
     }
 }
@@ -568,8 +572,11 @@ static void gemm_run_item(const gconv_conv_plan *p, const run_ctx *rc, const gco
 #define WINO_MAX_TILES 128   /* slots */
 #define WINO_BLOCK_OVERHEAD 8 /* GEMM columns' worth of per-block cost (the transformed weights' reload) */
 
+/* m, r of the plan's F(m x m, r x r) transforms */
+#define WINO_MR(p) (p)->kernel->mr, (p)->kernel->kernel_h
+
 typedef struct {
-    int64_t tiles_h, tiles_w, tiles; /* 4x4 output tiles */
+    int64_t tiles_h, tiles_w, tiles; /* m x m output tiles */
     int64_t block, stride;           /* tiles per item; their row stride in scratch (multiple of 16) */
     int64_t blocks, items;           /* items = batch * groups * blocks */
 } wino_schedule;
@@ -582,8 +589,9 @@ static int64_t wino_block_cost(const gconv_conv_plan *p, int64_t slots) {
 
 static wino_schedule wino_plan_schedule(const gconv_conv_plan *p, const gconv_conv_geom *g, int threads) {
     wino_schedule s;
-    s.tiles_h = (g->out_h + GCONV_WINO_TILE - 1) / GCONV_WINO_TILE;
-    s.tiles_w = (g->out_w + GCONV_WINO_TILE - 1) / GCONV_WINO_TILE;
+    const int64_t m = p->kernel->mr;
+    s.tiles_h = (g->out_h + m - 1) / m;
+    s.tiles_w = (g->out_w + m - 1) / m;
     s.tiles = s.tiles_h * s.tiles_w;
     const int lanes = p->kernel->nr;
     const int64_t per_slot = GCONV_WINO_POINTS * (p->cin_g + p->gemm_kernel->mr) * (int64_t)sizeof(float);
@@ -596,12 +604,12 @@ static wino_schedule wino_plan_schedule(const gconv_conv_plan *p, const gconv_co
      * thread (static contiguous shares, as team_share), the scratch within the cache budget. */
     int64_t best_rows = 0, best_cost = 0;
     for (int64_t rows = 1; rows <= s.tiles_h; rows++) {
-        const int64_t slots = gconv_wino_slots(0, rows * s.tiles_w, s.tiles_w, lanes);
+        const int64_t slots = gconv_wino_slots(0, rows * s.tiles_w, s.tiles_w, lanes, WINO_MR(p));
         if (slots > cap) break; /* (even one row too wide: blocks of tiles instead, below) */
         const int64_t blocks = (s.tiles_h + rows - 1) / rows;
         const int64_t last_rows = s.tiles_h - (blocks - 1) * rows;
         const int64_t full = wino_block_cost(p, slots);
-        const int64_t last = wino_block_cost(p, gconv_wino_slots(0, last_rows * s.tiles_w, s.tiles_w, lanes));
+        const int64_t last = wino_block_cost(p, gconv_wino_slots(0, last_rows * s.tiles_w, s.tiles_w, lanes, WINO_MR(p)));
         /* items = units * blocks, thread t gets [t*items/T, (t+1)*items/T): bound the busiest by
          * its item count times the full cost (the short last block helps only the last thread) */
         const int64_t items = units * blocks, team = threads < items ? threads : items;
@@ -623,7 +631,7 @@ static wino_schedule wino_plan_schedule(const gconv_conv_plan *p, const gconv_co
     int64_t slots = 0;
     for (int64_t blk = 0; blk < s.blocks; blk++) {
         const int64_t t0 = blk * s.block, t1 = t0 + s.block < s.tiles ? t0 + s.block : s.tiles;
-        const int64_t n = gconv_wino_slots(t0, t1, s.tiles_w, lanes);
+        const int64_t n = gconv_wino_slots(t0, t1, s.tiles_w, lanes, WINO_MR(p));
         if (n > slots) slots = n;
         if (best_rows) break; /* blocks of whole rows: the first is the largest */
     }
@@ -638,9 +646,11 @@ static wino_schedule wino_plan_schedule(const gconv_conv_plan *p, const gconv_co
 static size_t wino_xi_stride(int64_t rows, const wino_schedule *s) { return (size_t)(rows * s->stride + 16); }
 
 static size_t wino_thread_scratch_floats(const gconv_conv_plan *p, const wino_schedule *s) {
-    /* V (36 x cin_g x stride), one panel's M (36 x MR x stride); V also hosts the im2col
-     * block of the direct path (9 cin_g x a row run of <= 4 * block pixels). */
-    return (size_t)GCONV_WINO_POINTS * (wino_xi_stride(p->cin_g, s) + wino_xi_stride(p->gemm_kernel->mr, s));
+    /* V (36 x cin_g x stride), one panel's M (36 x MR x stride); the same space hosts the im2col
+     * block of the direct path (kdim x a row run of at most m * stride pixels) */
+    const size_t vm = (size_t)GCONV_WINO_POINTS * (wino_xi_stride(p->cin_g, s) + wino_xi_stride(p->gemm_kernel->mr, s));
+    const size_t direct = (size_t)p->kdim * (size_t)p->kernel->mr * (size_t)s->stride;
+    return vm > direct ? vm : direct;
 }
 
 static void wino_run_item(const gconv_conv_plan *p, const run_ctx *rc, const gconv_conv_geom *g,
@@ -649,10 +659,12 @@ static void wino_run_item(const gconv_conv_plan *p, const run_ctx *rc, const gco
     const int64_t blk = item % s->blocks, grp = (item / s->blocks) % d->groups, n = item / (s->blocks * d->groups);
     const int64_t t_begin = blk * s->block, t_end = t_begin + s->block < s->tiles ? t_begin + s->block : s->tiles;
     const int64_t in_plane = g->in_h * g->in_w, out_plane = g->out_h * g->out_w;
-    const gconv_dw_geom dg = {g->in_h, g->in_w, g->out_h, g->out_w, 3, 3, 1, 1, 1, 1, d->pad_top, d->pad_left};
+    const int64_t tile = p->kernel->mr;
+    const gconv_dw_geom dg = {g->in_h, g->in_w, g->out_h, g->out_w, d->kernel_h, d->kernel_w, 1, 1, 1, 1,
+                              d->pad_top, d->pad_left};
     const size_t cin_g = (size_t)p->cin_g, stride = (size_t)s->stride;
     const int64_t mr = p->gemm_kernel->mr, nr = p->gemm_kernel->nr;
-    const int64_t nt = gconv_wino_slots(t_begin, t_end, s->tiles_w, p->kernel->nr); /* GEMM columns */
+    const int64_t nt = gconv_wino_slots(t_begin, t_end, s->tiles_w, p->kernel->nr, WINO_MR(p)); /* GEMM columns */
     const size_t v_xi = wino_xi_stride(p->cin_g, s), m_xi = wino_xi_stride(mr, s);
     float *v = scratch, *m = scratch + GCONV_WINO_POINTS * v_xi;
     const float *x_group = x + (n * d->c_in + grp * p->cin_g) * in_plane;
@@ -665,9 +677,9 @@ static void wino_run_item(const gconv_conv_plan *p, const run_ctx *rc, const gco
         for (int64_t t = t_begin; t < t_end;) {
             const int64_t ty = t / s->tiles_w, tx = t % s->tiles_w;
             const int64_t cnt = s->tiles_w - tx < t_end - t ? s->tiles_w - tx : t_end - t;
-            const int64_t ox = tx * GCONV_WINO_TILE;
-            const int64_t run = g->out_w - ox < cnt * GCONV_WINO_TILE ? g->out_w - ox : cnt * GCONV_WINO_TILE;
-            for (int64_t oy = ty * GCONV_WINO_TILE; oy < (ty + 1) * GCONV_WINO_TILE && oy < g->out_h; oy++)
+            const int64_t ox = tx * tile;
+            const int64_t run = g->out_w - ox < cnt * tile ? g->out_w - ox : cnt * tile;
+            for (int64_t oy = ty * tile; oy < (ty + 1) * tile && oy < g->out_h; oy++)
                 gemm_pixels(p, p->gemm_kernel, NULL, rc, g, n, grp, oy * g->out_w + ox, run, run, 0, p->panels_per_group,
                             x, y, scratch);
             t += cnt;
@@ -691,9 +703,9 @@ static void wino_run_item(const gconv_conv_plan *p, const run_ctx *rc, const gco
             const int64_t ty = t / s->tiles_w, tx = t % s->tiles_w;
             const int64_t cnt = s->tiles_w - tx < t_end - t ? s->tiles_w - tx : t_end - t;
             {
-                const int64_t ox = tx * GCONV_WINO_TILE;
-                const int64_t run = g->out_w - ox < cnt * GCONV_WINO_TILE ? g->out_w - ox : cnt * GCONV_WINO_TILE;
-                for (int64_t oy = ty * GCONV_WINO_TILE; oy < (ty + 1) * GCONV_WINO_TILE && oy < g->out_h; oy++)
+                const int64_t ox = tx * tile;
+                const int64_t run = g->out_w - ox < cnt * tile ? g->out_w - ox : cnt * tile;
+                for (int64_t oy = ty * tile; oy < (ty + 1) * tile && oy < g->out_h; oy++)
                     apply_epilogue(p, rc, out + oy * g->out_w + ox, grp * p->cout_g + m0, (int64_t)rows, out_plane, run);
             }
             t += cnt;

@@ -39,7 +39,7 @@ typedef enum {
     GCONV_ALGO_DWCONV = 2,    /* direct depthwise (groups == c_in, any multiplier) */
     GCONV_ALGO_GEMM = 3,      /* per-group GEMM; 1x1/s1/p0 reads the input in place, else per-tile im2col */
     GCONV_ALGO_GROUPED_DIRECT = 4, /* direct conv for groups of few channels (ResNeXt), no im2col */
-    GCONV_ALGO_WINOGRAD = 5,  /* Winograd F(4x4, 3x3): 3x3 stride 1, dilation 1, padding <= 1, >= 16 channels per group */
+    GCONV_ALGO_WINOGRAD = 5,  /* Winograd F(4x4,3x3) / F(2x2,5x5): stride 1, dilation 1, padding <= r/2, >= 16 channels per group */
     GCONV_ALGO_COUNT = 6
 } gconv_algo;
 
@@ -49,7 +49,7 @@ typedef enum {
     GCONV_KERNEL_GCONV = 2,
     GCONV_KERNEL_VACT = 3,
     GCONV_KERNEL_GDC = 4, /* global depthwise conv: 1x1 output, kernel == input */
-    GCONV_KERNEL_WINOGRAD = 5 /* Winograd F(4x4, 3x3) input and output transforms */
+    GCONV_KERNEL_WINOGRAD = 5 /* Winograd input and output transforms */
 } gconv_kernel_kind;
 
 /* Activation fused after the bias. ReLU/ReLU6 become the kernels' clamp; PReLU
@@ -148,21 +148,23 @@ typedef void (*gconv_vact_ukernel_fn)(size_t n, float *x, float param);
 typedef void (*gconv_gdc_ukernel_fn)(size_t channels, size_t taps, const float *in, size_t in_stride,
                                      const float *w, float *out, const gconv_minmax *clamp);
 
-/* ---- Winograd F(4x4, 3x3) transform microkernels ----------------------
- * The output is cut into 4x4 tiles, tiles_w = ceil(out_w / 4) per tile row, numbered t =
- * ty * tiles_w + tx. Tile t reads the 6x6 window of the zero-padded input plane at rows
- * 4*ty - pad_top + [0, 6) and columns 4*tx - pad_left + [0, 6) (g's kernel, stride and
- * dilation fields are ignored: 3x3, 1, 1). xi = 6*i + j indexes the 36 transform points.
+/* ---- Winograd transform microkernels ----------------------------------
+ * F(m x m, r x r) with a 6x6 transform (m + r - 1 = 6: F(4x4, 3x3) and F(2x2, 5x5)); the
+ * table entry gives m (mr) and r (kernel_h). The output is cut into m x m tiles, tiles_w =
+ * ceil(out_w / m) per tile row, numbered t = ty * tiles_w + tx. Tile t reads the 6x6 window of
+ * the zero-padded input plane at rows m*ty - pad_top + [0, 6) and columns m*tx - pad_left +
+ * [0, 6) (g's kernel, stride and dilation fields are ignored: r x r, 1, 1). xi = 6*i + j
+ * indexes the 36 transform points.
  * Both transforms take the tiles t_begin <= t < t_end (t_end <= tiles_h * tiles_w) and the
  * channels c < channels.
  *
  * Slots: tile t lives in column ("slot") s of v and m. The tiles are taken in order into
  * groups of L slots, L = the kernel's nr (the vector lanes), group after group. With L = 1
  * (scalar) every group is one tile, s = t - t_begin. Otherwise a group is filled with pieces,
- * runs of consecutive tiles of one tile row: a piece of n tiles starts at a slot that is a
- * multiple of L/4 and takes (L/4) * ceil((4n + 2) / L) slots, except that a piece of L tiles
- * fills a group alone; a piece never runs past a tile row or t_end, and is cut where the group
- * is full. gconv_wino_next_group() (src_c/winograd/winograd.h) is this rule; aligned vectors
+ * runs of consecutive tiles of one tile row: a piece of n tiles (spanning m*n + r - 1 input
+ * columns) starts at a slot that is a multiple of L/m and takes (L/m) * ceil((m*n + r - 1) / L)
+ * slots, except that a piece of L tiles fills a group alone; a piece never runs past a tile row
+ * or t_end, and is cut where the group is full. gconv_wino_next_group() (src_c/winograd/winograd.h) is this rule; aligned vectors
  * and whole groups are what make it fast. The slots of a group that hold no tile are gaps.
  *
  * Input transform (channel c's plane at in + c*in_stride), every slot of every group:
@@ -171,10 +173,9 @@ typedef void (*gconv_gdc_ukernel_fn)(size_t channels, size_t taps, const float *
  * computes these tiles another way: the transforms would spread it over whole tiles).
  *
  * Output transform (reads every slot of the groups, gaps included):
- *   out[c*out_stride + (4*ty + r)*out_w + 4*tx + q] = clamp(bias[c] + (A^T M A)[r][q])
- * with M[i][j] = m[xi*xi_stride + c*c_stride + s], for the r, q < 4 that fall inside
+ *   out[c*out_stride + (m*ty + y)*out_w + m*tx + x] = clamp(bias[c] + (A^T M A)[y][x])
+ * with M[i][j] = m[xi*xi_stride + c*c_stride + s], for the y, x < m that fall inside
  * out_h x out_w; nothing else is written. */
-#define GCONV_WINO_TILE 4
 #define GCONV_WINO_POINTS 36
 typedef int (*gconv_wino_in_ukernel_fn)(const gconv_dw_geom *g, size_t channels, const float *in, size_t in_stride,
                                         int64_t t_begin, int64_t t_end, float *v, size_t xi_stride, size_t c_stride);

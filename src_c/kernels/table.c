@@ -15,15 +15,18 @@
     {.name = name_, .kind = GCONV_KERNEL_GDC, .isa = isa_, .mr = 1, .nr = 1, .gdc = fn}
 #define GCONV(fn, name_, isa_, oc, cols) \
     {.name = name_, .kind = GCONV_KERNEL_GCONV, .isa = isa_, .mr = oc, .nr = cols, .gconv = fn}
-/* Winograd transforms: nr = tiles per vector. */
-#define WINO(fin, fout, name_, isa_, lanes) \
-    {.name = name_, .kind = GCONV_KERNEL_WINOGRAD, .isa = isa_, .mr = GCONV_WINO_TILE, .nr = lanes, .wino_in = fin, .wino_out = fout}
+/* Winograd F(m x m, r x r) transforms: mr = m (output tile side), nr = the vector's lanes
+ * (slots per group), kernel r x r, stride 1. */
+#define WINO(fin, fout, name_, isa_, lanes, m, r) \
+    {.name = name_, .kind = GCONV_KERNEL_WINOGRAD, .isa = isa_, .mr = m, .nr = lanes, .kernel_h = r, .kernel_w = r, .stride = 1, .wino_in = fin, .wino_out = fout}
 #define VACT(fn, name_, isa_, act) \
     {.name = name_, .kind = GCONV_KERNEL_VACT, .isa = isa_, .mr = 1, .nr = 1, .vact = fn, .activation = act}
 
 static const gconv_kernel_info kernel_table[] = {
     GEMM(gconv_f32_gemm_4x8__scalar, "f32-gemm-4x8-scalar", GCONV_ISA_SCALAR, 4, 8),
     GEMM(gconv_f32_gemm_6x16__avx2, "f32-gemm-6x16-avx2", GCONV_ISA_AVX2, 6, 16),
+    /* the planner takes the first wide GEMM tile of an ISA: 8x48 (8x32 is kept for comparison) */
+    GEMM(gconv_f32_gemm_8x48__avx512, "f32-gemm-8x48-avx512", GCONV_ISA_AVX512, 8, 48),
     GEMM(gconv_f32_gemm_8x32__avx512, "f32-gemm-8x32-avx512", GCONV_ISA_AVX512, 8, 32),
     /* one-pixel tiles: the planner uses them when a GEMM has fewer pixels than GEMV_MAX_PIXELS */
     GEMM(gconv_f32_gemm_4x1__scalar, "f32-gemm-4x1-scalar", GCONV_ISA_SCALAR, 4, 1),
@@ -46,9 +49,12 @@ static const gconv_kernel_info kernel_table[] = {
     GCONV(gconv_f32_gconv_4oc__scalar, "f32-gconv-4oc-scalar", GCONV_ISA_SCALAR, 4, 1),
     GCONV(gconv_f32_gconv_4oc__avx2, "f32-gconv-4oc-avx2", GCONV_ISA_AVX2, 4, 16),
     GCONV(gconv_f32_gconv_4oc__avx512, "f32-gconv-4oc-avx512", GCONV_ISA_AVX512, 4, 32),
-    WINO(gconv_f32_winograd_in_4x4_3x3__scalar, gconv_f32_winograd_out_4x4_3x3__scalar, "f32-winograd-4x4-3x3-scalar", GCONV_ISA_SCALAR, 1),
-    WINO(gconv_f32_winograd_in_4x4_3x3__avx2, gconv_f32_winograd_out_4x4_3x3__avx2, "f32-winograd-4x4-3x3-avx2", GCONV_ISA_AVX2, 8),
-    WINO(gconv_f32_winograd_in_4x4_3x3__avx512, gconv_f32_winograd_out_4x4_3x3__avx512, "f32-winograd-4x4-3x3-avx512", GCONV_ISA_AVX512, 16),
+    WINO(gconv_f32_winograd_in_4x4_3x3__scalar, gconv_f32_winograd_out_4x4_3x3__scalar, "f32-winograd-4x4-3x3-scalar", GCONV_ISA_SCALAR, 1, 4, 3),
+    WINO(gconv_f32_winograd_in_4x4_3x3__avx2, gconv_f32_winograd_out_4x4_3x3__avx2, "f32-winograd-4x4-3x3-avx2", GCONV_ISA_AVX2, 8, 4, 3),
+    WINO(gconv_f32_winograd_in_4x4_3x3__avx512, gconv_f32_winograd_out_4x4_3x3__avx512, "f32-winograd-4x4-3x3-avx512", GCONV_ISA_AVX512, 16, 4, 3),
+    WINO(gconv_f32_winograd_in_2x2_5x5__scalar, gconv_f32_winograd_out_2x2_5x5__scalar, "f32-winograd-2x2-5x5-scalar", GCONV_ISA_SCALAR, 1, 2, 5),
+    WINO(gconv_f32_winograd_in_2x2_5x5__avx2, gconv_f32_winograd_out_2x2_5x5__avx2, "f32-winograd-2x2-5x5-avx2", GCONV_ISA_AVX2, 8, 2, 5),
+    WINO(gconv_f32_winograd_in_2x2_5x5__avx512, gconv_f32_winograd_out_2x2_5x5__avx512, "f32-winograd-2x2-5x5-avx512", GCONV_ISA_AVX512, 16, 2, 5),
     VACT(gconv_f32_vhswish__scalar, "f32-vhswish-scalar", GCONV_ISA_SCALAR, GCONV_ACT_HARDSWISH),
     VACT(gconv_f32_vhswish__avx2, "f32-vhswish-avx2", GCONV_ISA_AVX2, GCONV_ACT_HARDSWISH),
     VACT(gconv_f32_vhswish__avx512, "f32-vhswish-avx512", GCONV_ISA_AVX512, GCONV_ACT_HARDSWISH),

@@ -12,6 +12,8 @@
 
 #include "winograd.h"
 
+#define TILE 4 /* F(4x4, 3x3): outputs per tile side */
+
 #define LANES 8
 
 /* Lanes [begin, end) of an 8-lane vector as a vmaskmov mask. */
@@ -56,12 +58,12 @@ static inline int in_chunks(const gconv_dw_geom *g, const gconv_wino_group *gr, 
     int active = 0;
     for (int p = 0; p < gr->npieces; p++) {
         const int nk = gr->cnt[p] == LANES ? 5 : (int)((4 * gr->cnt[p] + 2 + LANES - 1) / LANES);
-        const int64_t iy0 = gr->ty[p] * GCONV_WINO_TILE - g->pad_top;
+        const int64_t iy0 = gr->ty[p] * TILE - g->pad_top;
         int ok = 0;
         for (int q = 0; q < 6; q++) ok |= (iy0 + q >= 0 && iy0 + q < g->in_h) << q;
         for (int sub = 0; sub < nk; sub++) {
             const int k = gr->chunk0[p] + sub;
-            const int64_t col = gr->tx[p] * GCONV_WINO_TILE - g->pad_left + LANES * sub;
+            const int64_t col = gr->tx[p] * TILE - g->pad_left + LANES * sub;
             const int64_t need = 4 * gr->cnt[p] + 2 - LANES * sub;
             mk[k] = lane_range(-col, g->in_w - col < need ? g->in_w - col : need);
             off[k] = iy0 * g->in_w + col;
@@ -77,12 +79,12 @@ int gconv_f32_winograd_in_4x4_3x3__avx2(const gconv_dw_geom *g, size_t channels,
                                         size_t xi_stride, size_t c_stride) {
     const __m256 zero = _mm256_setzero_ps();
     const __m256i rot1 = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);
-    const int64_t tiles_w = (g->out_w + GCONV_WINO_TILE - 1) / GCONV_WINO_TILE;
+    const int64_t tiles_w = (g->out_w + TILE - 1) / TILE;
     __m256 flag = zero;
     gconv_wino_group gr;
     float *vg = v;
     for (int64_t t = t_begin; t < t_end; vg += LANES) {
-        t = gconv_wino_next_group(t, t_end, tiles_w, LANES, &gr);
+        t = gconv_wino_next_group(t, t_end, tiles_w, LANES, 4, 3, &gr);
         int64_t off[5];
         int rows_ok[5];
         __m256i mk[5];
@@ -136,21 +138,21 @@ void gconv_f32_winograd_out_4x4_3x3__avx2(const gconv_dw_geom *g, size_t channel
                                           size_t out_stride, int64_t t_begin, int64_t t_end,
                                           const gconv_minmax *clamp) {
     const __m256 lo = _mm256_set1_ps(clamp->min), hi = _mm256_set1_ps(clamp->max);
-    const int64_t tiles_w = (g->out_w + GCONV_WINO_TILE - 1) / GCONV_WINO_TILE;
+    const int64_t tiles_w = (g->out_w + TILE - 1) / TILE;
     gconv_wino_group gr;
     const float *mg = m;
     for (int64_t t = t_begin; t < t_end; mg += LANES) {
-        t = gconv_wino_next_group(t, t_end, tiles_w, LANES, &gr);
+        t = gconv_wino_next_group(t, t_end, tiles_w, LANES, 4, 3, &gr);
         /* output vector k (2 tiles) of row r: 8 columns at out + off[k] + r*out_w, for r < nrows[k] */
         int64_t off[4] = {0, 0, 0, 0};
         int nrows[4] = {0, 0, 0, 0};
         __m256i st[4];
         for (int k = 0; k < 4; k++) st[k] = _mm256_setzero_si256();
         for (int p = 0; p < gr.npieces; p++) {
-            const int64_t oy = gr.ty[p] * GCONV_WINO_TILE;
+            const int64_t oy = gr.ty[p] * TILE;
             for (int sub = 0; 2 * sub < gr.cnt[p]; sub++) {
                 const int k = gr.chunk0[p] + sub;
-                const int64_t ox = gr.tx[p] * GCONV_WINO_TILE + LANES * sub;
+                const int64_t ox = gr.tx[p] * TILE + LANES * sub;
                 const int64_t ncols = 4 * gr.cnt[p] - LANES * sub;
                 st[k] = lane_range(0, g->out_w - ox < ncols ? g->out_w - ox : ncols);
                 nrows[k] = g->out_h - oy < 4 ? (int)(g->out_h - oy) : 4;

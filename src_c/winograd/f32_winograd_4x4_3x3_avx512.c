@@ -22,6 +22,8 @@
 
 #include "winograd.h"
 
+#define TILE 4 /* F(4x4, 3x3): outputs per tile side */
+
 #define LANES 16
 
 /* Lanes [begin, end) of a 16-lane vector, clipped to [0, 16]. */
@@ -68,12 +70,12 @@ static inline int in_chunks(const gconv_dw_geom *g, const gconv_wino_group *gr, 
     int active = 0;
     for (int p = 0; p < gr->npieces; p++) {
         const int nk = gr->cnt[p] == LANES ? 5 : (int)((4 * gr->cnt[p] + 2 + LANES - 1) / LANES);
-        const int64_t iy0 = gr->ty[p] * GCONV_WINO_TILE - g->pad_top;
+        const int64_t iy0 = gr->ty[p] * TILE - g->pad_top;
         int ok = 0;
         for (int q = 0; q < 6; q++) ok |= (iy0 + q >= 0 && iy0 + q < g->in_h) << q;
         for (int sub = 0; sub < nk; sub++) {
             const int k = gr->chunk0[p] + sub;
-            const int64_t col = gr->tx[p] * GCONV_WINO_TILE - g->pad_left + LANES * sub;
+            const int64_t col = gr->tx[p] * TILE - g->pad_left + LANES * sub;
             const int64_t need = 4 * gr->cnt[p] + 2 - LANES * sub; /* columns of the piece from col on */
             mk[k] = lane_range(-col, g->in_w - col < need ? g->in_w - col : need);
             off[k] = iy0 * g->in_w + col;
@@ -95,12 +97,12 @@ int gconv_f32_winograd_in_4x4_3x3__avx512(const gconv_dw_geom *g, size_t channel
     const __m512i ish0 = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
     const __m512i ish1 = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17);
     const __m512 zero = _mm512_setzero_ps();
-    const int64_t tiles_w = (g->out_w + GCONV_WINO_TILE - 1) / GCONV_WINO_TILE;
+    const int64_t tiles_w = (g->out_w + TILE - 1) / TILE;
     __m512 flag = zero; /* += x * 0: NaN once a NaN or Inf was loaded */
     gconv_wino_group gr;
     float *vg = v;
     for (int64_t t = t_begin; t < t_end; vg += LANES) {
-        t = gconv_wino_next_group(t, t_end, tiles_w, LANES, &gr);
+        t = gconv_wino_next_group(t, t_end, tiles_w, LANES, 4, 3, &gr);
         int64_t off[5];
         int rows_ok[5];
         __mmask16 mk[5];
@@ -156,20 +158,20 @@ void gconv_f32_winograd_out_4x4_3x3__avx512(const gconv_dw_geom *g, size_t chann
     const __m512i iq_hi = _mm512_setr_epi32(8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
     const __m512 lo = _mm512_set1_ps(clamp->min), hi = _mm512_set1_ps(clamp->max);
     const int do_clamp = !(clamp->min == -INFINITY && clamp->max == INFINITY);
-    const int64_t tiles_w = (g->out_w + GCONV_WINO_TILE - 1) / GCONV_WINO_TILE;
+    const int64_t tiles_w = (g->out_w + TILE - 1) / TILE;
     gconv_wino_group gr;
     const float *mg = m;
     for (int64_t t = t_begin; t < t_end; mg += LANES) {
-        t = gconv_wino_next_group(t, t_end, tiles_w, LANES, &gr);
+        t = gconv_wino_next_group(t, t_end, tiles_w, LANES, 4, 3, &gr);
         /* output vector k (4 tiles) of row r: 16 columns at out + off[k] + r*out_w, for r < nrows[k] */
         int64_t off[4] = {0, 0, 0, 0};
         int nrows[4] = {0, 0, 0, 0};
         __mmask16 st[4] = {0, 0, 0, 0};
         for (int p = 0; p < gr.npieces; p++) {
-            const int64_t oy = gr.ty[p] * GCONV_WINO_TILE;
+            const int64_t oy = gr.ty[p] * TILE;
             for (int sub = 0; 4 * sub < gr.cnt[p]; sub++) {
                 const int k = gr.chunk0[p] + sub;
-                const int64_t ox = gr.tx[p] * GCONV_WINO_TILE + LANES * sub;
+                const int64_t ox = gr.tx[p] * TILE + LANES * sub;
                 const int64_t ncols = 4 * gr.cnt[p] - LANES * sub;
                 st[k] = lane_range(0, g->out_w - ox < ncols ? g->out_w - ox : ncols);
                 nrows[k] = g->out_h - oy < 4 ? (int)(g->out_h - oy) : 4;

@@ -11,6 +11,8 @@
 #include "../common/internal.h"
 #include "winograd.h"
 
+#define TILE 4 /* F(4x4, 3x3): outputs per tile side */
+
 static inline void bt6(const float d[6], float w[6]) {
     w[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
     w[1] = (d[3] + d[4]) - 4.0f * (d[1] + d[2]);
@@ -32,12 +34,12 @@ int gconv_f32_winograd_in_4x4_3x3__scalar(const gconv_dw_geom *g, size_t channel
                                           size_t in_stride, int64_t t_begin, int64_t t_end, float *v,
                                           size_t xi_stride, size_t c_stride) {
     int nonfinite = 0;
-    const int64_t tiles_w = (g->out_w + GCONV_WINO_TILE - 1) / GCONV_WINO_TILE;
+    const int64_t tiles_w = (g->out_w + TILE - 1) / TILE;
     for (size_t c = 0; c < channels; c++) {
         const float *plane = in + c * in_stride;
         for (int64_t t = t_begin; t < t_end; t++) {
-            const int64_t iy0 = t / tiles_w * GCONV_WINO_TILE - g->pad_top;
-            const int64_t ix0 = t % tiles_w * GCONV_WINO_TILE - g->pad_left;
+            const int64_t iy0 = t / tiles_w * TILE - g->pad_top;
+            const int64_t ix0 = t % tiles_w * TILE - g->pad_left;
             float d[6][6], h[6][6], col[6], w[6];
             for (int k = 0; k < 6; k++) {
                 const int64_t iy = iy0 + k;
@@ -63,11 +65,11 @@ void gconv_f32_winograd_out_4x4_3x3__scalar(const gconv_dw_geom *g, size_t chann
                                             size_t xi_stride, size_t c_stride, const float *bias, float *out,
                                             size_t out_stride, int64_t t_begin, int64_t t_end,
                                             const gconv_minmax *clamp) {
-    const int64_t tiles_w = (g->out_w + GCONV_WINO_TILE - 1) / GCONV_WINO_TILE;
+    const int64_t tiles_w = (g->out_w + TILE - 1) / TILE;
     for (size_t c = 0; c < channels; c++) {
         float *plane = out + c * out_stride;
         for (int64_t t = t_begin; t < t_end; t++) {
-            const int64_t oy0 = t / tiles_w * GCONV_WINO_TILE, ox0 = t % tiles_w * GCONV_WINO_TILE;
+            const int64_t oy0 = t / tiles_w * TILE, ox0 = t % tiles_w * TILE;
             float s[4][6], col[6], y[4];
             for (int j = 0; j < 6; j++) {
                 for (int i = 0; i < 6; i++) col[i] = m[(size_t)(6 * i + j) * xi_stride + c * c_stride + (size_t)(t - t_begin)];
@@ -83,16 +85,32 @@ void gconv_f32_winograd_out_4x4_3x3__scalar(const gconv_dw_geom *g, size_t chann
     }
 }
 
-void gconv_winograd_weight_4x4_3x3(const float w[9], float u[GCONV_WINO_POINTS]) {
-    static const double G[6][3] = {{1.0 / 4, 0, 0},
-                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                   {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                   {0, 0, 1}};
-    double gw[6][3];
+void gconv_winograd_weight(int r, const float *w, float u[GCONV_WINO_POINTS]) {
+    /* G for the points 0, 1, -1, 2, -2, inf: rows are the filter polynomial's values there
+     * (scaled to match B^T and A^T); F(4x4, 3x3) and F(2x2, 5x5) share B^T. */
+    static const double G3[6][3] = {{1.0 / 4, 0, 0},
+                                    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                    {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                    {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                    {0, 0, 1}};
+    static const double G5[6][5] = {{1.0 / 4, 0, 0, 0, 0},
+                                    {-1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                    {-1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                    {1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 3, 2.0 / 3},
+                                    {1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3},
+                                    {0, 0, 0, 0, 1}};
+    double gw[6][5];
     for (int i = 0; i < 6; i++)
-        for (int k = 0; k < 3; k++) gw[i][k] = G[i][0] * w[k] + G[i][1] * w[3 + k] + G[i][2] * w[6 + k];
+        for (int k = 0; k < r; k++) {
+            double acc = 0;
+            for (int q = 0; q < r; q++) acc += (r == 3 ? G3[i][q] : G5[i][q]) * w[q * r + k];
+            gw[i][k] = acc;
+        }
     for (int i = 0; i < 6; i++)
-        for (int j = 0; j < 6; j++) u[6 * i + j] = (float)(gw[i][0] * G[j][0] + gw[i][1] * G[j][1] + gw[i][2] * G[j][2]);
+        for (int j = 0; j < 6; j++) {
+            double acc = 0;
+            for (int k = 0; k < r; k++) acc += gw[i][k] * (r == 3 ? G3[j][k] : G5[j][k]);
+            u[6 * i + j] = (float)acc;
+        }
 }

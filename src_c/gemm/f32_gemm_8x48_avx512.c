@@ -1,0 +1,65 @@
+/* f32-gemm-8x48-avx512: 8 output channels x up to 48 pixels per call, 24 zmm accumulators
+ * (+3 for b, +1 broadcast). Same packed panels as f32-gemm-8x32 (MR = 8); a call costs
+ * ceil(nc / 16) vectors, so a 49-pixel GEMM (7x7 pointwise) is one 48-column call plus a
+ * one-pixel one instead of two 32-column calls, and each k step does 24 FMAs for 3 loads of b
+ * and 8 broadcasts (16 for 10 in the 8x32 tile). Partial vectors use masked loads/stores:
+ * nothing past nc columns is touched. */
+#pragma GCC target("avx512f,avx2,fma")
+#include <immintrin.h>
+
+#include "../common/internal.h"
+
+#define MR 8
+
+static inline __mmask16 lane_mask(size_t n) {
+    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+}
+
+/* Second operand of max/min is returned when either is NaN: keeps NaN like gconv_clampf. */
+static inline __m512 clamp_ps(__m512 v, __m512 lo, __m512 hi) {
+    return _mm512_min_ps(hi, _mm512_max_ps(lo, v));
+}
+
+/* NV (1..3) vectors of columns, the last one under `tail`; written with one accumulator array
+ * per vector and unrolled loops, the form GCC keeps in registers. */
+static inline __attribute__((always_inline)) void gemm_nv(const int NV, size_t mr, size_t kc, const float *w,
+                                                          const float *b, size_t b_stride, float *c,
+                                                          size_t c_stride, const gconv_minmax *clamp,
+                                                          __mmask16 tail) {
+    __m512 acc0[MR], acc1[MR], acc2[MR];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++) acc0[i] = acc1[i] = acc2[i] = _mm512_set1_ps(w[i]);
+    const float *wk = w + MR;
+    const __mmask16 m0 = NV == 1 ? tail : 0xFFFF, m1 = NV == 2 ? tail : 0xFFFF, m2 = tail;
+    for (size_t k = 0; k < kc; k++, wk += MR, b += b_stride) {
+        const __m512 b0 = NV == 1 ? _mm512_maskz_loadu_ps(m0, b) : _mm512_loadu_ps(b);
+        const __m512 b1 = NV == 2 ? _mm512_maskz_loadu_ps(m1, b + 16) : NV > 2 ? _mm512_loadu_ps(b + 16) : b0;
+        const __m512 b2 = NV == 3 ? _mm512_maskz_loadu_ps(m2, b + 32) : b0;
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; i++) {
+            const __m512 a = _mm512_set1_ps(wk[i]);
+            acc0[i] = _mm512_fmadd_ps(a, b0, acc0[i]);
+            if (NV > 1) acc1[i] = _mm512_fmadd_ps(a, b1, acc1[i]);
+            if (NV > 2) acc2[i] = _mm512_fmadd_ps(a, b2, acc2[i]);
+        }
+    }
+    const __m512 lo = _mm512_set1_ps(clamp->min), hi = _mm512_set1_ps(clamp->max);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++) {
+        if ((size_t)i >= mr) break;
+        _mm512_mask_storeu_ps(c + i * c_stride, m0, clamp_ps(acc0[i], lo, hi));
+        if (NV > 1) _mm512_mask_storeu_ps(c + i * c_stride + 16, m1, clamp_ps(acc1[i], lo, hi));
+        if (NV > 2) _mm512_mask_storeu_ps(c + i * c_stride + 32, m2, clamp_ps(acc2[i], lo, hi));
+    }
+}
+
+void gconv_f32_gemm_8x48__avx512(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
+                                 size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp) {
+    const __mmask16 tail = lane_mask(nc - (nc - 1) / 16 * 16);
+    if (nc > 32)
+        gemm_nv(3, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
+    else if (nc > 16)
+        gemm_nv(2, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
+    else
+        gemm_nv(1, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
+}
