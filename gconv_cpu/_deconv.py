@@ -5,9 +5,10 @@ and packs the weights; calls reuse the plan and a pool of scratch buffers (as Co
 """
 import numpy as np
 
-from . import _ext, _isa, _threads
-from ._plan import NO_CLAMP, _WorkspacePool
-from ._validate import check_alloc, check_out, float_array, int_param, is_int, pair
+from . import _ext, _isa
+from ._plan import NO_CLAMP, PlannedOp
+from .functional import as_batched, batched_out
+from ._validate import check_alloc, float_array, int_param, is_int, pair
 
 ALGORITHMS = _ext.DECONV_ALGO_NAMES  # ("auto", "reference", "gemm", "direct")
 ACTIVATIONS = (None, "relu", "relu6")  # the ones the C core fuses (as its clamp)
@@ -108,67 +109,20 @@ def deconv_activation_index(activation):
     return _ext.ACTIVATION_NAMES.index(activation)
 
 
-class DeconvOp:
+class DeconvOp(PlannedOp):
     """One transposed convolution, planned for one ISA: algorithm chosen, weights packed.
 
     spec: deconv_spec's tuple. weight: (C_in, C_out/groups, kH, kW) C-contiguous float32;
     bias: (C_out,) or None."""
 
     def __init__(self, spec, weight, bias, algorithm="auto", activation=None, clamp=NO_CLAMP, isa=None):
-        self.spec = tuple(spec)
-        self.isa = isa or _isa.get_isa()
-        self._plan = _ext.DeconvPlan(self.spec + tuple(clamp), weight, bias, _isa.isa_index(self.isa),
-                                     deconv_algorithm_index(algorithm), deconv_activation_index(activation))
-        self._geometry = {}
-        self._pool = _WorkspacePool()
-
-    @property
-    def algorithm(self):
-        return self._plan.algorithm
-
-    @property
-    def kernel_name(self):
-        return self._plan.kernel_name
+        spec, isa = tuple(spec), isa or _isa.get_isa()
+        super().__init__(spec, _ext.DeconvPlan(spec + tuple(clamp), weight, bias, _isa.isa_index(isa),
+                                               deconv_algorithm_index(algorithm), deconv_activation_index(activation)),
+                         isa)
 
     def output_shape(self, x_shape):
         return deconv_geometry(x_shape, self.spec)
-
-    def __call__(self, x, out=None):
-        """x: C-contiguous float32 (N, C_in, H, W); returns (N, C_out, H_out, W_out)."""
-        threads = _threads.get_num_threads()
-        key = (x.shape, threads)
-        geo = self._geometry.get(key)
-        if geo is None:
-            shape = self.output_shape(x.shape)
-            workspace = self._plan.geometry(shape[0], x.shape[2], x.shape[3], threads)[2]
-            geo = self._geometry[key] = (shape, workspace)
-            if len(self._geometry) > 64:  # many input sizes: keep the cache bounded
-                self._geometry.clear()
-                self._geometry[key] = geo
-        shape, ws_bytes = geo
-        if out is None:
-            out = np.empty(shape, dtype=np.float32)
-        else:
-            check_out(out, shape, x)
-        ws = self._pool.acquire(ws_bytes)
-        try:
-            self._plan.run(x, out, ws, threads)
-        finally:
-            self._pool.release(ws)
-        return out
-
-
-def _as_batched(x, name="x"):
-    x = float_array(x, name, ndim=(3, 4))
-    return (x[None], True) if x.ndim == 3 else (x, False)
-
-
-def _batched_out(out):
-    if out is None:
-        return None
-    if type(out) is not np.ndarray:
-        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
-    return out[None] if out.ndim == 3 else out
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1, *,
@@ -183,7 +137,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     out: optional float32 array of the output's shape to write into.
     Returns a float32 array (N, C_out, H_out, W_out) (or (C_out, H_out, W_out) for unbatched x).
     """
-    x, unbatched = _as_batched(x)
+    x, unbatched = as_batched(x)
     weight = float_array(weight, "weight", ndim=4)
     if not is_int(groups):
         raise TypeError(f"groups must be an int, got {type(groups).__name__} {groups!r}")
@@ -201,5 +155,5 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
         if bias.shape[0] != spec[1]:
             raise ValueError(f"bias: expected {spec[1]} values (one per output channel), got {bias.shape[0]}")
     op = DeconvOp(spec, weight, bias, algorithm, activation)
-    y = op(x, _batched_out(out) if unbatched else out)
+    y = op(x, batched_out(out) if unbatched else out)
     return y[0] if unbatched else y

@@ -95,16 +95,12 @@ class _WorkspacePool:
                     self._free.append(buf)
 
 
-class ConvOp:
-    """One convolution, planned for one ISA: algorithm chosen, weights packed."""
+class PlannedOp:
+    """What every planned operator shares: its plan (one ISA, weights packed), a per-shape cache of
+    output size and workspace, and the workspace pool. Subclasses build `_plan` and give output_shape."""
 
-    def __init__(self, spec, weight, bias, algorithm="auto", activation=None, prelu_weight=None,
-                 clamp=NO_CLAMP, isa=None):
-        self.spec = tuple(spec)
-        self.isa = isa or _isa.get_isa()
-        slopes = prelu_slopes(activation, prelu_weight, self.spec[1])
-        self._plan = _ext.ConvPlan(self.spec + tuple(clamp), weight, bias, _isa.isa_index(self.isa),
-                                   algorithm_index(algorithm), activation_index(activation), slopes)
+    def __init__(self, spec, plan, isa):
+        self.spec, self._plan, self.isa = spec, plan, isa
         self._geometry = {}
         self._pool = _WorkspacePool()
 
@@ -117,7 +113,7 @@ class ConvOp:
         return self._plan.kernel_name
 
     def output_shape(self, x_shape):
-        return conv_geometry(x_shape, self.spec)
+        raise NotImplementedError
 
     def __call__(self, x, out=None):
         """x: C-contiguous float32 (N, C_in, H, W); returns (N, C_out, H_out, W_out)."""
@@ -142,3 +138,17 @@ class ConvOp:
         finally:
             self._pool.release(ws)
         return out
+
+
+class ConvOp(PlannedOp):
+    """One convolution, planned for one ISA: algorithm chosen, weights packed."""
+
+    def __init__(self, spec, weight, bias, algorithm="auto", activation=None, prelu_weight=None,
+                 clamp=NO_CLAMP, isa=None):
+        spec, isa = tuple(spec), isa or _isa.get_isa()
+        slopes = prelu_slopes(activation, prelu_weight, spec[1])
+        super().__init__(spec, _ext.ConvPlan(spec + tuple(clamp), weight, bias, _isa.isa_index(isa),
+                                             algorithm_index(algorithm), activation_index(activation), slopes), isa)
+
+    def output_shape(self, x_shape):
+        return conv_geometry(x_shape, self.spec)

@@ -5,7 +5,8 @@ import math
 import numpy as np
 
 from .. import _isa
-from .._deconv import DeconvOp, _as_batched, _batched_out, deconv_activation_index, deconv_algorithm_index, deconv_spec
+from .._deconv import DeconvOp, deconv_activation_index, deconv_algorithm_index, deconv_spec
+from ..functional import as_batched, batched_out
 from .._validate import check_alloc, float_array, int_param, is_int
 from ..graph import Value
 from .module import Module, touch
@@ -154,9 +155,9 @@ class ConvTranspose2d(Module):
             return super().__call__(x, output_size=output_size)
         if type(x) is np.ndarray and x.ndim == 4 and x.dtype == np.float32 and x.flags.c_contiguous:
             return self._op_for(x.shape, output_size)(x, out)  # the hot path: no conversion
-        x, unbatched = _as_batched(x)
+        x, unbatched = as_batched(x)
         if unbatched:
-            return self._op_for(x.shape[1:], output_size)(x, _batched_out(out))[0]
+            return self._op_for(x.shape[1:], output_size)(x, batched_out(out))[0]
         return self._op_for(x.shape, output_size)(x, out)
 
     forward = __call__
