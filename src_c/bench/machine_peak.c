@@ -78,9 +78,9 @@ double gconv_bench_fma_gflops(gconv_isa isa, long iters) {
 
 double gconv_bench_triad_gbps(size_t floats, int reps, int num_threads) {
     if (floats == 0 || floats > SIZE_MAX / (3 * sizeof(float)) || reps <= 0 || num_threads < 1) return -1.0;
-    float *a = aligned_alloc(GCONV_ALIGN, (floats * sizeof(float) + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN);
-    float *b = aligned_alloc(GCONV_ALIGN, (floats * sizeof(float) + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN);
-    float *c = aligned_alloc(GCONV_ALIGN, (floats * sizeof(float) + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN);
+    float *a = gconv_aligned_floats(floats);
+    float *b = gconv_aligned_floats(floats);
+    float *c = gconv_aligned_floats(floats);
     if (!a || !b || !c) {
         free(a), free(b), free(c);
         return -1.0;

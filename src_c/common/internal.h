@@ -5,6 +5,11 @@
 #include "gconv.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define GCONV_RESTRICT __restrict__
@@ -29,6 +34,26 @@ static inline float gconv_clampf(float v, const gconv_minmax *c) {
     /* Written so that NaN propagates like PyTorch's (no clamp applied to NaN). */
     v = v < c->min ? c->min : v;
     return v > c->max ? c->max : v;
+}
+
+/* Packed weights and plan buffers: GCONV_ALIGN-aligned, rounded up to whole alignment units
+ * (aligned_alloc requires it), never zero bytes. Release with free(). */
+static inline void *gconv_aligned_floats(size_t count) {
+    size_t bytes = count * sizeof(float);
+    bytes = (bytes + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN;
+    return aligned_alloc(GCONV_ALIGN, bytes ? bytes : GCONV_ALIGN);
+}
+
+/* Thread t of the current OpenMP team (of 1 without OpenMP) owns items
+ * [t*items/team, (t+1)*items/team): balanced, and the same share on every call. */
+static inline void gconv_team_share(int64_t items, int64_t *begin, int64_t *end) {
+    int tid = 0, team = 1;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+    team = omp_get_num_threads();
+#endif
+    *begin = items * tid / team;
+    *end = items * (tid + 1) / team;
 }
 
 /* Records a message for gconv_last_error(); returns code for tail calls. */

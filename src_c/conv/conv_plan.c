@@ -100,12 +100,6 @@ gconv_status gconv_conv_output_size(const gconv_conv_desc *d, gconv_conv_geom *g
 
 /* --------------------------------------------------------------- planning */
 
-static void *aligned_floats(size_t count) {
-    size_t bytes = count * sizeof(float);
-    bytes = (bytes + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN;
-    return aligned_alloc(GCONV_ALIGN, bytes ? bytes : GCONV_ALIGN);
-}
-
 static const gconv_kernel_info *find_act_kernel(gconv_activation act, gconv_isa isa) {
     size_t n;
     const gconv_kernel_info *t = gconv_kernel_table(&n);
@@ -316,7 +310,7 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
         }
         p->wino_u_floats = (size_t)ufloats;
         if (p->kernel && p->gemm_kernel &&
-            (!(p->wino_u = aligned_floats(p->wino_u_floats)) || !(p->wino_bias = malloc((size_t)d->c_out * sizeof(float))))) {
+            (!(p->wino_u = gconv_aligned_floats(p->wino_u_floats)) || !(p->wino_bias = malloc((size_t)d->c_out * sizeof(float))))) {
             gconv_conv_plan_destroy(p);
             return gconv_fail(GCONV_ENOMEM, "out of memory packing %lld Winograd weights", (long long)ufloats);
         }
@@ -338,7 +332,7 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
         gconv_conv_plan_destroy(p);
         return gconv_fail(GCONV_EUNSUPPORTED, "no kernel for this convolution on the %s path", gconv_isa_name(isa));
     }
-    if ((uint64_t)floats > SIZE_MAX / 8 || !(p->packed = aligned_floats((size_t)floats))) {
+    if ((uint64_t)floats > SIZE_MAX / 8 || !(p->packed = gconv_aligned_floats((size_t)floats))) {
         gconv_conv_plan_destroy(p);
         return gconv_fail(GCONV_ENOMEM, "out of memory packing %lld weights", (long long)floats);
     }
@@ -601,7 +595,7 @@ static wino_schedule wino_plan_schedule(const gconv_conv_plan *p, const gconv_co
     const int64_t units = g->batch * p->desc.groups;
     /* Blocks of whole tile rows keep the slot groups full (a block that starts or ends inside a
      * row adds a part-empty group); pick the row count with the least work on the busiest
-     * thread (static contiguous shares, as team_share), the scratch within the cache budget. */
+     * thread (static contiguous shares, as gconv_team_share), the scratch within the cache budget. */
     int64_t best_rows = 0, best_cost = 0;
     for (int64_t rows = 1; rows <= s.tiles_h; rows++) {
         const int64_t slots = gconv_wino_slots(0, rows * s.tiles_w, s.tiles_w, lanes, WINO_MR(p));
@@ -756,18 +750,6 @@ static int64_t split_rows(int64_t units, int64_t out_h, int threads) {
     return chunks > out_h ? out_h : chunks;
 }
 
-/* Thread t of the current OpenMP team (of 1 without OpenMP) owns items
- * [t*items/team, (t+1)*items/team): balanced, and the same share on every call. */
-static void team_share(int64_t items, int64_t *begin, int64_t *end) {
-    int tid = 0, team = 1;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-    team = omp_get_num_threads();
-#endif
-    *begin = items * tid / team;
-    *end = items * (tid + 1) / team;
-}
-
 static int64_t dw_row_chunks(const gconv_conv_plan *p, const gconv_conv_geom *g, int threads) {
     const int64_t chunks = split_rows(g->batch * p->desc.c_out, g->out_h, threads);
     int64_t rows_per = (g->out_h + chunks - 1) / chunks;
@@ -881,7 +863,7 @@ static void dw_run(const gconv_conv_plan *p, const run_ctx *rc, const gconv_conv
 #endif
     {
         int64_t begin, end;
-        team_share(items, &begin, &end);
+        gconv_team_share(items, &begin, &end);
         if (global)
             dw_run_global(p, rc, g, begin, end, x, y);
         else
@@ -998,7 +980,7 @@ gconv_status gconv_conv_plan_run_residual(const gconv_conv_plan *p, const gconv_
 #endif
             float *scratch = (float *)((char *)workspace + (size_t)tid * per);
             int64_t begin, end;
-            team_share(s.items, &begin, &end);
+            gconv_team_share(s.items, &begin, &end);
             for (int64_t item = begin; item < end; item++) wino_run_item(p, rc, &g, &s, item, x, y, scratch);
         }
         return GCONV_OK;
@@ -1015,7 +997,7 @@ gconv_status gconv_conv_plan_run_residual(const gconv_conv_plan *p, const gconv_
 #endif
         float *scratch = per ? (float *)((char *)workspace + (size_t)tid * per) : NULL;
         int64_t begin, end;
-        team_share(s.items, &begin, &end);
+        gconv_team_share(s.items, &begin, &end);
         for (int64_t item = begin; item < end; item++) gemm_run_item(p, rc, &g, &s, item, x, y, scratch);
     }
     return GCONV_OK;

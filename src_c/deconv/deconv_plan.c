@@ -139,12 +139,6 @@ gconv_status gconv_deconv_output_size(const gconv_deconv_desc *d, gconv_conv_geo
 
 /* --------------------------------------------------------------- planning */
 
-static void *aligned_floats(size_t count) {
-    size_t bytes = count * sizeof(float);
-    bytes = (bytes + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN;
-    return aligned_alloc(GCONV_ALIGN, bytes ? bytes : GCONV_ALIGN);
-}
-
 static const struct {
     const char *name;
     gconv_isa isa;
@@ -261,7 +255,7 @@ gconv_status gconv_deconv_plan_create(const gconv_deconv_desc *d, const float *w
         return gconv_fail(GCONV_EUNSUPPORTED, "no kernel for this transposed convolution on the %s path",
                           gconv_isa_name(isa));
     }
-    if ((uint64_t)floats > SIZE_MAX / 8 || !(p->packed = aligned_floats((size_t)floats))) {
+    if ((uint64_t)floats > SIZE_MAX / 8 || !(p->packed = gconv_aligned_floats((size_t)floats))) {
         gconv_deconv_plan_destroy(p);
         return gconv_fail(GCONV_ENOMEM, "out of memory packing %lld weights", (long long)floats);
     }
@@ -330,20 +324,6 @@ gconv_deconv_algo gconv_deconv_plan_algo(const gconv_deconv_plan *p) { return p-
 gconv_isa gconv_deconv_plan_isa(const gconv_deconv_plan *p) { return p->isa; }
 const char *gconv_deconv_plan_kernel_name(const gconv_deconv_plan *p) { return p->kernel_name; }
 size_t gconv_deconv_plan_packed_bytes(const gconv_deconv_plan *p) { return p->packed_floats * sizeof(float); }
-
-/* ------------------------------------------------------------ threading */
-
-/* Thread t of the current team (of 1 without OpenMP) owns items [t*items/team, (t+1)*items/team).
- * (The same helper as conv_plan.c's team_share.) */
-static void team_share(int64_t items, int64_t *begin, int64_t *end) {
-    int tid = 0, team = 1;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-    team = omp_get_num_threads();
-#endif
-    *begin = items * tid / team;
-    *end = items * (tid + 1) / team;
-}
 
 /* ----------------------------------------------------------------- GEMM */
 
@@ -493,7 +473,7 @@ static void direct_run(const gconv_deconv_plan *p, const gconv_conv_geom *g, con
 #endif
         float *scratch = per ? (float *)((char *)workspace + (size_t)tid * per) : NULL;
         int64_t begin, end;
-        team_share(items, &begin, &end);
+        gconv_team_share(items, &begin, &end);
         for (int64_t item = begin; item < end; item++) {
             const int64_t plane = item / chunks, chunk = item % chunks;
             const int64_t oy0 = chunk * rows_per;
@@ -570,7 +550,7 @@ gconv_status gconv_deconv_plan_run(const gconv_deconv_plan *p, const gconv_conv_
 #endif
         float *scratch = (float *)((char *)workspace + (size_t)tid * per);
         int64_t begin, end;
-        team_share(items, &begin, &end);
+        gconv_team_share(items, &begin, &end);
         for (int64_t item = begin; item < end; item++) gemm_run_item(p, &g, tile, item, x, y, scratch);
     }
     return GCONV_OK;
