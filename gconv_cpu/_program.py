@@ -19,9 +19,9 @@ import threading
 import numpy as np
 
 from . import _ext, _isa, _threads
-from ._plan import ACTIVATIONS, NO_CLAMP, activation_index, algorithm_index
+from ._plan import NO_CLAMP, activation_index, algorithm_index
 from ._validate import float_array
-from .graph import BINARY_KINDS, UNARY_KINDS, Graph, GraphError, Node, _as4
+from .graph import BINARY_KINDS, UNARY_KINDS, GraphError, Node, _as4
 
 from ._ext import COORD_MODES, NEAREST_MODES, RESIZE_MODES
 
@@ -30,16 +30,6 @@ _CONV_ACTIVATIONS = {"relu": "relu", "relu6": "relu6", "prelu": "prelu", "hardsw
 
 
 # ---- fusion -------------------------------------------------------------------------------------------
-
-def _copy_graph(graph):
-    g = Graph()
-    g.shapes = list(graph.shapes)
-    g.inputs, g.input_names = list(graph.inputs), list(graph.input_names)
-    g.outputs, g.output_names = list(graph.outputs), list(graph.output_names)
-    g.nodes = [Node(n.op, list(n.inputs), list(n.outputs), dict(n.attrs), dict(n.params), n.name)
-               for n in graph.nodes]
-    return g
-
 
 def _channels(shape):
     return _as4(shape)[1]
@@ -65,7 +55,7 @@ def _fusable_conv(node):
 
 def fuse(graph):
     """Returns a fused copy of graph (see the module docstring); the input graph is not modified."""
-    g = _copy_graph(graph)
+    g = graph.copy()
     g.nodes = [_as_conv(n, g) if n.op == "linear" else n for n in g.nodes]
     changed = True
     while changed:

@@ -157,6 +157,16 @@ class Graph:
         return outs if n_outputs > 1 or len(outs) != 1 else outs[0]
 
     # ---- analysis -----------------------------------------------------------------------------------
+    def copy(self):
+        """A copy of the structure (node lists, attrs and params dicts); parameter arrays are shared."""
+        g = Graph()
+        g.shapes = list(self.shapes)
+        g.inputs, g.input_names = list(self.inputs), list(self.input_names)
+        g.outputs, g.output_names = list(self.outputs), list(self.output_names)
+        g.nodes = [Node(n.op, list(n.inputs), list(n.outputs), dict(n.attrs), dict(n.params), n.name)
+                   for n in self.nodes]
+        return g
+
     def consumers(self):
         """value id -> list of (node index, input position); graph outputs count as a consumer (-1)."""
         users = {}

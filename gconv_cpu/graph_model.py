@@ -22,7 +22,7 @@ import numpy as np
 
 from ._validate import float_array
 from .graph import Graph, GraphError, Node, Value, infer_node
-from .nn.module import Module, _to_numpy, touch
+from .nn.module import Module, checked_state, touch
 
 _MAX_CACHED_GRAPHS = 8
 
@@ -33,17 +33,6 @@ def _shape_key(shapes):
 
 def param_key(node, pname):
     return f"{node.name}.{pname}" if node.name else pname
-
-
-def copy_graph(graph):
-    """A copy of graph's structure; parameter arrays are shared, attrs and lists copied."""
-    g = Graph()
-    g.shapes = list(graph.shapes)
-    g.inputs, g.input_names = list(graph.inputs), list(graph.input_names)
-    g.outputs, g.output_names = list(graph.outputs), list(graph.output_names)
-    g.nodes = [Node(n.op, list(n.inputs), list(n.outputs), dict(n.attrs), dict(n.params), n.name)
-               for n in graph.nodes]
-    return g
 
 
 def unique_param_names(graph):
@@ -66,7 +55,7 @@ def unique_param_names(graph):
 def reinfer_for(template, input_shapes, template_shapes=None):
     """template re-inferred for new input shapes, on a copy. Reshapes that keep the batch axis
     (input and output first dims equal in the template, as Flatten's) follow the new batch size."""
-    g = copy_graph(template)
+    g = template.copy()
     if len(input_shapes) != len(g.inputs):
         raise GraphError(f"the model has {len(g.inputs)} inputs, got {len(input_shapes)} input shapes")
     old = list(template.shapes)
@@ -123,7 +112,7 @@ class GraphModel(Module):
     def from_graph(cls, graph, fixed_shapes=False, name=None):
         """A GraphModel over a traced, imported or loaded graph (its current shapes are the defaults;
         other input shapes re-infer a copy unless fixed_shapes)."""
-        template = unique_param_names(copy_graph(graph))
+        template = unique_param_names(graph.copy())
         shapes = [template.shapes[v] for v in template.inputs]
 
         def build(input_shapes):
@@ -212,30 +201,9 @@ class GraphModel(Module):
     def load_state_dict(self, state_dict, strict=True):
         """Replaces parameter arrays by key; keys and shapes are checked before anything is assigned.
         strict=False loads the keys that match and returns (missing, unexpected)."""
-        if not hasattr(state_dict, "items"):
-            raise TypeError(f"state_dict must be a mapping of names to arrays, got {type(state_dict).__name__}")
         own = self._ensure_params()
-        given = {str(k): v for k, v in state_dict.items()}
-        missing = [k for k in own if k not in given]
-        unexpected = [k for k in given if k not in own]
-        if strict and (missing or unexpected):
-            parts = []
-            if missing:
-                parts.append(f"missing keys ({len(missing)}): {', '.join(missing[:8])}" + (" ..." if len(missing) > 8 else ""))
-            if unexpected:
-                parts.append(f"unexpected keys ({len(unexpected)}): {', '.join(unexpected[:8])}"
-                             + (" ..." if len(unexpected) > 8 else ""))
-            raise KeyError("state_dict: " + "; ".join(parts))
-        staged = {}
-        for key, current in own.items():
-            if key not in given:
-                continue
-            value = _to_numpy(given[key], key)
-            if value.shape != current.shape:
-                raise ValueError(f"state_dict[{key!r}]: expected shape {current.shape}, got {value.shape}")
-            if value.dtype.kind not in "fiu":
-                raise TypeError(f"state_dict[{key!r}]: expected a real numeric array, got dtype {value.dtype}")
-            staged[key] = float_array(value, f"state_dict[{key!r}]").copy()
+        values, missing, unexpected = checked_state(state_dict, own, strict)
+        staged = {key: value.copy() for key, value in values.items()}  # the model owns its arrays
         own.update(staged)
         for graph in self._graphs.values():
             for node in graph.nodes:

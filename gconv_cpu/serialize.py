@@ -40,7 +40,6 @@ import os
 import struct
 import zipfile
 import zlib
-from collections import OrderedDict
 
 import numpy as np
 
@@ -106,8 +105,8 @@ def graph_document(graph, fixed_shapes=False):
 
 def save_graph(graph, path, fixed_shapes=False):
     """Writes graph (unfused, with its parameters) to path (a file name or a writable binary file)."""
-    from .graph_model import copy_graph, unique_param_names
-    graph = unique_param_names(copy_graph(graph))
+    from .graph_model import unique_param_names
+    graph = unique_param_names(graph.copy())
     doc, params = graph_document(graph, fixed_shapes)
     text = json.dumps(doc, separators=(",", ":")).encode("utf-8")
     members = {"graph": np.frombuffer(text, np.uint8)}

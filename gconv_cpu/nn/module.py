@@ -33,6 +33,43 @@ def _to_numpy(value, key):
         raise TypeError(f"state_dict[{key!r}] is not an array: {e}") from None
 
 
+def checked_state(state_dict, own, strict):
+    """The arrays of state_dict for the keys of own (key -> current array), each checked against the
+    current one: same shape, a real numeric dtype for float arrays (converted to float32), an integer
+    dtype for integer ones. With strict, missing or unexpected keys are a KeyError. Nothing is assigned
+    here, so a failing load changes nothing. Returns (values, missing, unexpected)."""
+    if not hasattr(state_dict, "items"):
+        raise TypeError(f"state_dict must be a mapping of names to arrays, got {type(state_dict).__name__}")
+    given = {str(k): v for k, v in state_dict.items()}
+    missing = [k for k in own if k not in given]
+    unexpected = [k for k in given if k not in own]
+    if strict and (missing or unexpected):
+        parts = []
+        if missing:
+            parts.append(f"missing keys ({len(missing)}): {', '.join(missing[:8])}" + (" ..." if len(missing) > 8 else ""))
+        if unexpected:
+            parts.append(f"unexpected keys ({len(unexpected)}): {', '.join(unexpected[:8])}"
+                         + (" ..." if len(unexpected) > 8 else ""))
+        raise KeyError("state_dict: " + "; ".join(parts))
+    values = {}
+    for key, current in own.items():
+        if key not in given:
+            continue
+        value = _to_numpy(given[key], key)
+        if value.shape != current.shape:
+            raise ValueError(f"state_dict[{key!r}]: expected shape {current.shape}, got {value.shape}")
+        if current.dtype.kind == "f":
+            if value.dtype.kind not in "fiu":
+                raise TypeError(f"state_dict[{key!r}]: expected a real numeric array, got dtype {value.dtype}")
+            value = float_array(value, f"state_dict[{key!r}]")
+        else:
+            if value.dtype.kind not in "iu":
+                raise TypeError(f"state_dict[{key!r}]: expected an integer array, got dtype {value.dtype}")
+            value = value.astype(current.dtype)
+        values[key] = value
+    return values, missing, unexpected
+
+
 class Module:
     """Base class of every layer and model."""
 
@@ -91,43 +128,16 @@ class Module:
         strict=True (torch's default): missing and unexpected keys are errors. strict=False loads the
         keys that match and returns (missing, unexpected) like torch; shapes are always checked.
         """
-        if not hasattr(state_dict, "items"):
-            raise TypeError(f"state_dict must be a mapping of names to arrays, got {type(state_dict).__name__}")
         own = {}
         for prefix, module in self.named_modules():
             for name in module._state:
                 current = getattr(module, name)
                 if current is not None:
                     own[f"{prefix}.{name}" if prefix else name] = (module, name, current)
-        given = {str(k): v for k, v in state_dict.items()}
-        missing = [k for k in own if k not in given]
-        unexpected = [k for k in given if k not in own]
-        if strict and (missing or unexpected):
-            parts = []
-            if missing:
-                parts.append(f"missing keys ({len(missing)}): {', '.join(missing[:8])}" + (" ..." if len(missing) > 8 else ""))
-            if unexpected:
-                parts.append(f"unexpected keys ({len(unexpected)}): {', '.join(unexpected[:8])}"
-                             + (" ..." if len(unexpected) > 8 else ""))
-            raise KeyError("state_dict: " + "; ".join(parts))
-        staged = []
-        for key, (module, name, current) in own.items():
-            if key not in given:
-                continue
-            value = _to_numpy(given[key], key)
-            if value.shape != current.shape:
-                raise ValueError(f"state_dict[{key!r}]: expected shape {current.shape}, got {value.shape}")
-            if current.dtype.kind == "f":
-                if value.dtype.kind not in "fiu":
-                    raise TypeError(f"state_dict[{key!r}]: expected a real numeric array, got dtype {value.dtype}")
-                value = float_array(value, f"state_dict[{key!r}]")
-            else:
-                if value.dtype.kind not in "iu":
-                    raise TypeError(f"state_dict[{key!r}]: expected an integer array, got dtype {value.dtype}")
-                value = value.astype(current.dtype)
-            staged.append((module, name, value))
-        for module, name, value in staged:
-            setattr(module, name, value)
+        values, missing, unexpected = checked_state(state_dict, {k: cur for k, (_, _, cur) in own.items()}, strict)
+        for key, (module, name, _) in own.items():
+            if key in values:
+                setattr(module, name, values[key])
         touch()
         return missing, unexpected
 
