@@ -110,6 +110,16 @@ def numeric_array(a, name, ndim=None):
     return arr
 
 
+def shaped_float_array(a, name, shape, described=None):
+    """A layer parameter: checked to have exactly `shape` (on the caller's array, before any float32
+    copy), then as float32. The error shows the expected shape, prefixed by `described` if given."""
+    arr = numeric_array(a, name, ndim=len(shape))
+    if arr.shape != tuple(shape):
+        expected = f"{described} = {tuple(shape)}" if described else f"{tuple(shape)}"
+        raise ValueError(f"{name}: expected shape {expected}, got {arr.shape}")
+    return float_array(arr, name)
+
+
 def float_array(a, name, ndim=None):
     """Converts array-likes to a C-contiguous float32 array (one copy at most, size-checked first)."""
     arr = numeric_array(a, name, ndim)

@@ -3,7 +3,7 @@ convolution before them when they can (ReLU, ReLU6, PReLU, Hardswish)."""
 import numpy as np
 
 from .. import functional as F
-from .._validate import float_array
+from .._validate import shaped_float_array
 from .module import Module, touch
 
 
@@ -98,10 +98,7 @@ class PReLU(Module):
 
     @weight.setter
     def weight(self, value):
-        value = float_array(value, "weight", ndim=1)
-        if value.shape != (self.num_parameters,):
-            raise ValueError(f"weight: expected shape ({self.num_parameters},), got {value.shape}")
-        self._weight = value
+        self._weight = shaped_float_array(value, "weight", (self.num_parameters,))
         touch()
 
     def _trace(self, x):

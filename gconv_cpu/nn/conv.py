@@ -6,7 +6,7 @@ import numpy as np
 from .. import _isa
 from .._plan import ConvOp, activation_index, algorithm_index, conv_spec, prelu_slopes
 from ..functional import batched_out, batched_view
-from .._validate import check_alloc, float_array, numeric_array
+from .._validate import check_alloc, float_array, shaped_float_array
 from ..graph import Value
 from .module import Module, touch
 
@@ -54,10 +54,7 @@ class Conv2d(Module):
     @weight.setter
     def weight(self, value):
         expected = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
-        value = numeric_array(value, "weight", ndim=4)
-        if value.shape != expected:
-            raise ValueError(f"weight: expected shape {expected}, got {value.shape}")
-        self._weight = float_array(value, "weight")
+        self._weight = shaped_float_array(value, "weight", expected)
         self._op = None
         touch()
 
@@ -68,10 +65,7 @@ class Conv2d(Module):
     @bias.setter
     def bias(self, value):
         if value is not None:
-            value = numeric_array(value, "bias", ndim=1)
-            if value.shape != (self.out_channels,):
-                raise ValueError(f"bias: expected shape ({self.out_channels},), got {value.shape}")
-            value = float_array(value, "bias")
+            value = shaped_float_array(value, "bias", (self.out_channels,))
         self._bias = value
         self._op = None
         touch()

@@ -7,7 +7,7 @@ import numpy as np
 from .. import _isa
 from .._deconv import DeconvOp, deconv_activation_index, deconv_algorithm_index, deconv_spec
 from ..functional import as_batched, batched_out
-from .._validate import check_alloc, float_array, int_param, is_int
+from .._validate import check_alloc, int_param, is_int, shaped_float_array
 from ..graph import Value
 from .module import Module, touch
 
@@ -63,11 +63,7 @@ class ConvTranspose2d(Module):
     @weight.setter
     def weight(self, value):
         expected = (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
-        value = float_array(value, "weight", ndim=4)
-        if value.shape != expected:
-            raise ValueError(f"weight: expected shape (in_channels, out_channels/groups, kH, kW) = {expected}, "
-                             f"got {value.shape}")
-        self._weight = value
+        self._weight = shaped_float_array(value, "weight", expected, "(in_channels, out_channels/groups, kH, kW)")
         self._invalidate()
 
     @property
@@ -77,9 +73,7 @@ class ConvTranspose2d(Module):
     @bias.setter
     def bias(self, value):
         if value is not None:
-            value = float_array(value, "bias", ndim=1)
-            if value.shape != (self.out_channels,):
-                raise ValueError(f"bias: expected shape ({self.out_channels},), got {value.shape}")
+            value = shaped_float_array(value, "bias", (self.out_channels,))
         self._bias = value
         self._invalidate()
 

@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from .. import functional as F
-from .._validate import check_alloc, float_array, int_param
+from .._validate import check_alloc, int_param, shaped_float_array
 from .module import Module, touch
 
 
@@ -28,10 +28,7 @@ class Linear(Module):
 
     @weight.setter
     def weight(self, value):
-        value = float_array(value, "weight", ndim=2)
-        if value.shape != (self.out_features, self.in_features):
-            raise ValueError(f"weight: expected shape {(self.out_features, self.in_features)}, got {value.shape}")
-        self._weight, self._op = value, None
+        self._weight, self._op = shaped_float_array(value, "weight", (self.out_features, self.in_features)), None
         touch()
 
     @property
@@ -41,9 +38,7 @@ class Linear(Module):
     @bias.setter
     def bias(self, value):
         if value is not None:
-            value = float_array(value, "bias", ndim=1)
-            if value.shape != (self.out_features,):
-                raise ValueError(f"bias: expected shape ({self.out_features},), got {value.shape}")
+            value = shaped_float_array(value, "bias", (self.out_features,))
         elif self._bias is not None:
             raise ValueError("bias: this Linear has a bias; it cannot be set to None")
         self._bias, self._op = value, None

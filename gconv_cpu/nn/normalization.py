@@ -3,7 +3,7 @@ model it is folded into the convolution before it; on its own it runs as a per-c
 import numpy as np
 
 from .. import functional as F
-from .._validate import float_array, int_param
+from .._validate import int_param, shaped_float_array
 from .module import Module, touch
 
 
@@ -38,10 +38,7 @@ class _BatchNorm(Module):
         if arrays is not None and name in arrays:
             if arrays[name] is None and name in ("weight", "bias"):
                 raise ValueError(f"{name}: this BatchNorm was built with affine=False")
-            value = float_array(value, name, ndim=1)
-            if value.shape != (self.num_features,):
-                raise ValueError(f"{name}: expected shape ({self.num_features},), got {value.shape}")
-            arrays[name] = value
+            arrays[name] = shaped_float_array(value, name, (self.num_features,))
             touch()
             return
         super().__setattr__(name, value)
