@@ -31,22 +31,17 @@ _CONV_ACTIVATIONS = {"relu": "relu", "relu6": "relu6", "prelu": "prelu", "hardsw
 
 # ---- fusion -------------------------------------------------------------------------------------------
 
-def _channels(shape):
-    return _as4(shape)[1]
-
-
 def _per_channel(values, c):
     return np.ascontiguousarray(np.broadcast_to(np.asarray(values, np.float32).reshape(-1), (c,)))
 
 
-def _as_conv(node, graph):
+def _as_conv(node):
     """A linear node as the equivalent 1x1 conv node (the GEMM kernels run both)."""
     w = node.params["weight"]
     spec = (w.shape[1], w.shape[0], 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0)
-    conv = Node("conv", node.inputs, node.outputs, {"spec": spec, "activation": None, "linear": True},
+    return Node("conv", node.inputs, node.outputs, {"spec": spec, "activation": None, "linear": True},
                 {"weight": w.reshape(w.shape[0], w.shape[1], 1, 1), "bias": node.params.get("bias"),
                  "prelu_weight": None}, node.name)
-    return conv
 
 
 def _fusable_conv(node):
@@ -56,12 +51,11 @@ def _fusable_conv(node):
 def fuse(graph):
     """Returns a fused copy of graph (see the module docstring); the input graph is not modified."""
     g = graph.copy()
-    g.nodes = [_as_conv(n, g) if n.op == "linear" else n for n in g.nodes]
+    g.nodes = [_as_conv(n) if n.op == "linear" else n for n in g.nodes]
     changed = True
     while changed:
         changed = False
         users = g.consumers()
-        producer = {o: i for i, n in enumerate(g.nodes) for o in n.outputs}
         for i, node in enumerate(g.nodes):
             if node is None:
                 continue
@@ -111,7 +105,6 @@ def fuse(graph):
             changed = True
             break
         g.nodes = [n for n in g.nodes if n is not None]
-        del producer
     return g
 
 
