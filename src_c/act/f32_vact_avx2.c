@@ -7,10 +7,7 @@
 #include <immintrin.h>
 
 #include "../common/internal.h"
-
-static inline __m256i lane_mask(size_t n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
+#include "../common/simd_avx2.h"
 
 static inline __m256 hswish(__m256 v) {
     /* max/min return their second operand on NaN, so NaN propagates like torch's */

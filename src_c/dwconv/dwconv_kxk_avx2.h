@@ -37,6 +37,7 @@
 #include <immintrin.h>
 
 #include "../common/internal.h"
+#include "../common/simd_avx2.h"
 
 #include <math.h>
 
@@ -99,21 +100,8 @@ static inline int64_t clamp_i64(int64_t v, int64_t lo, int64_t hi) {
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
-/* Lanes j with lo <= j < hi enabled (all-ones), others 0. */
-static inline __m256i lane_range(int64_t lo, int64_t hi) {
-    lo = clamp_i64(lo, 0, DW_LANES);
-    hi = clamp_i64(hi, 0, DW_LANES);
-    const __m256i j = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), j),
-                            _mm256_cmpgt_epi32(j, _mm256_set1_epi32((int)lo - 1)));
-}
-
 /* Same NaN rules as gconv_clampf: max/min return their second operand when
  * either input is NaN, so a NaN sum leaves the clamp without effect. */
-static inline __m256 clamp_ps(__m256 v, __m256 vmin, __m256 vmax) {
-    return _mm256_min_ps(vmax, _mm256_max_ps(vmin, v));
-}
-
 /* acc[i] += the tap of kernel row v - S*i, column kx, times x. */
 #define DW_FMA_ROWS(v, kx, x)                                                                   \
     do {                                                                                        \

@@ -51,6 +51,7 @@
 #include <immintrin.h>
 
 #include "../common/internal.h"
+#include "../common/simd_avx512.h"
 
 #include <math.h>
 
@@ -139,10 +140,6 @@ static inline uint32_t bit_range(int64_t lo, int64_t hi) {
 
 /* Same NaN rules as gconv_clampf: max/min return their second operand when
  * either input is NaN, so a NaN sum leaves the clamp without effect. */
-static inline __m512 clamp_ps(__m512 v, __m512 vmin, __m512 vmax) {
-    return _mm512_min_ps(vmax, _mm512_max_ps(vmin, v));
-}
-
 /* [a[n..15], b[0..n-1]]: a moved down n lanes, b's first lanes filling the top. */
 #define DW_SHIFT(b, a, n) \
     _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), (n)))

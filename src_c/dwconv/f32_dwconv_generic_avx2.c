@@ -22,6 +22,7 @@
 #include <immintrin.h>
 
 #include "../common/internal.h"
+#include "../common/simd_avx2.h"
 
 #define DW_LANES 8
 
@@ -67,11 +68,6 @@ static inline __m256 even_floats(__m256 a, __m256 b) {
 
 /* Same NaN rules as gconv_clampf: max/min return their second operand when
  * either input is NaN, so a NaN sum (or NaN bound) leaves v unchanged. */
-static inline __m256 clamp_ps(__m256 v, __m256 vmin, __m256 vmax) {
-    v = _mm256_max_ps(vmin, v);
-    return _mm256_min_ps(vmax, v);
-}
-
 /* Input columns p[j * stride_w] for all 8 lanes. For COLS_PAIR the second
  * load reads p[15], one element past lane 7's column: the caller only takes
  * this path when that element is still inside the row. */

@@ -22,6 +22,7 @@
 #include <immintrin.h>
 
 #include "../common/internal.h"
+#include "../common/simd_avx512.h"
 
 #define DW_LANES 16
 
@@ -59,11 +60,6 @@ static inline __mmask16 lanes_mask(int64_t n) { /* 0 <= n <= 16 */
 
 /* Same NaN rules as gconv_clampf: max/min return their second operand when
  * either input is NaN, so a NaN sum (or NaN bound) leaves v unchanged. */
-static inline __m512 clamp_ps(__m512 v, __m512 vmin, __m512 vmax) {
-    v = _mm512_max_ps(vmin, v);
-    return _mm512_min_ps(vmax, v);
-}
-
 /* Input columns p[j * stride_w] for all 16 lanes. For COLS_PAIR the second
  * load reads p[31], one element past lane 15's column: the caller only takes
  * this path when that element is still inside the row. */

@@ -11,24 +11,11 @@
 #include <immintrin.h>
 
 #include "../common/internal.h"
+#include "../common/simd_avx2.h"
 
 #define OC GCONV_GCONV_OC
 #define LANES 8
 #define MAX_KW 16 /* wider kernels take the scalar path */
-
-static inline __m256 clamp_ps(__m256 v, __m256 lo, __m256 hi) {
-    return _mm256_min_ps(hi, _mm256_max_ps(lo, v)); /* NaN stays NaN, as in gconv_clampf */
-}
-
-/* Lanes [begin, end) of an 8-lane vector as a vmaskmov mask; begin/end may lie outside [0, 8]. */
-static inline __m256i lane_range(int64_t begin, int64_t end) {
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    begin = begin < 0 ? 0 : begin > LANES ? LANES : begin;
-    end = end < 0 ? 0 : end > LANES ? LANES : end;
-    const __m256i ge_begin = _mm256_cmpgt_epi32(lane, _mm256_set1_epi32((int)begin - 1));
-    const __m256i lt_end = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)end), lane);
-    return _mm256_and_si256(ge_begin, lt_end);
-}
 
 /* Two vectors (16 columns) of 4 output channels at output column ox of row oy. */
 static inline void block_2x(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in, const float *w,

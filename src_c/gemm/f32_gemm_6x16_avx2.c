@@ -5,18 +5,9 @@
 #include <immintrin.h>
 
 #include "../common/internal.h"
+#include "../common/simd_avx2.h"
 
 #define MR 6
-
-static inline __m256i lane_mask(size_t n) {
-    const int k = n >= 8 ? 8 : (int)n;
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-/* Second operand of max/min is returned when either is NaN: keeps NaN like gconv_clampf. */
-static inline __m256 clamp_ps(__m256 v, __m256 lo, __m256 hi) {
-    return _mm256_min_ps(hi, _mm256_max_ps(lo, v));
-}
 
 void gconv_f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
                                size_t b_stride, float *c, size_t c_stride,

@@ -6,17 +6,9 @@
 #include <immintrin.h>
 
 #include "../common/internal.h"
+#include "../common/simd_avx512.h"
 
 #define MR 8
-
-static inline __mmask16 lane_mask(size_t n) {
-    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
-}
-
-/* Second operand of max/min is returned when either is NaN: keeps NaN like gconv_clampf. */
-static inline __m512 clamp_ps(__m512 v, __m512 lo, __m512 hi) {
-    return _mm512_min_ps(hi, _mm512_max_ps(lo, v));
-}
 
 void gconv_f32_gemm_8x32__avx512(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
                                  size_t b_stride, float *c, size_t c_stride,

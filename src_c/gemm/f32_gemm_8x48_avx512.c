@@ -8,17 +8,9 @@
 #include <immintrin.h>
 
 #include "../common/internal.h"
+#include "../common/simd_avx512.h"
 
 #define MR 8
-
-static inline __mmask16 lane_mask(size_t n) {
-    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
-}
-
-/* Second operand of max/min is returned when either is NaN: keeps NaN like gconv_clampf. */
-static inline __m512 clamp_ps(__m512 v, __m512 lo, __m512 hi) {
-    return _mm512_min_ps(hi, _mm512_max_ps(lo, v));
-}
 
 /* NV (1..3) vectors of columns, the last one under `tail`; written with one accumulator array
  * per vector and unrolled loops, the form GCC keeps in registers. */

@@ -8,23 +8,12 @@
 #pragma GCC target("avx2,fma")
 #endif
 #include <immintrin.h>
+#include "../common/simd_avx2.h"
 
 #include "winograd.h"
 
 #define LANES 8
 #define TILE 2
-
-static inline __m256i lane_range(int64_t begin, int64_t end) {
-    begin = begin < 0 ? 0 : begin > LANES ? LANES : begin;
-    end = end < 0 ? 0 : end > LANES ? LANES : end;
-    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)end), idx),
-                            _mm256_cmpgt_epi32(idx, _mm256_set1_epi32((int)begin - 1)));
-}
-
-static inline __m256 clamp_ps(__m256 v, __m256 lo, __m256 hi) {
-    return _mm256_min_ps(hi, _mm256_max_ps(lo, v));
-}
 
 #define BT6(d, w)                                                                                          \
     do {                                                                                                   \

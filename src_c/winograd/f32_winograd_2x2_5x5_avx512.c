@@ -11,24 +11,13 @@
 #pragma GCC target("avx512f,avx2,fma")
 #endif
 #include <immintrin.h>
+#include "../common/simd_avx512.h"
 #include <math.h>
 
 #include "winograd.h"
 
 #define LANES 16
 #define TILE 2
-
-static inline __mmask16 lane_range(int64_t begin, int64_t end) {
-    begin = begin < 0 ? 0 : begin;
-    end = end > LANES ? LANES : end;
-    if (end <= begin) return 0;
-    const uint32_t upto_end = end >= 16 ? 0xFFFFu : (1u << end) - 1u;
-    return (__mmask16)(upto_end & ~((1u << begin) - 1u));
-}
-
-static inline __m512 clamp_ps(__m512 v, __m512 lo, __m512 hi) {
-    return _mm512_min_ps(hi, _mm512_max_ps(lo, v)); /* NaN stays NaN, as in gconv_clampf */
-}
 
 #define BT6(d, w)                                                                                          \
     do {                                                                                                   \
