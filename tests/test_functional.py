@@ -619,3 +619,20 @@ def test_auto_picks_winograd_for_dense_and_grouped_3x3_and_5x5():
     for kwargs in (dict(stride=2, padding=1), dict(padding=1, groups=16), dict(padding=2, dilation=2)):
         layer = gconv_cpu.nn.Conv2d(64, 64, 3, **kwargs)
         assert layer.plan_info["algorithm"] != "winograd", kwargs
+
+
+def test_auto_winograd_runs_the_gemm_where_tiles_would_waste(isa):
+    """An auto Winograd plan computes small outputs (7x7: 2x2 tiles of 4x4 for 49 pixels, in
+    16-lane groups) with the plain GEMM it carries, exactly as a GEMM plan does, and larger ones
+    with Winograd. (The cut depends on the lanes: with the scalar path's one-tile groups, 7x7
+    still pays.)"""
+    rng = np.random.default_rng(8)
+    wt = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32)
+    small = "gemm" if isa == "avx512" else None
+    for hw, same_as in ((7, small), (5, small), (28, "winograd"), (30, "winograd")):
+        x = rng.standard_normal((2, 32, hw, hw)).astype(np.float32)
+        y = gconv_cpu.conv2d(x, wt, b, padding=1)
+        if same_as:
+            np.testing.assert_array_equal(y, gconv_cpu.conv2d(x, wt, b, padding=1, algorithm=same_as), err_msg=str(hw))
+        _check(y, x, wt, b, padding=1, what=f"auto {hw}x{hw}")

@@ -146,6 +146,10 @@ void gconv_f32_gconv_4oc__avx2(const gconv_dw_geom *g, size_t cin, size_t cout, 
 void gconv_f32_gconv_4oc__avx512(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in,
                                  const float *w, float *out, int64_t oy_begin, int64_t oy_end,
                                  const gconv_minmax *clamp);
+/* The same contract, two output rows per pass (stride 1, dilation_h 1; else the 4oc kernel). */
+void gconv_f32_gconv_4oc2r__avx512(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in,
+                                   const float *w, float *out, int64_t oy_begin, int64_t oy_end,
+                                   const gconv_minmax *clamp);
 void gconv_gconv_point_scalar(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in,
                               const float *w, int64_t oy, int64_t ox, float acc[GCONV_GCONV_OC]);
 

@@ -36,6 +36,7 @@ struct gconv_conv_plan {
     int64_t wino_panel_floats;              /* MR * (cin_g + 1) */
     float *wino_bias;                       /* c_out biases (zeros without a bias) */
     int wino_weights_nonfinite;             /* a weight is NaN/Inf: every tile takes the direct path */
+    int wino_auto;                          /* chosen by 'auto': may run the GEMM where tiles would waste */
 };
 
 /* ---------------------------------------------------------------- checks */
@@ -242,6 +243,7 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
         return gconv_fail(GCONV_EINVAL, "prelu_weight: PReLU needs one slope per output channel");
 
     const int64_t cin_g = d->c_in / d->groups;
+    const int auto_chosen = algo == GCONV_ALGO_AUTO;
     if (algo == GCONV_ALGO_AUTO) algo = choose_algo(d, weight);
     if (algo == GCONV_ALGO_DWCONV && cin_g != 1)
         return gconv_fail(GCONV_EUNSUPPORTED, "algorithm: dwconv needs groups == in_channels");
@@ -297,6 +299,8 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
     } else if (algo == GCONV_ALGO_WINOGRAD) {
         p->kernel = find_kernel(GCONV_KERNEL_WINOGRAD, isa, d);
         p->gemm_kernel = find_kernel(GCONV_KERNEL_GEMM, isa, d);
+        p->mx1_kernel = p->gemm_kernel ? find_gemm_mx1(p->gemm_kernel) : NULL;
+        p->wino_auto = auto_chosen;
         const int64_t mr = p->gemm_kernel ? p->gemm_kernel->mr : 1;
         p->panels_per_group = (p->cout_g + mr - 1) / mr;
         p->panel_floats = mr * (p->kdim + 1);
@@ -413,7 +417,7 @@ static void apply_epilogue(const gconv_conv_plan *p, const run_ctx *rc, float *b
 /* Pixel tile for the im2col path: as many NR-wide column blocks as keep the
  * packed K x tile block within ~64 KiB (L2-resident while all M panels pass). */
 static int64_t gemm_tile_width(const gconv_conv_plan *p, int64_t pixels) {
-    const int64_t nr = p->kernel->nr;
+    const int64_t nr = p->gemm_kernel->nr;
     const int64_t pixels_up = (pixels + nr - 1) / nr * nr;
     if (p->direct_1x1) return pixels_up < 4 * nr ? pixels_up : 4 * nr;
     int64_t blocks = (64 * 1024 / (int64_t)sizeof(float)) / (p->kdim * nr);
@@ -555,7 +559,7 @@ static void gemm_run_item(const gconv_conv_plan *p, const run_ctx *rc, const gco
     const int64_t panel_begin = chunk * s->panels_per_chunk;
     int64_t panel_end = panel_begin + s->panels_per_chunk;
     if (panel_end > p->panels_per_group) panel_end = p->panels_per_group;
-    gemm_pixels(p, p->kernel, p->mx1_kernel, rc, g, n, grp, p0, nt, s->tile, panel_begin, panel_end, x, y, scratch);
+    gemm_pixels(p, p->gemm_kernel, p->mx1_kernel, rc, g, n, grp, p0, nt, s->tile, panel_begin, panel_end, x, y, scratch);
 }
 
 /* ------------------------------------------------------------- Winograd */
@@ -902,6 +906,29 @@ static void grouped_direct_run(const gconv_conv_plan *p, const run_ctx *rc, cons
     }
 }
 
+/* An auto-chosen Winograd plan runs the plain GEMM (its panels are in the plan anyway) on
+ * geometries where the transforms do not pay: when the transform-domain products (36 per slot,
+ * slots including the part-empty groups of short tile rows) are not well below the direct
+ * MACs (r*r per pixel), or, at a middling ratio, when the transformed weights of a group (4x
+ * the plain ones for 3x3) no longer stay in L2 across blocks. Measured on the 2-core Xeon:
+ * 7x7 outputs (ratio 1.3) and 256->256 14x14 (0.65, 9.4 MB) ran 1.7x and 1.3x faster as GEMMs,
+ * 32->32 14x14 (0.65, 0.15 MB) 3x faster as Winograd, 28x28 and up (<= 0.45) 2-4x faster. */
+#define WINO_MAX_RATIO_3X3 0.8
+#define WINO_MAX_RATIO_5X5 1.0 /* a 5x5 GEMM's im2col costs more */
+#define WINO_BIG_RATIO 0.5
+#define WINO_BIG_U_BYTES (2.0 * 1024 * 1024)
+
+static int wino_runs_gemm(const gconv_conv_plan *p, const gconv_conv_geom *g) {
+    if (p->algo != GCONV_ALGO_WINOGRAD || !p->wino_auto) return 0;
+    const int64_t m = p->kernel->mr, r = p->desc.kernel_h;
+    const int64_t tiles_w = (g->out_w + m - 1) / m, tiles = tiles_w * ((g->out_h + m - 1) / m);
+    const double slots = (double)gconv_wino_slots(0, tiles, tiles_w, p->kernel->nr, (int)m, (int)r);
+    const double ratio = GCONV_WINO_POINTS * slots / ((double)(r * r) * (double)g->out_h * (double)g->out_w);
+    const double u_bytes = GCONV_WINO_POINTS * (double)p->cin_g * (double)p->cout_g * sizeof(float);
+    return ratio > (r == 3 ? WINO_MAX_RATIO_3X3 : WINO_MAX_RATIO_5X5) ||
+           (ratio > WINO_BIG_RATIO && u_bytes > WINO_BIG_U_BYTES);
+}
+
 /* ------------------------------------------------------------------ run */
 
 gconv_status gconv_conv_plan_workspace_size(const gconv_conv_plan *p, const gconv_conv_geom *g_in,
@@ -914,7 +941,7 @@ gconv_status gconv_conv_plan_workspace_size(const gconv_conv_plan *p, const gcon
     if ((p->algo != GCONV_ALGO_GEMM && p->algo != GCONV_ALGO_WINOGRAD) || g.batch == 0)
         return GCONV_OK; /* the schedules divide by the work */
     size_t per;
-    if (p->algo == GCONV_ALGO_WINOGRAD) {
+    if (p->algo == GCONV_ALGO_WINOGRAD && !wino_runs_gemm(p, &g)) {
         const wino_schedule s = wino_plan_schedule(p, &g, num_threads);
         const size_t floats = wino_thread_scratch_floats(p, &s);
         if (floats > SIZE_MAX / 8) return gconv_fail(GCONV_EOVERFLOW, "workspace size overflows");
@@ -967,7 +994,7 @@ gconv_status gconv_conv_plan_run_residual(const gconv_conv_plan *p, const gconv_
         dw_run(p, rc, &g, x, y, num_threads);
         return GCONV_OK;
     }
-    if (p->algo == GCONV_ALGO_WINOGRAD) {
+    if (p->algo == GCONV_ALGO_WINOGRAD && !wino_runs_gemm(p, &g)) {
         const wino_schedule s = wino_plan_schedule(p, &g, num_threads);
         const size_t per = need / (size_t)num_threads;
 #ifdef _OPENMP

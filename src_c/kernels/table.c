@@ -48,6 +48,8 @@ static const gconv_kernel_info kernel_table[] = {
     GDC(gconv_f32_gdc__avx512, "f32-gdc-avx512", GCONV_ISA_AVX512),
     GCONV(gconv_f32_gconv_4oc__scalar, "f32-gconv-4oc-scalar", GCONV_ISA_SCALAR, 4, 1),
     GCONV(gconv_f32_gconv_4oc__avx2, "f32-gconv-4oc-avx2", GCONV_ISA_AVX2, 4, 16),
+    /* the planner takes the first: the 2-row variant (it defers to 4oc where it does not apply) */
+    GCONV(gconv_f32_gconv_4oc2r__avx512, "f32-gconv-4oc2r-avx512", GCONV_ISA_AVX512, 4, 32),
     GCONV(gconv_f32_gconv_4oc__avx512, "f32-gconv-4oc-avx512", GCONV_ISA_AVX512, 4, 32),
     WINO(gconv_f32_winograd_in_4x4_3x3__scalar, gconv_f32_winograd_out_4x4_3x3__scalar, "f32-winograd-4x4-3x3-scalar", GCONV_ISA_SCALAR, 1, 4, 3),
     WINO(gconv_f32_winograd_in_4x4_3x3__avx2, gconv_f32_winograd_out_4x4_3x3__avx2, "f32-winograd-4x4-3x3-avx2", GCONV_ISA_AVX2, 8, 4, 3),
