@@ -3,6 +3,7 @@ OpenVINO, ncnn and LiteRT, every peer's output checked against ours.
 
     python -m bench layers [--threads 1,2] [--shape 128,128,56,3,1,1,1,32 ...] [--groups-sweep]
     python -m bench nets   [--threads 1] [--nets mobilenet_v2,mobilefacenet]
+    python -m bench denormals [--isa avx512] [--threads 1]   (subnormal vs normal data, every kernel)
     common: --quick (CI: seconds) --reps N --peers torch,ort,... --json FILE --plot DIR
 
 The Markdown table goes to stdout, progress and warnings to stderr. Peers that are not
@@ -62,6 +63,9 @@ def parse_args(argv):
                         help="256->256 3x3 28x28 at groups 1, 2, 4, ..., 256: the cost of grouping")
     nets = sub.add_parser("nets", parents=[common], help="whole networks (bench/torch_nets.py)")
     nets.add_argument("--nets", type=_csv, help="network names (default: all)")
+    denormals = sub.add_parser("denormals", parents=[common], help="subnormal vs normal data, every kernel path "
+                               "(bench/denormals.py; --peers and --plot do not apply)")
+    denormals.add_argument("--isa", type=_csv, help="ISA paths (default: every one this CPU runs)")
     args = ap.parse_args(argv)
     if args.reps is not None and args.reps < 1:
         ap.error("--reps must be >= 1")
@@ -143,6 +147,9 @@ def progress_bar(total, desc):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.suite == "denormals":
+        from . import denormals
+        return denormals.main(args)
     quick = args.quick
     # layers default to 1 and 2 threads (1->2 scaling, also in --quick: it is cheap); networks to 1
     threads = args.threads or ([1, 2] if args.suite == "layers" and (os.cpu_count() or 1) > 1 else [1])

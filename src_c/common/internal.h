@@ -2,6 +2,7 @@
 #ifndef GCONV_INTERNAL_H
 #define GCONV_INTERNAL_H
 
+#include "fpenv.h"
 #include "gconv.h"
 
 #include <stdbool.h>
