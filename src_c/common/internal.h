@@ -20,6 +20,14 @@
 #define GCONV_UNLIKELY(x) (x)
 #endif
 
+/* An OpenMP directive inside a statement list, gone in a build without OpenMP (where a bare #pragma
+ * omp would only draw -Wunknown-pragmas). */
+#ifdef _OPENMP
+#define GCONV_OMP(directive) _Pragma(directive)
+#else
+#define GCONV_OMP(directive)
+#endif
+
 /* Largest tile any microkernel uses; scratch and packing are sized from the table. */
 #define GCONV_ALIGN 64
 

@@ -903,9 +903,7 @@ static void grouped_direct_run(const gconv_conv_plan *p, const run_ctx *rc, cons
 #endif
     {
         GCONV_FPENV_ADOPT(team_fp);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
+        GCONV_OMP("omp for schedule(static)")
         for (int64_t item = 0; item < items; item++) {
             const int64_t chunk = item % chunks, unit = item / chunks;
             const int64_t blk = unit % p->oc_blocks, grp = (unit / p->oc_blocks) % d->groups;

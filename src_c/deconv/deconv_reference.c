@@ -17,9 +17,7 @@ void gconv_deconv2d_reference(const gconv_deconv_desc *d, const gconv_conv_geom 
 #endif
     {
         GCONV_FPENV_ADOPT(team_fp);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
+        GCONV_OMP("omp for schedule(static)")
         for (int64_t p = 0; p < planes; p++) {
             const int64_t n = p / d->c_out, co = p % d->c_out, grp = co / cout_g, j = co % cout_g;
             const float *xg = x + (n * d->c_in + grp * cin_g) * in_plane;

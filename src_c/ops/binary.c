@@ -89,9 +89,7 @@ gconv_status gconv_binary(gconv_binary_kind kind, const gconv_tensor_shape *a_sh
 #endif
     {
         GCONV_FPENV_ADOPT(team_fp);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
+        GCONV_OMP("omp for schedule(static)")
         for (int64_t item = 0; item < items; item++) {
             const int64_t o = item / blocks, begin = (item % blocks) * block;
             const int64_t n = gconv_ops_min_i64(block, inner - begin);

@@ -27,9 +27,7 @@ gconv_status gconv_channel_shuffle(const gconv_tensor_shape *in, int64_t groups,
 #endif
     {
         GCONV_FPENV_ADOPT(team_fp);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
+        GCONV_OMP("omp for schedule(static)")
         for (int64_t p = 0; p < planes; p++) {
             const int64_t n = p / in->c, oc = p % in->c;
             const int64_t ic = (oc % groups) * per_group + oc / groups;
@@ -74,9 +72,7 @@ gconv_status gconv_copy_channels(const gconv_tensor_shape *src_shape, const floa
 #endif
     {
         GCONV_FPENV_ADOPT(team_fp);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
+        GCONV_OMP("omp for schedule(static)")
         for (int64_t item = 0; item < items; item++) {
             const int64_t n = item / chunks_per_image, begin = (item % chunks_per_image) * chunk;
             const int64_t len = gconv_ops_min_i64(chunk, run - begin);

@@ -301,9 +301,7 @@ gconv_status gconv_pool2d(const gconv_pool_desc *d, const gconv_tensor_shape *in
 #endif
     {
         GCONV_FPENV_ADOPT(team_fp);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
+        GCONV_OMP("omp for schedule(static)")
         for (int64_t item = 0; item < items; item++) {
             const int64_t plane = item / chunks, chunk = item % chunks;
             const int64_t oy0 = chunk * rows_per_chunk;
@@ -363,9 +361,7 @@ gconv_status gconv_global_avgpool(const gconv_tensor_shape *in, const float *x, 
 #endif
     {
         GCONV_FPENV_ADOPT(team_fp);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
+        GCONV_OMP("omp for schedule(static)")
         for (int64_t p = 0; p < planes; p++) y[p] = (float)(plane_sum(x + p * hw, hw) * inv_count);
     }
     (void)threads;
@@ -408,9 +404,7 @@ gconv_status gconv_adaptive_avgpool2d(const gconv_tensor_shape *in, int64_t out_
 #endif
     {
         GCONV_FPENV_ADOPT(team_fp);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
+        GCONV_OMP("omp for schedule(static)")
         for (int64_t p = 0; p < planes; p++) {
             const float *xp = x + p * in_plane;
             float *yp = y + p * out_plane;

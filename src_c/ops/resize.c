@@ -256,9 +256,7 @@ gconv_status gconv_resize(const gconv_resize_desc *d, const gconv_tensor_shape *
 #endif
     {
         GCONV_FPENV_ADOPT(team_fp);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
+        GCONV_OMP("omp for schedule(static)")
         for (int64_t item = 0; item < items; item++) {
             const int64_t plane = item / chunks, oy0 = (item % chunks) * rows_per_chunk;
             const int64_t oy1 = gconv_ops_min_i64(oy0 + rows_per_chunk, out_h);

@@ -85,9 +85,7 @@ gconv_status gconv_unary(gconv_unary_kind kind, const gconv_tensor_shape *s, con
 #endif
     {
         GCONV_FPENV_ADOPT(team_fp);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
+        GCONV_OMP("omp for schedule(static)")
         for (int64_t item = 0; item < items; item++) {
             const int64_t begin = item * GCONV_OPS_CHUNK, end = gconv_ops_min_i64(begin + GCONV_OPS_CHUNK, count);
             if (!per_ch) {

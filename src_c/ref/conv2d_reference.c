@@ -16,9 +16,7 @@ void gconv_conv2d_reference(const gconv_conv_desc *d, const gconv_conv_geom *g,
 #endif
     {
         GCONV_FPENV_ADOPT(team_fp);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
+        GCONV_OMP("omp for schedule(static)")
         for (int64_t p = 0; p < planes; p++) {
             const int64_t n = p / d->c_out, co = p % d->c_out, grp = co / cout_g;
             const float *xg = x + (n * d->c_in + grp * cin_g) * in_plane;
