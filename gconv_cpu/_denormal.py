@@ -1,7 +1,7 @@
 """Flush-to-zero / denormals-are-zero for the float kernels, under torch's name for the switch.
 
 Subnormal (denormal) float32 inputs, weights or results make x86 multiply/FMA units take a microcode
-assist: 15-144x slower kernels (`python -m bench denormals`). With the switch on (the default) every
+assist: 6-360x slower kernels (`python -m bench denormals`). With the switch on (the default) every
 kernel call sets FTZ|DAZ in each of its threads for its duration and gives the caller's thread its
 floating-point mode back afterwards: subnormal inputs and weights read as zero and subnormal results
 are written as zero, so results differ from torch's defaults by less than FLT_MIN * K in absolute terms
