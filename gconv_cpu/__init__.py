@@ -4,6 +4,7 @@
     y = gconv_cpu.conv2d(x, w, b, stride=1, padding=1, groups=32)   # torch.nn.functional.conv2d semantics
     layer = gconv_cpu.nn.Conv2d(128, 128, 3, padding=1, groups=32)    # torch.nn.Conv2d semantics
 """
+from . import _openmp_env  # first: it loads the extension, and libgomp reads its settings then
 from . import functional, models, nn
 from ._errors import SizeOverflowError
 from ._ext import kernel_table as _kernel_table
@@ -30,5 +31,6 @@ def cpu_info():
         "available": available_isas(),
         "openmp": OPENMP_ENABLED,
         "num_threads": get_num_threads(),
+        "openmp_wait_policy": _openmp_env.wait_policy(),
         "kernels": [k["name"] for k in kernel_table() if k["isa"] in available_isas()],
     }

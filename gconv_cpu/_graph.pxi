@@ -38,6 +38,7 @@ cdef extern from "gconv_graph.h" nogil:
         const float *per_channel
         int64_t per_channel_len
         int64_t groups, src_c0, count, dst_channels, dst_c0
+        int threads
     gconv_status gconv_program_run(const g_step *steps, size_t n_steps, float *const *buffers,
                                    const int64_t *buffer_floats, size_t n_buffers, void *workspace,
                                    size_t workspace_bytes, int num_threads)
@@ -109,6 +110,7 @@ cdef class Program:
                 self.keep.append(arr)
             s.groups = d.get("groups", 0)
             s.src_c0, s.count, s.dst_channels, s.dst_c0 = d.get("copy", (0, 0, 0, 0))
+            s.threads = d.get("threads", 0)
 
     def __dealloc__(self):
         free(self.steps)

@@ -82,6 +82,7 @@ gconv_status gconv_program_run(const gconv_step *steps, size_t n_steps, float *c
     for (size_t i = 0; i < n_steps; i++) {
         const gconv_step *s = &steps[i];
         float *p;
+        if (s->threads < 0) return gconv_fail(GCONV_EINVAL, "step %zu: threads must be >= 0, got %d", i, (int)s->threads);
         gconv_tensor_shape ydst = s->kind == GCONV_STEP_COPY_CHANNELS ? copy_destination(s) : s->y_shape;
         gconv_status st = resolve(&s->x, &s->x_shape, buffers, buffer_floats, n_buffers, i, "input", &p);
         if (!st) st = resolve(&s->y, &ydst, buffers, buffer_floats, n_buffers, i, "output", &p);
@@ -94,7 +95,8 @@ gconv_status gconv_program_run(const gconv_step *steps, size_t n_steps, float *c
         float *x = buffers[s->x.buffer] ? buffers[s->x.buffer] + s->x.offset : NULL;
         float *y = buffers[s->y.buffer] ? buffers[s->y.buffer] + s->y.offset : NULL;
         float *x2 = s->x2.buffer >= 0 && buffers[s->x2.buffer] ? buffers[s->x2.buffer] + s->x2.offset : NULL;
-        gconv_status st = run_step(s, i, x, x2, y, workspace, workspace_bytes, num_threads);
+        const int threads = s->threads > 0 && s->threads < num_threads ? s->threads : num_threads;
+        gconv_status st = run_step(s, i, x, x2, y, workspace, workspace_bytes, threads);
         if (st) return st;
     }
     return GCONV_OK;

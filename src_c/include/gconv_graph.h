@@ -58,6 +58,8 @@ typedef struct {
     int64_t per_channel_len;
     int64_t groups;                               /* shuffle */
     int64_t src_c0, count, dst_channels, dst_c0; /* copy channels */
+    int32_t threads; /* at most this many threads (0: the program's count); small steps lose more to
+                        waking a team than they gain from it, so the planner gives them fewer */
 } gconv_step;
 
 /* Runs the steps in order. buffers[i] holds buffer_floats[i] floats. Every tensor reference is
