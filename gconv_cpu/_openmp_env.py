@@ -49,10 +49,12 @@ def _load_extension():
         _policy = f"OMP_WAIT_POLICY={POLICY} (gconv_cpu's default)"
         os.environ["OMP_WAIT_POLICY"] = POLICY
     try:
-        from . import _ext  # noqa: F401 (loading it is the point)
+        from . import _ext
     finally:
         if set_here:
             os.environ.pop("OMP_WAIT_POLICY", None)
+    if not _ext.openmp_enabled():
+        _policy = "none: built without OpenMP"
 
 
 def wait_policy():

@@ -322,7 +322,7 @@ def test_planned_threads_give_the_same_bits_as_every_step_on_all_threads(name, r
     forced = _ext.Program([dict(st, threads=0) for st in prog.steps], prog.n_buffers)
     arena, ws = prog._acquire()
     everywhere = np.empty_like(planned)
-    forced.run([arena, prog.consts, x, everywhere], ws, 2)
+    forced.run([arena, prog.consts, x, everywhere], ws, prog.num_threads)
     np.testing.assert_array_equal(planned, everywhere)
     gconv_cpu.set_num_threads(1)
     np.testing.assert_array_equal(planned, net(x))
