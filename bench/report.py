@@ -104,6 +104,12 @@ def notes(rows, peer_names, peer_info, ceilings):
             names += [row["name"]] if row["name"] not in names else []
     if plans:
         out.append("- gconv plans: " + "; ".join(f"{k} ({', '.join(v)})" for k, v in plans.items()))
+    step_threads = [f"{row['name']} at {row['threads']} threads: {st['on_1_thread']} of {st['steps']}"
+                    for row in rows if row["threads"] > 1
+                    for st in [row["results"].get(OURS, {}).get("step_threads")] if st]
+    if step_threads:
+        out.append("- gconv steps the planner keeps on 1 thread (too little work to pay for waking a second): "
+                   + "; ".join(step_threads))
     out += ["- timed region, per engine (all with the input prepared beforehand):",
             "  - gconv: " + ("`layer(x, out=out)`, a gconv_cpu.nn.Conv2d with its plan built, reused output buffer"
                              if layers else "`net(x)` of gconv_cpu.models.<name>() loaded from the torch state_dict")]
