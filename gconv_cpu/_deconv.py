@@ -124,6 +124,9 @@ class DeconvOp(PlannedOp):
     def output_shape(self, x_shape):
         return deconv_geometry(x_shape, self.spec)
 
+    def _pixels_meeting_every_weight(self, x_shape, y_shape):
+        return x_shape
+
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1, *,
                      activation=None, algorithm="auto", out=None):

@@ -115,6 +115,19 @@ class PlannedOp:
     def output_shape(self, x_shape):
         raise NotImplementedError
 
+    def _pixels_meeting_every_weight(self, x_shape, y_shape):
+        """The output's shape for a conv, the input's for a deconv (see _threads.conv_threads)."""
+        raise NotImplementedError
+
+    def threads_for(self, x_shape, num_threads=None):
+        """Threads a call on this input shape runs on: num_threads (default: the current setting), or
+        fewer when the conv is too small to pay for waking them (_threads.conv_threads)."""
+        num_threads = _threads.get_num_threads() if num_threads is None else num_threads
+        y_shape = self.output_shape(x_shape)
+        io_floats = math.prod(x_shape) + math.prod(y_shape)
+        return _threads.conv_threads(num_threads, self.spec, self._pixels_meeting_every_weight(x_shape, y_shape),
+                                     io_floats, self.algorithm)
+
     def __call__(self, x, out=None):
         """x: C-contiguous float32 (N, C_in, H, W); returns (N, C_out, H_out, W_out)."""
         threads = _threads.get_num_threads()
@@ -122,12 +135,13 @@ class PlannedOp:
         geo = self._geometry.get(key)
         if geo is None:
             shape = self.output_shape(x.shape)
-            workspace = self._plan.geometry(shape[0], x.shape[2], x.shape[3], threads)[2]
-            geo = self._geometry[key] = (shape, workspace)
+            run_threads = self.threads_for(x.shape, threads)
+            workspace = self._plan.geometry(shape[0], x.shape[2], x.shape[3], run_threads)[2]
+            geo = self._geometry[key] = (shape, workspace, run_threads)
             if len(self._geometry) > 64:  # many input sizes: keep the cache bounded
                 self._geometry.clear()
                 self._geometry[key] = geo
-        shape, ws_bytes = geo
+        shape, ws_bytes, threads = geo
         if out is None:
             out = np.empty(shape, dtype=np.float32)
         else:
@@ -152,3 +166,6 @@ class ConvOp(PlannedOp):
 
     def output_shape(self, x_shape):
         return conv_geometry(x_shape, self.spec)
+
+    def _pixels_meeting_every_weight(self, x_shape, y_shape):
+        return y_shape

@@ -352,22 +352,17 @@ class CompiledProgram:
 
     def _set_threads(self, step, conv_spec=None, pixels_shape=None, algorithm=None):
         """Sets step["threads"], the threads worth waking for it (see _threads.threads_for_work). A conv or
-        deconv passes its spec and the shape whose pixels each see every weight: the output for a conv,
-        the input for a deconv. Returns the step."""
+        deconv passes its spec, the shape whose pixels each meet every weight (_threads.conv_threads) and
+        its algorithm. Returns the step."""
         x_floats = _numel(step["x_shape"])
         # a copy writes only its slice of the destination; the others write all of y
         y_floats = x_floats if step.get("kind") == "copy_channels" else _numel(step["y_shape"])
         floats = x_floats + y_floats + (_numel(step["x2_shape"]) if "x2_shape" in step else 0)
-        macs = 0
         if conv_spec is not None:
-            c_in, c_out, groups, kh, kw = conv_spec[:5]
-            weights = c_in * c_out // groups * kh * kw
-            n, _, h, w = pixels_shape
-            macs = n * h * w * weights
-            floats += weights
-        elif step.get("kind") == "unary" and step.get("op") in _COSTLY_UNARY:
-            macs = x_floats * _COSTLY_UNARY[step["op"]]
-        step["threads"] = _threads.threads_for_work(self.num_threads, macs, 4 * floats, algorithm)
+            step["threads"] = _threads.conv_threads(self.num_threads, conv_spec, pixels_shape, floats, algorithm)
+            return step
+        macs = x_floats * _COSTLY_UNARY.get(step["op"], 0) if step.get("kind") == "unary" else 0
+        step["threads"] = _threads.threads_for_work(self.num_threads, macs, 4 * floats)
         return step
 
     # execution

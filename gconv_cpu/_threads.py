@@ -62,3 +62,13 @@ def threads_for_work(num_threads, macs, nbytes, algorithm=None):
     if num_threads <= 1:
         return 1
     return max(1, min(num_threads, int(estimated_us(macs, nbytes, algorithm) // MIN_US_PER_THREAD)))
+
+
+def conv_threads(num_threads, spec, pixels_shape, io_floats, algorithm=None):
+    """threads_for_work for a conv or deconv: spec starts (c_in, c_out, groups, kh, kw); every weight
+    meets every pixel of pixels_shape (the output for a conv, the input for a deconv); io_floats
+    counts the tensors it reads and writes, the weights are added here."""
+    c_in, c_out, groups, kh, kw = spec[:5]
+    weights = c_in * c_out // groups * kh * kw
+    n, _, h, w = pixels_shape
+    return threads_for_work(num_threads, n * h * w * weights, 4 * (io_floats + weights), algorithm)
