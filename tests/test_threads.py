@@ -383,3 +383,23 @@ def test_wait_policy_reports_a_runtime_loaded_before_us():
     policy, env_after = proc.stdout.strip().splitlines()
     assert policy.startswith("inherited"), policy
     assert env_after == "None"
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_single_layers_choose_threads_by_their_work(transposed, restore_threads):
+    from gconv_cpu import nn
+
+    layer = nn.ConvTranspose2d(32, 32, 3, stride=2) if transposed else Conv2d(32, 32, 3, padding=1)
+    op = layer.prepare()._op
+    tiny, big = (1, 32, 2, 2), (1, 32, 64, 64)
+    assert op.threads_for(tiny, 2) == 1
+    assert op.threads_for(big, 2) == 2
+    assert op.threads_for(big, 1) == 1
+    gconv_cpu.set_num_threads(2)
+    assert op.threads_for(big) == gconv_cpu.get_num_threads()  # 1 in a build without OpenMP
+    # the chosen count is what the call caches and runs with
+    x = np.random.default_rng(2).standard_normal(tiny).astype(np.float32)
+    y2 = layer(x)
+    assert op._geometry[(tiny, gconv_cpu.get_num_threads())][2] == 1
+    gconv_cpu.set_num_threads(1)
+    np.testing.assert_array_equal(y2, layer(x))
