@@ -45,6 +45,10 @@ def header_lines(title, machine, ceilings, cfg):
         f"- measured ceilings: FMA peak {ceilings['fma_gflops_per_core']:.1f} GFLOP/s per core ({ceilings['isa']}); "
         f"%peak of a t-thread row is against t x that. Stream triad: {triad}" if ceilings["fma_gflops_per_core"]
         else f"- measured ceilings: unavailable ({ceilings.get('unavailable')})",
+        *([f"- gconv threading cost: " + "; ".join(
+            f"{t} threads: {r:.1f} us per empty parallel region, {b:.1f} us per barrier"
+            for t, (r, b) in sorted(ceilings["fork_join_us"].items()))
+           + f" (OpenMP wait policy: {ceilings.get('openmp_wait_policy')})"] if ceilings.get("fork_join_us") else []),
         f"- threads: {', '.join(map(str, cfg['threads']))} per engine (gconv_cpu.set_num_threads, torch.set_num_threads, "
         f"ORT intra_op_num_threads, OpenVINO INFERENCE_NUM_THREADS, ncnn opt.num_threads, LiteRT num_threads)",
         f"- versions: Python {v['python']}, NumPy {v['numpy']}; {peers_v or 'no peers installed'}",

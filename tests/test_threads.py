@@ -403,3 +403,15 @@ def test_single_layers_choose_threads_by_their_work(transposed, restore_threads)
     assert op._geometry[(tiny, gconv_cpu.get_num_threads())][2] == 1
     gconv_cpu.set_num_threads(1)
     np.testing.assert_array_equal(y2, layer(x))
+
+
+def test_fork_join_microbenchmark_reports_a_cost():
+    from gconv_cpu import _ext
+    region, barrier = _ext.fork_join_us(2, 50)
+    if OPENMP:
+        assert region > 0 and barrier > 0, (region, barrier)
+    else:
+        assert (region, barrier) == (0, 0)
+    for bad in ((0, 10), (2, 0), (-1, 10)):
+        with pytest.raises(ValueError, match="num_threads and reps"):
+            _ext.fork_join_us(*bad)
