@@ -1075,3 +1075,46 @@ def test_gdc_kernel_tile_edges(entry):
             ref = wb[:, 0].astype(np.float64) + np.einsum("ct,ct->c", wb[:, 1:].astype(np.float64), x)
             absref = np.abs(wb[:, 0]) + np.einsum("ct,ct->c", np.abs(wb[:, 1:]).astype(np.float64), np.abs(x))
             assert_conv_close(out.view, ref, absref, taps, key=f"kernel:{entry['name']}", what=what)
+
+
+DW_3X3S1 = [k for k in DW_MULTI if (k["kernel_h"], k["kernel_w"], k["stride"]) == (3, 3, 1)]
+
+
+@pytest.mark.parametrize("entry", DW_3X3S1, ids=[k["name"] for k in DW_3X3S1])
+def test_dwconv_output_alignment(entry):
+    """Large planes whose rows are whole vectors (AVX-512 3x3s1 then starts with a narrower strip so
+    that the later ones store on cache-line boundaries): the output at every float offset within a
+    64-byte line gives the same values, matches the reference and writes nothing outside."""
+    _need(entry)
+    rng = np.random.default_rng(800 + entry["index"])
+    channels = 2
+    for geom in ((80, 112, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), (66, 130, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0),
+                 (96, 95, 3, 3, 1, 1, 1, 1, 2, 0, 3, 0)):
+        in_h, in_w, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr = geom
+        oh, ow = out_extent(in_h, pt, pb, kh, dh, sh), out_extent(in_w, pl, pr, kw, dw, sw)
+        assert ow % 16 == 0 and oh * ow >= 8192
+        plane = in_h * in_w
+        xs = rng.standard_normal((channels, in_h, in_w)).astype(np.float32)
+        wb = rng.standard_normal((channels, 1 + kh * kw)).astype(np.float32)
+        n = channels * oh * ow
+        big = np.empty(n + 2 * GUARD + 16, np.float32)
+        base = GUARD + (-(big.ctypes.data // 4)) % 16  # 64-byte aligned, GUARD floats in
+        first = None
+        for lead in range(16):
+            big[:] = OUT_SENTINEL
+            out = big[base + lead:base + lead + n]
+            _ext.dw_multi_ukernel(entry["index"], geom, channels, xs.ravel(), plane, wb.ravel(), out, 0, oh,
+                                  -math.inf, math.inf)
+            what = f"{entry['name']} geom={geom} output {lead} floats past a line"
+            outside = np.concatenate([big[:base + lead], big[base + lead + n:]])
+            assert np.all(outside == OUT_SENTINEL), f"{what}: write outside the output"
+            y = out.reshape(channels, oh, ow).copy()
+            if first is None:
+                first = y
+                for c in range(channels):
+                    args = (xs[c][None, None], wb[c, 1:].reshape(1, 1, kh, kw), wb[c, :1], (sh, sw),
+                            (pt, pb, pl, pr), (dh, dw))
+                    assert_conv_close(y[c], conv2d_ref(*args)[0, 0], conv2d_ref_abs(*args)[0, 0], kh * kw,
+                                      key=f"kernel:{entry['name']}", what=f"{what} channel {c}")
+            else:
+                np.testing.assert_array_equal(y, first, err_msg=what)
