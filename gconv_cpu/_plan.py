@@ -37,18 +37,21 @@ def conv_spec(in_channels, out_channels, kernel_size, stride, padding, dilation,
     return (in_channels, out_channels, groups, *kernel, *stride, *dilation, *pads)
 
 
-def algorithm_index(algorithm):
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
-    return ALGORITHMS.index(algorithm)
+def algorithm_index(algorithm, choices=ALGORITHMS):
+    """Index of `algorithm` in `choices` (the C enum's names for this op)."""
+    if algorithm not in choices:
+        raise ValueError(f"algorithm must be one of {', '.join(choices)}, got {algorithm!r}")
+    return choices.index(algorithm)
 
 
-def activation_index(activation):
+def activation_index(activation, supported=ACTIVATIONS, op=""):
+    """Index in _ext.ACTIVATION_NAMES (the C enum) of `activation` ('none' is None), which must be
+    one that the op fuses (`supported`; `op` names the op in the error)."""
     if activation == "none":
         activation = None
-    if activation not in ACTIVATIONS:
-        names = ", ".join(repr(a) for a in ACTIVATIONS)
-        raise ValueError(f"activation must be one of {names}, got {activation!r}")
+    if activation not in supported:
+        names = ", ".join(repr(a) for a in supported)
+        raise ValueError(f"activation must be one of {names}{op}, got {activation!r}")
     return ACTIVATIONS.index(activation)
 
 

@@ -77,6 +77,16 @@
 #define DW_NMASK (2 * DW_PAIRS)
 #endif
 
+/* Output planes (floats) from which strips are aligned to the output's cache
+ * lines (see DW_FN_MC); 3x3 stride 1 only, where an output vector costs the
+ * fewest FMAs: with 5x5 on 24x112x112 the extra strip cost more (19.5 -> 20.8
+ * cycles per vector) and stride 2 gained nothing. */
+#if DW_K == 3 && DW_S == 1
+#define DW_ALIGN_MIN_PLANE 8192
+#else
+#define DW_ALIGN_MIN_PLANE INT64_MAX
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define DW_INLINE static inline __attribute__((always_inline))
 #define DW_NOINLINE static __attribute__((noinline))
@@ -327,9 +337,10 @@ DW_NOINLINE void dw_strip_inner(dw_ctx *c, int64_t ox0, int64_t col0) {
     dw_strip(c, ox0, col0, 0, NULL, 0);
 }
 
-DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0) {
+/* A strip of n <= 16 outputs. */
+DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n) {
     /* Lanes that read a column inside [0, in_w) and belong to one of the n outputs. */
-    const int64_t n = c->out_w - ox0 < DW_LANES ? c->out_w - ox0 : DW_LANES, in_w = c->in_w;
+    const int64_t in_w = c->in_w;
     __mmask16 m[DW_NMASK];
 #if DW_S == 1
     for (int kx = 0; kx < DW_K; kx++) {
@@ -362,7 +373,13 @@ DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0) {
  * independent 3x3 convs of undilated rows, interleaved again at the store.
  * 14x14 (MobileNet's late layers) and 28x28 dilated (DeepLab) land here. */
 #define DW_NR1 16 /* rows per pass, one phase: 16 accumulators + 9 taps + 3 shifts */
-#define DW_NR2 4  /* two phases: 2 x 4 accumulators + 9 taps + 6 shifts */
+/* Two phases: up to 2 x 7 accumulators + 9 taps + the phase rows. A plane's
+ * rows per residue are split into equal passes of 4..7 rows (a 28x28 plane
+ * with dilation 2 has 14: two passes of 7, not 4 + 4 + 4 + 2), because every
+ * pass reloads K - 1 rows and a short one leaves FMA latency exposed: 7 rows
+ * took 3x3 d2 on 256x28x28 from 10.2 to 9.4 cycles per output vector. */
+#define DW_NR2 7
+#define DW_NR2_MIN 4
 
 typedef struct {
     __m512i shift[2][DW_K]; /* vpermt2ps index: phase-row lane m + s, or 16 (a zero lane) */
@@ -429,8 +446,7 @@ DW_INLINE void dw_narrow_block(const float *in, int64_t in_w, int64_t row0, int6
     }
 }
 
-DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP) {
-    const int R = NP == 1 ? DW_NR1 : DW_NR2;
+DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP, const int R) {
     const int64_t in_w = c->in_w, in_h = c->in_h, out_w = c->out_w, step = c->ostep, vpitch = c->vpitch;
     const int64_t os = step * out_w, V = DW_VR(R);
     const __m512 vmin = _mm512_set1_ps(c->cmin), vmax = _mm512_set1_ps(c->cmax);
@@ -470,8 +486,25 @@ DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP)
     }
 }
 
-DW_NOINLINE void dw_narrow_1(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 1); }
-DW_NOINLINE void dw_narrow_2(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2); }
+DW_NOINLINE void dw_narrow_1(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 1, DW_NR1); }
+DW_NOINLINE void dw_narrow_2r4(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 4); }
+DW_NOINLINE void dw_narrow_2r5(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 5); }
+DW_NOINLINE void dw_narrow_2r6(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 6); }
+DW_NOINLINE void dw_narrow_2r7(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 7); }
+
+/* Two phases: the pass height that splits the longest residue into equal passes. */
+static void dw_narrow_2(const dw_ctx *c, const dw_narrow *nw) {
+    const int64_t rows = (c->oy_end - c->oy_begin + c->ostep - 1) / c->ostep;
+    const int64_t passes = (rows + DW_NR2 - 1) / DW_NR2;
+    int64_t r = (rows + passes - 1) / passes;
+    r = r < DW_NR2_MIN ? DW_NR2_MIN : r;
+    switch (r) {
+    case 4: dw_narrow_2r4(c, nw); break;
+    case 5: dw_narrow_2r5(c, nw); break;
+    case 6: dw_narrow_2r6(c, nw); break;
+    default: dw_narrow_2r7(c, nw); break;
+    }
+}
 
 /* Takes the plane if it is narrow enough (see above); returns 0 otherwise. */
 static int dw_narrow_try(const dw_ctx *c, int64_t pad_left) {
@@ -561,6 +594,19 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
      * once. Wide ones: channel by channel, so that neighbouring strips find
      * their shared input columns still in cache. */
     const size_t per_call = out_w <= 2 * DW_LANES ? channels : 1;
+    /* Output rows that are whole cache lines apart (out_w a multiple of 16) all
+     * start at the same offset in a line: a first strip of `head` columns then
+     * puts every later strip's stores on line boundaries. Strips run down the
+     * whole plane, so a line split between two strips is written twice, far
+     * apart, and on planes larger than L1 fetched for ownership twice: with a
+     * plane misaligned by 16 bytes (NumPy's usual), 3x3s1 on 32x112x112 took
+     * 13.9 TSC cycles per output vector, aligned 11.3. The extra strip costs
+     * more than it saves where a plane's output fits L1 (5x5 on 48x64x64: 19.7
+     * to 21.5), hence a minimum plane size. */
+    const int64_t lead = (int64_t)(((uintptr_t)out / sizeof(float)) % DW_LANES);
+    const int64_t head =
+        per_call == 1 && out_plane >= DW_ALIGN_MIN_PLANE && out_w % DW_LANES == 0 && (uintptr_t)out % sizeof(float) == 0 && lead ? DW_LANES - lead
+                                                                                           : DW_LANES;
     for (size_t ch = 0; ch < channels; ch += per_call) {
         dw_ctx cc = c;
         cc.in = in + ch * in_stride;
@@ -568,7 +614,7 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
         cc.w = w + ch * (size_t)(DW_K * DW_K + 1);
         cc.channels = per_call;
         if (per_call == 1 && ch + 1 < channels) {
-            const int64_t strips = (out_w + DW_LANES - 1) / DW_LANES;
+            const int64_t strips = (out_w + DW_LANES - 1) / DW_LANES + (head != DW_LANES);
             const int64_t passes = strips * ((oy_end - oy_begin + DW_R - 1) / DW_R + c.ostep);
             cc.pf_in = (const char *)(in + (ch + 1) * in_stride);
             cc.pf_out = (const char *)(out + (int64_t)(ch + 1) * out_plane);
@@ -577,12 +623,15 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
             const int64_t lines = cc.pf_in_lines > cc.pf_out_lines ? cc.pf_in_lines : cc.pf_out_lines;
             cc.pf_per_pass = lines / passes + 1;
         }
-        for (int64_t ox0 = 0; ox0 < out_w; ox0 += DW_LANES) {
+        for (int64_t ox0 = 0; ox0 < out_w;) {
+            const int64_t width = ox0 == 0 ? head : DW_LANES;
+            const int64_t n = out_w - ox0 < width ? out_w - ox0 : width;
             const int64_t col0 = DW_S * ox0 - pad_left;
-            if (ox0 >= ox_first && ox0 <= ox_last)
+            if (n == DW_LANES && ox0 >= ox_first && ox0 <= ox_last)
                 dw_strip_inner(&cc, ox0, col0);
             else
-                dw_strip_border(&cc, ox0, col0);
+                dw_strip_border(&cc, ox0, col0, n);
+            ox0 += n;
         }
     }
 }
