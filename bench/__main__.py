@@ -4,6 +4,7 @@ OpenVINO, ncnn and LiteRT, every peer's output checked against ours.
     python -m bench layers [--threads 1,2] [--shape 128,128,56,3,1,1,1,32 ...] [--groups-sweep]
     python -m bench nets   [--threads 1] [--nets mobilenet_v2,mobilefacenet]
     python -m bench all    [--threads 1,2] [--out bench/results] [--readme README.md]
+    python -m bench denormals [--isa avx512] [--threads 1]   (subnormal vs normal data, every kernel)
     common: --quick (CI: seconds) --reps N --peers torch,ort,... --json FILE --plot DIR
 
 `all` is the README's table: the 14 layer workloads and the 5 networks, each with its JSON and
@@ -73,6 +74,9 @@ def parse_args(argv):
     every.add_argument("--readme", metavar="FILE",
                        help="also replace the section between the bench markers of this Markdown file")
     every.set_defaults(workloads=None, shape=[], groups_sweep=False, nets=None)
+    denormals = sub.add_parser("denormals", parents=[common], help="subnormal vs normal data, every kernel path "
+                               "(bench/denormals.py; --peers and --plot do not apply)")
+    denormals.add_argument("--isa", type=_csv, help="ISA paths (default: every one this CPU runs)")
     args = ap.parse_args(argv)
     if args.suite == "all" and (args.json or args.plot):
         ap.error("all writes its JSON and plots under --out; --json/--plot are for layers and nets")
@@ -155,7 +159,7 @@ def progress_bar(total, desc):
 
 
 def run_suite(args, suite, argv):
-    """Runs one suite ('layers' or 'nets'); returns (Markdown table, JSON document, rows)."""
+    """Runs one suite ('layers' or 'nets'); returns (Markdown table, JSON document)."""
     quick = args.quick
     # layers default to 1 and 2 threads (1->2 scaling, also in --quick: it is cheap); networks to 1
     threads = args.threads or ([1, 2] if suite == "layers" and (os.cpu_count() or 1) > 1 else [1])
@@ -213,6 +217,9 @@ def write_outputs(document, plot_dir, json_path):
 def main(argv=None):
     args = parse_args(argv)
     argv = sys.argv[1:] if argv is None else list(argv)
+    if args.suite == "denormals":
+        from . import denormals
+        return denormals.main(args)
     if args.suite != "all":
         table, document = run_suite(args, args.suite, argv)
         print(table)

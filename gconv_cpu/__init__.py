@@ -6,6 +6,7 @@
 """
 from . import _openmp_env  # first: it loads the extension, and libgomp reads its settings then
 from . import functional, models, nn
+from ._denormal import get_flush_denormal, set_flush_denormal
 from ._errors import SizeOverflowError
 from ._ext import kernel_table as _kernel_table
 from ._isa import available_isas, get_isa, set_isa
@@ -16,7 +17,8 @@ from .summary import summary
 
 __version__ = "0.1.0"
 __all__ = ["conv2d", "conv_transpose2d", "nn", "functional", "models", "cpu_info", "kernel_table", "set_num_threads", "get_num_threads", "set_isa",
-           "get_isa", "available_isas", "SizeOverflowError", "summary", "load", "ModelFormatError"]
+           "get_isa", "available_isas", "SizeOverflowError", "summary", "load", "ModelFormatError", "set_flush_denormal",
+           "get_flush_denormal"]
 
 
 def kernel_table():
@@ -32,5 +34,6 @@ def cpu_info():
         "openmp": OPENMP_ENABLED,
         "num_threads": get_num_threads(),
         "openmp_wait_policy": _openmp_env.wait_policy(),
+        "flush_denormal": get_flush_denormal(),
         "kernels": [k["name"] for k in kernel_table() if k["isa"] in available_isas()],
     }

@@ -84,6 +84,11 @@ cdef extern from "gconv.h" nogil:
     gconv_status gconv_conv_plan_run(const gconv_conv_plan *p, const gconv_conv_geom *g, const float *x,
                                      float *y, void *workspace, size_t workspace_bytes, int num_threads)
     int gconv_openmp_enabled()
+    void gconv_set_flush_denormal(int on)
+    int gconv_get_flush_denormal()
+    int gconv_flush_denormal_supported()
+    unsigned gconv_fpenv_get()
+    gconv_status gconv_fpenv_set(unsigned csr)
     double gconv_bench_fma_gflops(gconv_isa isa, long iters)
     double gconv_bench_triad_gbps(size_t floats, int reps, int num_threads)
     int gconv_bench_fork_join_us(int num_threads, int reps, double *region_us, double *barrier_us)
@@ -118,6 +123,29 @@ def openmp_enabled():
 
 def openmp_max_threads():
     return gconv_openmp_max_threads()
+
+
+def set_flush_denormal(bint on):
+    """Process-wide FTZ|DAZ switch of the float kernels (gconv_cpu.set_flush_denormal validates)."""
+    gconv_set_flush_denormal(on)
+
+
+def get_flush_denormal():
+    return bool(gconv_get_flush_denormal())
+
+
+def flush_denormal_supported():
+    return bool(gconv_flush_denormal_supported())
+
+
+def fpenv_get():
+    """The calling thread's MXCSR (0 off x86): for tests."""
+    return gconv_fpenv_get()
+
+
+def fpenv_set(unsigned csr):
+    """Sets the calling thread's MXCSR; only FTZ, DAZ, rounding and flag bits may change: for tests."""
+    check(gconv_fpenv_set(csr))
 
 
 def fma_peak_gflops(str isa, long iters=20_000_000):

@@ -38,6 +38,20 @@ def restore_threads():
 
 
 @pytest.fixture
+def flush_denormal():
+    """gconv_cpu.set_flush_denormal for the test (call it with the mode); the setting is restored after."""
+    saved = gconv_cpu.get_flush_denormal()
+
+    def set_mode(mode):
+        assert gconv_cpu.set_flush_denormal(mode) is gconv_cpu._ext.flush_denormal_supported()
+
+    try:
+        yield set_mode
+    finally:
+        gconv_cpu.set_flush_denormal(saved)
+
+
+@pytest.fixture
 def restore_isa():
     saved = gconv_cpu.get_isa()
     try:

@@ -22,6 +22,15 @@ DONE_WHEN = 1e-4
 WORST = {}  # key (ISA or "kernel:<name>") -> {"scaled": float, "rel_max": float, "where": str}
 
 
+def under_asan():
+    """Whether AddressSanitizer's runtime is loaded in this process (tools/sanitize.sh preloads it)."""
+    try:
+        with open("/proc/self/maps") as f:
+            return "libasan" in f.read()
+    except OSError:
+        return False
+
+
 def pair(v):
     if isinstance(v, (tuple, list)):
         assert len(v) == 2

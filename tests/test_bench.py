@@ -271,3 +271,19 @@ def test_written_tflite_layer_matches_gconv(tmp_path, shape):
     ref = gconv_cpu.conv2d(x, weights["weight"], weights["bias"], stride=wl.stride, padding=wl.pad,
                            dilation=wl.dilation, groups=wl.groups)
     assert relative_error(y, ref) <= 1e-5
+
+
+def test_denormals_quick(tmp_path):
+    """`python -m bench denormals`: a row per kernel path with positive times and ratios for both modes."""
+    out = tmp_path / "denormals.json"
+    isa = gconv_cpu.get_isa()
+    done = run_bench(tmp_path, "denormals", "--quick", "--isa", isa, "--json", str(out))
+    doc = json.loads(out.read_text())
+    assert doc["suite"] == "denormals" and doc["threads"] == 1
+    from bench.denormals import QUICK
+    assert sorted(r["name"] for r in doc["rows"]) == sorted(QUICK)
+    for r in doc["rows"]:
+        assert r["isa"] == isa and r["normal_ms"] > 0 and r["normal_off_ms"] > 0
+        assert r["x_on"] > 0 and r["x_off"] > 0
+        assert ("w_on" in r) == (r["kernel"] != "-")  # weights: convs only
+        assert f"| {r['name']} | {isa} |" in done.stdout

@@ -1,4 +1,5 @@
-"""Bad-parameter fuzzing of conv2d, nn.Conv2d (constructor, setters, call), set_num_threads and set_isa.
+"""Bad-parameter fuzzing of conv2d, nn.Conv2d (constructor, setters, call), set_num_threads, set_isa and
+set_flush_denormal.
 
 Each case starts from a valid call and replaces 0-3 parameters with random or extreme values: 0,
 negatives, 2**31, 2**63, -2**63, NaN, inf, floats where ints belong, bools, strings, None, wrong-length
@@ -36,6 +37,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+
+from reference import under_asan
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 PROFILES = {"ci": 5000, "long": 100_000}
@@ -438,14 +441,6 @@ def describe(v):
 PHYS = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def _under_asan():
-    try:
-        with open("/proc/self/maps") as f:
-            return "libasan" in f.read()
-    except OSError:
-        return False
-
-
 class Fuzzer:
     def __init__(self, seed, log):
         import gconv_cpu
@@ -453,7 +448,7 @@ class Fuzzer:
         self.gc = gconv_cpu
         self.gen = Gen(seed)
         self.log = log
-        self.asan = _under_asan()
+        self.asan = under_asan()
         self.outcomes = {}
         self.failures = []
 
@@ -483,9 +478,9 @@ class Fuzzer:
 
     def run_case(self, i):
         gen = self.gen
-        target = gen.pick(["conv2d"] * 6 + ["Conv2d"] * 3 + ["setter"] * 2 + ["threads", "isa"])
+        target = gen.pick(["conv2d"] * 6 + ["Conv2d"] * 3 + ["setter"] * 2 + ["threads", "isa", "flush"])
         run = {"conv2d": self.case_conv2d, "Conv2d": self.case_conv2d_layer, "setter": self.case_setter,
-               "threads": self.case_threads, "isa": self.case_isa}[target]
+               "threads": self.case_threads, "isa": self.case_isa, "flush": self.case_flush}[target]
         run(i, target)
 
     # -- conv2d
@@ -721,32 +716,46 @@ class Fuzzer:
     def case_isa(self, i, target):
         v = self.gen.pick(["scalar", "avx2", "avx512", "AVX2", " avx2", "sse", "", None, 0, 1, b"avx2", True,
                            np.str_("scalar"), ["avx2"]])
-        desc = f"#{i} set_isa({describe(v)})"
+        valid = isinstance(v, str) and v in self.gc.available_isas()
+        self._case_setting(i, target, "set_isa", v, valid, self.gc.set_isa, self.gc.get_isa,
+                           lambda result: None if self.gc.get_isa() == v else f"get_isa() == {self.gc.get_isa()}")
+
+    def case_flush(self, i, target):
+        v = self.gen.pick([True, False, np.bool_(True), np.bool_(False), 0, 1, 1.0, NAN, "True", "", None, [True],
+                           2**63, b"1", np.int8(1)])
+        valid = isinstance(v, (bool, np.bool_))
+        get = self.gc.get_flush_denormal
+        self._case_setting(i, target, "set_flush_denormal", v, valid, self.gc.set_flush_denormal, get,
+                           lambda result: None if result is True and get() == bool(v)
+                           else f"returned {result!r}, get_flush_denormal() == {get()}")
+
+    def _case_setting(self, i, target, name, v, valid, setter, getter, check):
+        """A process-wide setting: an invalid value raises and changes nothing, a valid one takes effect
+        (check(setter's result) says why not, or None); the setting is restored afterwards."""
+        desc = f"#{i} {name}({describe(v)})"
         self.log.write(desc + "\n")
         self.log.flush()
-        before = self.gc.get_isa()
-        valid = isinstance(v, str) and v in self.gc.available_isas()
+        before = getter()
         try:
-            self.gc.set_isa(v)
+            result = setter(v)
         except BaseException as e:  # noqa: BLE001
             why = self.classify(e, True)
             if why:
                 self.fail(desc, why)
             elif valid:
-                self.fail(desc, f"rejected an available ISA: {e!r}")
-            elif self.gc.get_isa() != before:
-                self.fail(desc, "a failed set_isa changed the setting")
+                self.fail(desc, f"rejected a valid value: {e!r}")
+            elif getter() != before:
+                self.fail(desc, f"a failed {name} changed the setting")
             self.count(target, type(e).__name__)
             return
         try:
-            if not valid:
-                self.fail(desc, "accepted an unknown ISA")
-            elif self.gc.get_isa() != v:
-                self.fail(desc, f"get_isa() == {self.gc.get_isa()}")
+            why = f"accepted an invalid value, {name} now {getter()!r}" if not valid else check(result)
+            if why:
+                self.fail(desc, why)
             else:
                 self.count(target, "ok")
         finally:
-            self.gc.set_isa(before)
+            setter(before)
 
 
 def child(cases, seed, log_path):
@@ -754,7 +763,7 @@ def child(cases, seed, log_path):
     import faulthandler
 
     sys.path.insert(0, TESTS)
-    asan = _under_asan()
+    asan = under_asan()
     if not asan:
         resource.setrlimit(resource.RLIMIT_AS, (RLIMIT_BYTES, RLIMIT_BYTES))
     with open(log_path, "w") as log:
@@ -802,7 +811,7 @@ def test_fuzz_parameters(tmp_path):
     # the fuzz is not vacuous: valid calls ran and were checked, and every error family was provoked
     for key in ("conv2d:ok", "conv2d:ValueError", "conv2d:TypeError", "Conv2d:call-ok", "Conv2d:ValueError",
                 "Conv2d:TypeError", "setter:call-ok", "setter:TypeError", "setter:ValueError", "threads:ok",
-                "threads:TypeError", "threads:ValueError", "isa:ok", "isa:ValueError"):
+                "threads:TypeError", "threads:ValueError", "isa:ok", "isa:ValueError", "flush:ok", "flush:TypeError"):
         assert out.get(key, 0) > 0, f"no {key!r} outcome in {cases} cases: {out}"
     assert sum(v for k, v in out.items() if "MemoryError" in k or "Overflow" in k) > 0, out
 

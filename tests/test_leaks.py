@@ -12,17 +12,12 @@ import os
 
 import pytest
 
-from reference import describe_exit, run_python
+from reference import describe_exit, run_python, under_asan
 
 BOUND_BYTES = 8 << 20
 
 
-def _under_asan():
-    with open("/proc/self/maps") as f:
-        return "libasan" in f.read()
-
-
-pytestmark = pytest.mark.skipif(_under_asan(), reason="under ASan the allocator quarantines freed memory "
+pytestmark = pytest.mark.skipif(under_asan(), reason="under ASan the allocator quarantines freed memory "
                                 "(RSS grows by design); tools/sanitize.sh runs the LSan check instead")
 
 HARNESS = r"""

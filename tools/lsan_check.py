@@ -68,7 +68,7 @@ def blocks(report):
 
 
 def workload(rounds):
-    """Every allocating path: plans for every algorithm/ISA/activation, layers (construct, prepare,
+    """Every allocating path: plans for every algorithm/ISA/activation (and with a NaN weight), layers (construct, prepare,
     setters, repack on ISA change), scratch pools, out=, unbatched calls, and error paths in
     Python validation and in the C core (plans that fail after partial allocation)."""
     rng = np.random.default_rng(0)
@@ -87,10 +87,13 @@ def workload(rounds):
             x = rng.standard_normal((1 + r % 2, cin, 7, 9 if k < 7 else 7)).astype(np.float32)
             w = rng.standard_normal((cout, cin // g, k, k)).astype(np.float32)
             b = rng.standard_normal(cout).astype(np.float32)
+            w_nan = w.copy()
+            w_nan[0, 0, 0, 0] = np.nan  # a non-finite tap: the plan lists the taps that can land on padding
             for algo in algos:
                 for act in (None, "relu6", "prelu", "hardswish"):
                     gconv_cpu.conv2d(x, w, b, s, p, d, g, activation=act, algorithm=algo,
                                      prelu_weight=0.1 if act == "prelu" else None)
+                gconv_cpu.conv2d(x, w_nan, b, s, p, d, g, algorithm=algo)
             layer = Conv2d(cin, cout, k, s, p, d, g, activation="prelu" if r % 3 == 0 else None)
             y = layer(x)
             layer(x, out=np.empty_like(y))

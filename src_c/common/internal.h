@@ -2,6 +2,7 @@
 #ifndef GCONV_INTERNAL_H
 #define GCONV_INTERNAL_H
 
+#include "fpenv.h"
 #include "gconv.h"
 
 #include <stdbool.h>
@@ -17,6 +18,14 @@
 #else
 #define GCONV_RESTRICT
 #define GCONV_UNLIKELY(x) (x)
+#endif
+
+/* An OpenMP directive inside a statement list, gone in a build without OpenMP (where a bare #pragma
+ * omp would only draw -Wunknown-pragmas). */
+#ifdef _OPENMP
+#define GCONV_OMP(directive) _Pragma(directive)
+#else
+#define GCONV_OMP(directive)
 #endif
 
 /* Largest tile any microkernel uses; scratch and packing are sized from the table. */

@@ -2,6 +2,7 @@
  * threaded driver that feeds the microkernels. */
 #include "../common/internal.h"
 #include "../winograd/winograd.h"
+#include "pad_taps.h"
 #include "gconv_graph.h"
 
 #include <math.h>
@@ -37,6 +38,8 @@ struct gconv_conv_plan {
     float *wino_bias;                       /* c_out biases (zeros without a bias) */
     int wino_weights_nonfinite;             /* a weight is NaN/Inf: every tile takes the direct path */
     int wino_auto;                          /* chosen by 'auto': may run the GEMM where tiles would waste */
+    int64_t *pad_taps;                      /* NaN/Inf taps that can land on padding (pad_taps.h), or NULL */
+    size_t pad_tap_count;
 };
 
 /* ---------------------------------------------------------------- checks */
@@ -341,6 +344,10 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
         return gconv_fail(GCONV_ENOMEM, "out of memory packing %lld weights", (long long)floats);
     }
     p->packed_floats = (size_t)floats;
+    if ((st = gconv_pad_taps_find(d, weight, &p->pad_taps, &p->pad_tap_count))) {
+        gconv_conv_plan_destroy(p);
+        return st;
+    }
 
     if (algo == GCONV_ALGO_REFERENCE) {
         memcpy(p->packed, weight, (size_t)wcount * sizeof(float));
@@ -372,6 +379,7 @@ void gconv_conv_plan_destroy(gconv_conv_plan *p) {
     free(p->prelu_slope);
     free(p->wino_u);
     free(p->wino_bias);
+    free(p->pad_taps);
     free(p);
 }
 
@@ -862,10 +870,12 @@ static void dw_run(const gconv_conv_plan *p, const run_ctx *rc, const gconv_conv
     }
     /* Static contiguous shares: thread t always gets the same planes, so on
      * repeated calls its part of the input and output stays in its own L2. */
+    const gconv_fpenv team_fp = gconv_fpenv_current();
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
     {
+        GCONV_FPENV_ADOPT(team_fp);
         int64_t begin, end;
         gconv_team_share(items, &begin, &end);
         if (global)
@@ -887,22 +897,27 @@ static void grouped_direct_run(const gconv_conv_plan *p, const run_ctx *rc, cons
     const int64_t rows_per = (g->out_h + chunks - 1) / chunks, items = units * chunks;
     const int64_t in_plane = g->in_h * g->in_w, out_plane = g->out_h * g->out_w;
     const gconv_gconv_ukernel_fn ukernel = p->kernel->gconv;
+    const gconv_fpenv team_fp = gconv_fpenv_current();
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(num_threads) if (num_threads > 1 && items > 1)
+#pragma omp parallel num_threads(num_threads) if (num_threads > 1 && items > 1)
 #endif
-    for (int64_t item = 0; item < items; item++) {
-        const int64_t chunk = item % chunks, unit = item / chunks;
-        const int64_t blk = unit % p->oc_blocks, grp = (unit / p->oc_blocks) % d->groups;
-        const int64_t n = unit / (p->oc_blocks * d->groups);
-        const int64_t oy0 = chunk * rows_per, oy1 = oy0 + rows_per < g->out_h ? oy0 + rows_per : g->out_h;
-        if (oy0 >= oy1) continue;
-        const int64_t m0 = blk * GCONV_GCONV_OC;
-        const size_t cout = (size_t)(p->cout_g - m0 < GCONV_GCONV_OC ? p->cout_g - m0 : GCONV_GCONV_OC);
-        float *out = y + (n * d->c_out + grp * p->cout_g + m0) * out_plane;
-        ukernel(&dg, (size_t)p->cin_g, cout, x + (n * d->c_in + grp * p->cin_g) * in_plane,
-                p->packed + (grp * p->oc_blocks + blk) * p->block_floats, out, oy0, oy1, rc->kernel_clamp);
-        apply_epilogue(p, rc, out + oy0 * g->out_w, grp * p->cout_g + m0, (int64_t)cout, out_plane,
-                       (oy1 - oy0) * g->out_w);
+    {
+        GCONV_FPENV_ADOPT(team_fp);
+        GCONV_OMP("omp for schedule(static)")
+        for (int64_t item = 0; item < items; item++) {
+            const int64_t chunk = item % chunks, unit = item / chunks;
+            const int64_t blk = unit % p->oc_blocks, grp = (unit / p->oc_blocks) % d->groups;
+            const int64_t n = unit / (p->oc_blocks * d->groups);
+            const int64_t oy0 = chunk * rows_per, oy1 = oy0 + rows_per < g->out_h ? oy0 + rows_per : g->out_h;
+            if (oy0 >= oy1) continue;
+            const int64_t m0 = blk * GCONV_GCONV_OC;
+            const size_t cout = (size_t)(p->cout_g - m0 < GCONV_GCONV_OC ? p->cout_g - m0 : GCONV_GCONV_OC);
+            float *out = y + (n * d->c_out + grp * p->cout_g + m0) * out_plane;
+            ukernel(&dg, (size_t)p->cin_g, cout, x + (n * d->c_in + grp * p->cin_g) * in_plane,
+                    p->packed + (grp * p->oc_blocks + blk) * p->block_floats, out, oy0, oy1, rc->kernel_clamp);
+            apply_epilogue(p, rc, out + oy0 * g->out_w, grp * p->cout_g + m0, (int64_t)cout, out_plane,
+                           (oy1 - oy0) * g->out_w);
+        }
     }
 }
 
@@ -960,9 +975,9 @@ gconv_status gconv_conv_plan_run(const gconv_conv_plan *p, const gconv_conv_geom
     return gconv_conv_plan_run_residual(p, g_in, x, NULL, y, workspace, workspace_bytes, num_threads);
 }
 
-gconv_status gconv_conv_plan_run_residual(const gconv_conv_plan *p, const gconv_conv_geom *g_in, const float *x,
-                                          const float *residual, float *y, void *workspace,
-                                          size_t workspace_bytes, int num_threads) {
+static gconv_status run_residual(const gconv_conv_plan *p, const gconv_conv_geom *g_in, const float *x,
+                                 const float *residual, float *y, void *workspace, size_t workspace_bytes,
+                                 int num_threads) {
     gconv_conv_geom g = *g_in;
     gconv_status st = gconv_conv_output_size(&p->desc, &g);
     if (st) return st;
@@ -997,10 +1012,12 @@ gconv_status gconv_conv_plan_run_residual(const gconv_conv_plan *p, const gconv_
     if (p->algo == GCONV_ALGO_WINOGRAD && !wino_runs_gemm(p, &g)) {
         const wino_schedule s = wino_plan_schedule(p, &g, num_threads);
         const size_t per = need / (size_t)num_threads;
+        const gconv_fpenv team_fp = gconv_fpenv_current();
 #ifdef _OPENMP
 #pragma omp parallel num_threads(num_threads) if (num_threads > 1 && s.items > 1)
 #endif
         {
+            GCONV_FPENV_ADOPT(team_fp);
             int tid = 0;
 #ifdef _OPENMP
             tid = omp_get_thread_num();
@@ -1014,10 +1031,12 @@ gconv_status gconv_conv_plan_run_residual(const gconv_conv_plan *p, const gconv_
     }
     const gemm_schedule s = gemm_plan_schedule(p, &g, num_threads);
     const size_t per = gemm_thread_scratch_bytes(p, s.tile);
+    const gconv_fpenv team_fp = gconv_fpenv_current();
 #ifdef _OPENMP
 #pragma omp parallel num_threads(num_threads) if (num_threads > 1 && s.items > 1)
 #endif
     {
+        GCONV_FPENV_ADOPT(team_fp);
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
@@ -1028,4 +1047,13 @@ gconv_status gconv_conv_plan_run_residual(const gconv_conv_plan *p, const gconv_
         for (int64_t item = begin; item < end; item++) gemm_run_item(p, rc, &g, &s, item, x, y, scratch);
     }
     return GCONV_OK;
+}
+
+gconv_status gconv_conv_plan_run_residual(const gconv_conv_plan *p, const gconv_conv_geom *g, const float *x,
+                                          const float *residual, float *y, void *workspace,
+                                          size_t workspace_bytes, int num_threads) {
+    GCONV_FPENV_SCOPE();
+    const gconv_status st = run_residual(p, g, x, residual, y, workspace, workspace_bytes, num_threads);
+    if (st == GCONV_OK && p->pad_taps) gconv_pad_taps_mark(&p->desc, g, p->pad_taps, p->pad_tap_count, y);
+    return st;
 }

@@ -463,10 +463,12 @@ static void direct_run(const gconv_deconv_plan *p, const gconv_conv_geom *g, con
     const int64_t rows_per = (g->out_h + chunks - 1) / chunks;
     const int64_t items = planes * chunks;
     const gconv_deconv_direct_fn fn = p->direct;
+    const gconv_fpenv team_fp = gconv_fpenv_current();
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) if (threads > 1 && items > 1)
 #endif
     {
+        GCONV_FPENV_ADOPT(team_fp);
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
@@ -513,6 +515,7 @@ gconv_status gconv_deconv_plan_workspace_size(const gconv_deconv_plan *p, const 
 
 gconv_status gconv_deconv_plan_run(const gconv_deconv_plan *p, const gconv_conv_geom *g_in, const float *x,
                                    float *y, void *workspace, size_t workspace_bytes, int num_threads) {
+    GCONV_FPENV_SCOPE();
     if (!p || !g_in) return gconv_fail(GCONV_EINVAL, "plan and geometry must not be NULL");
     gconv_conv_geom g = *g_in;
     gconv_status st = gconv_deconv_output_size(&p->desc, &g);
@@ -540,10 +543,12 @@ gconv_status gconv_deconv_plan_run(const gconv_deconv_plan *p, const gconv_conv_
     const int64_t tile = gemm_tile(p, &g);
     const size_t per = gemm_scratch_bytes(p, tile);
     const int64_t items = g.batch * p->desc.groups * p->n_blocks;
+    const gconv_fpenv team_fp = gconv_fpenv_current();
 #ifdef _OPENMP
 #pragma omp parallel num_threads(num_threads) if (num_threads > 1 && items > 1)
 #endif
     {
+        GCONV_FPENV_ADOPT(team_fp);
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();

@@ -73,6 +73,7 @@ static gconv_tensor_shape copy_destination(const gconv_step *s) {
 gconv_status gconv_program_run(const gconv_step *steps, size_t n_steps, float *const *buffers,
                                const int64_t *buffer_floats, size_t n_buffers, void *workspace,
                                size_t workspace_bytes, int num_threads) {
+    GCONV_FPENV_SCOPE();
     if (!steps && n_steps) return gconv_fail(GCONV_EINVAL, "steps must not be NULL");
     if (!buffers || !buffer_floats) return gconv_fail(GCONV_EINVAL, "buffers must not be NULL");
     if (num_threads < 1) return gconv_fail(GCONV_EINVAL, "num_threads must be positive");

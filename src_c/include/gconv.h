@@ -252,6 +252,18 @@ double gconv_bench_triad_gbps(size_t floats, int reps, int num_threads);
 /* Microseconds per empty parallel region of num_threads (fork + join) and per barrier within one. */
 int gconv_bench_fork_join_us(int num_threads, int reps, double *region_us, double *barrier_us);
 
+/* Flush denormals: FTZ|DAZ in every thread of every float kernel call, the caller's MXCSR restored
+ * afterwards (src_c/common/fpenv.h). Process-wide, default on; off clears FTZ|DAZ for the call, so
+ * subnormals are computed exactly as torch's defaults do. Read once per outermost call. */
+void gconv_set_flush_denormal(int on);
+int gconv_get_flush_denormal(void);
+int gconv_flush_denormal_supported(void); /* 0 where there is no MXCSR (the switch is a no-op) */
+
+/* The calling thread's MXCSR (0 off x86), and a setter that may change only its FTZ, DAZ, rounding
+ * and flag bits: for the tests that check that calls leave the caller's floating-point mode alone. */
+unsigned gconv_fpenv_get(void);
+gconv_status gconv_fpenv_set(unsigned csr);
+
 /* OpenMP facts for the Python thread helper. */
 int gconv_openmp_enabled(void);
 int gconv_openmp_max_threads(void);

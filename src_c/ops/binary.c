@@ -19,6 +19,7 @@ static const char *const DIM_NAMES[4] = {"n", "c", "h", "w"};
 gconv_status gconv_binary(gconv_binary_kind kind, const gconv_tensor_shape *a_shape, const float *a,
                           const gconv_tensor_shape *b_shape, const float *b, const gconv_tensor_shape *y_shape,
                           float *y, gconv_unary_kind activation, int num_threads) {
+    GCONV_FPENV_SCOPE();
     int64_t a_count, b_count, y_count;
     gconv_status st;
     if ((unsigned)kind >= GCONV_BINARY_COUNT)
@@ -82,28 +83,33 @@ gconv_status gconv_binary(gconv_binary_kind kind, const gconv_tensor_shape *a_sh
     const gconv_binary_vv_fn vv = L->vv[kind];
     const gconv_binary_sv_fn sv = L->sv[kind];
     const gconv_binary_vs_fn vs = L->vs[kind];
+    const gconv_fpenv team_fp = gconv_fpenv_current();
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+#pragma omp parallel num_threads(threads) if (threads > 1)
 #endif
-    for (int64_t item = 0; item < items; item++) {
-        const int64_t o = item / blocks, begin = (item % blocks) * block;
-        const int64_t n = gconv_ops_min_i64(block, inner - begin);
-        const int64_t i1 = o % dims[1].extent, i2 = (o / dims[1].extent) % dims[2].extent;
-        const int64_t i3 = o / (dims[1].extent * dims[2].extent);
-        const int64_t a_off = i1 * dims[1].a_stride + i2 * dims[2].a_stride + i3 * dims[3].a_stride +
-                              (a_vec ? begin : 0);
-        const int64_t b_off = i1 * dims[1].b_stride + i2 * dims[2].b_stride + i3 * dims[3].b_stride +
-                              (b_vec ? begin : 0);
-        float *yb = y + o * inner + begin;
-        if (a_vec && b_vec)
-            vv(a + a_off, b + b_off, yb, n);
-        else if (b_vec)
-            sv(a[a_off], b + b_off, yb, n);
-        else if (a_vec)
-            vs(a + a_off, b[b_off], yb, n);
-        else /* one element: a and b are both scalars here */
-            vs(a + a_off, b[b_off], yb, n);
-        if (fused) L->clamp(yb, n, lo, hi);
+    {
+        GCONV_FPENV_ADOPT(team_fp);
+        GCONV_OMP("omp for schedule(static)")
+        for (int64_t item = 0; item < items; item++) {
+            const int64_t o = item / blocks, begin = (item % blocks) * block;
+            const int64_t n = gconv_ops_min_i64(block, inner - begin);
+            const int64_t i1 = o % dims[1].extent, i2 = (o / dims[1].extent) % dims[2].extent;
+            const int64_t i3 = o / (dims[1].extent * dims[2].extent);
+            const int64_t a_off = i1 * dims[1].a_stride + i2 * dims[2].a_stride + i3 * dims[3].a_stride +
+                                  (a_vec ? begin : 0);
+            const int64_t b_off = i1 * dims[1].b_stride + i2 * dims[2].b_stride + i3 * dims[3].b_stride +
+                                  (b_vec ? begin : 0);
+            float *yb = y + o * inner + begin;
+            if (a_vec && b_vec)
+                vv(a + a_off, b + b_off, yb, n);
+            else if (b_vec)
+                sv(a[a_off], b + b_off, yb, n);
+            else if (a_vec)
+                vs(a + a_off, b[b_off], yb, n);
+            else /* one element: a and b are both scalars here */
+                vs(a + a_off, b[b_off], yb, n);
+            if (fused) L->clamp(yb, n, lo, hi);
+        }
     }
     (void)threads;
     return GCONV_OK;

@@ -6,6 +6,7 @@
 
 gconv_status gconv_channel_shuffle(const gconv_tensor_shape *in, int64_t groups, const float *x, float *y,
                                    int num_threads) {
+    GCONV_FPENV_SCOPE();
     int64_t count;
     gconv_status st;
     if ((st = gconv_ops_check_shape(in, "x", &count))) return st;
@@ -20,13 +21,18 @@ gconv_status gconv_channel_shuffle(const gconv_tensor_shape *in, int64_t groups,
     const size_t plane_bytes = (size_t)hw * sizeof(float);
     const int threads = gconv_ops_threads(num_threads, planes, count);
     /* Output channel j*groups + i is input channel i*per_group + j: (n, g, c/g) -> (n, c/g, g). */
+    const gconv_fpenv team_fp = gconv_fpenv_current();
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+#pragma omp parallel num_threads(threads) if (threads > 1)
 #endif
-    for (int64_t p = 0; p < planes; p++) {
-        const int64_t n = p / in->c, oc = p % in->c;
-        const int64_t ic = (oc % groups) * per_group + oc / groups;
-        memcpy(y + p * hw, x + (n * in->c + ic) * hw, plane_bytes);
+    {
+        GCONV_FPENV_ADOPT(team_fp);
+        GCONV_OMP("omp for schedule(static)")
+        for (int64_t p = 0; p < planes; p++) {
+            const int64_t n = p / in->c, oc = p % in->c;
+            const int64_t ic = (oc % groups) * per_group + oc / groups;
+            memcpy(y + p * hw, x + (n * in->c + ic) * hw, plane_bytes);
+        }
     }
     (void)threads;
     return GCONV_OK;
@@ -35,6 +41,7 @@ gconv_status gconv_channel_shuffle(const gconv_tensor_shape *in, int64_t groups,
 gconv_status gconv_copy_channels(const gconv_tensor_shape *src_shape, const float *src, int64_t src_c0,
                                  int64_t count, int64_t dst_channels, float *dst, int64_t dst_c0,
                                  int num_threads) {
+    GCONV_FPENV_SCOPE();
     int64_t src_count, dst_count;
     gconv_status st;
     if ((st = gconv_ops_check_shape(src_shape, "src", &src_count))) return st;
@@ -59,14 +66,19 @@ gconv_status gconv_copy_channels(const gconv_tensor_shape *src_shape, const floa
     const int64_t chunk = (run + chunks_per_image - 1) / chunks_per_image;
     const int64_t items = src_shape->n * chunks_per_image;
     const int threads = gconv_ops_threads(num_threads, items, run * src_shape->n);
+    const gconv_fpenv team_fp = gconv_fpenv_current();
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+#pragma omp parallel num_threads(threads) if (threads > 1)
 #endif
-    for (int64_t item = 0; item < items; item++) {
-        const int64_t n = item / chunks_per_image, begin = (item % chunks_per_image) * chunk;
-        const int64_t len = gconv_ops_min_i64(chunk, run - begin);
-        memcpy(dst + (n * dst_channels + dst_c0) * hw + begin, src + (n * src_shape->c + src_c0) * hw + begin,
-               (size_t)len * sizeof(float));
+    {
+        GCONV_FPENV_ADOPT(team_fp);
+        GCONV_OMP("omp for schedule(static)")
+        for (int64_t item = 0; item < items; item++) {
+            const int64_t n = item / chunks_per_image, begin = (item % chunks_per_image) * chunk;
+            const int64_t len = gconv_ops_min_i64(chunk, run - begin);
+            memcpy(dst + (n * dst_channels + dst_c0) * hw + begin, src + (n * src_shape->c + src_c0) * hw + begin,
+                   (size_t)len * sizeof(float));
+        }
     }
     (void)threads;
     return GCONV_OK;

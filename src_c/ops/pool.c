@@ -271,6 +271,7 @@ static int64_t row_chunks_per_plane(int64_t planes, int64_t rows, int num_thread
 
 gconv_status gconv_pool2d(const gconv_pool_desc *d, const gconv_tensor_shape *in, const float *x, float *y,
                           int num_threads) {
+    GCONV_FPENV_SCOPE();
     int64_t in_count, oh, ow, out_count;
     gconv_status st;
     if ((st = gconv_ops_check_shape(in, "x", &in_count))) return st;
@@ -294,19 +295,24 @@ gconv_status gconv_pool2d(const gconv_pool_desc *d, const gconv_tensor_shape *in
     if (!gconv_mul_i64(out_count, taps, &work)) work = INT64_MAX;
     const int threads = gconv_ops_threads(num_threads, items, work);
     const int is_max = d->kind == GCONV_POOL_MAX;
+    const gconv_fpenv team_fp = gconv_fpenv_current();
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+#pragma omp parallel num_threads(threads) if (threads > 1)
 #endif
-    for (int64_t item = 0; item < items; item++) {
-        const int64_t plane = item / chunks, chunk = item % chunks;
-        const int64_t oy0 = chunk * rows_per_chunk;
-        const int64_t oy1 = gconv_ops_min_i64(oy0 + rows_per_chunk, oh);
-        const float *xp = x + plane * in_plane;
-        float *yp = y + plane * out_plane;
-        if (is_max)
-            max_pool_rows(&g, xp, yp, oy0, oy1);
-        else
-            avg_pool_rows(&g, xp, yp, oy0, oy1);
+    {
+        GCONV_FPENV_ADOPT(team_fp);
+        GCONV_OMP("omp for schedule(static)")
+        for (int64_t item = 0; item < items; item++) {
+            const int64_t plane = item / chunks, chunk = item % chunks;
+            const int64_t oy0 = chunk * rows_per_chunk;
+            const int64_t oy1 = gconv_ops_min_i64(oy0 + rows_per_chunk, oh);
+            const float *xp = x + plane * in_plane;
+            float *yp = y + plane * out_plane;
+            if (is_max)
+                max_pool_rows(&g, xp, yp, oy0, oy1);
+            else
+                avg_pool_rows(&g, xp, yp, oy0, oy1);
+        }
     }
     (void)threads;
     return GCONV_OK;
@@ -336,6 +342,7 @@ static double plane_sum(const float *GCONV_RESTRICT x, int64_t n) {
 }
 
 gconv_status gconv_global_avgpool(const gconv_tensor_shape *in, const float *x, float *y, int num_threads) {
+    GCONV_FPENV_SCOPE();
     int64_t count;
     gconv_status st;
     if ((st = gconv_ops_check_shape(in, "x", &count))) return st;
@@ -348,10 +355,15 @@ gconv_status gconv_global_avgpool(const gconv_tensor_shape *in, const float *x, 
     const int64_t planes = in->n * in->c, hw = in->h * in->w;
     const double inv_count = 1.0 / (double)hw;
     const int threads = gconv_ops_threads(num_threads, planes, count);
+    const gconv_fpenv team_fp = gconv_fpenv_current();
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+#pragma omp parallel num_threads(threads) if (threads > 1)
 #endif
-    for (int64_t p = 0; p < planes; p++) y[p] = (float)(plane_sum(x + p * hw, hw) * inv_count);
+    {
+        GCONV_FPENV_ADOPT(team_fp);
+        GCONV_OMP("omp for schedule(static)")
+        for (int64_t p = 0; p < planes; p++) y[p] = (float)(plane_sum(x + p * hw, hw) * inv_count);
+    }
     (void)threads;
     return GCONV_OK;
 }
@@ -364,6 +376,7 @@ static inline int64_t adaptive_end(int64_t o, int64_t out, int64_t in) {
 
 gconv_status gconv_adaptive_avgpool2d(const gconv_tensor_shape *in, int64_t out_h, int64_t out_w, const float *x,
                                       float *y, int num_threads) {
+    GCONV_FPENV_SCOPE();
     int64_t count, out_count;
     gconv_status st;
     if ((st = gconv_ops_check_shape(in, "x", &count))) return st;
@@ -385,20 +398,25 @@ gconv_status gconv_adaptive_avgpool2d(const gconv_tensor_shape *in, int64_t out_
     const int64_t planes = in->n * in->c, in_plane = in->h * in->w, out_plane = out_h * out_w;
     int64_t work = count > out_count ? count : out_count;
     const int threads = gconv_ops_threads(num_threads, planes, work);
+    const gconv_fpenv team_fp = gconv_fpenv_current();
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+#pragma omp parallel num_threads(threads) if (threads > 1)
 #endif
-    for (int64_t p = 0; p < planes; p++) {
-        const float *xp = x + p * in_plane;
-        float *yp = y + p * out_plane;
-        for (int64_t oy = 0; oy < out_h; oy++) {
-            const int64_t y0 = adaptive_start(oy, out_h, in->h), y1 = adaptive_end(oy, out_h, in->h);
-            for (int64_t ox = 0; ox < out_w; ox++) {
-                const int64_t x0 = adaptive_start(ox, out_w, in->w), x1 = adaptive_end(ox, out_w, in->w);
-                float s = 0.0f;
-                for (int64_t iy = y0; iy < y1; iy++)
-                    for (int64_t ix = x0; ix < x1; ix++) s += xp[iy * in->w + ix];
-                yp[oy * out_w + ox] = s / (float)((y1 - y0) * (x1 - x0));
+    {
+        GCONV_FPENV_ADOPT(team_fp);
+        GCONV_OMP("omp for schedule(static)")
+        for (int64_t p = 0; p < planes; p++) {
+            const float *xp = x + p * in_plane;
+            float *yp = y + p * out_plane;
+            for (int64_t oy = 0; oy < out_h; oy++) {
+                const int64_t y0 = adaptive_start(oy, out_h, in->h), y1 = adaptive_end(oy, out_h, in->h);
+                for (int64_t ox = 0; ox < out_w; ox++) {
+                    const int64_t x0 = adaptive_start(ox, out_w, in->w), x1 = adaptive_end(ox, out_w, in->w);
+                    float s = 0.0f;
+                    for (int64_t iy = y0; iy < y1; iy++)
+                        for (int64_t ix = x0; ix < x1; ix++) s += xp[iy * in->w + ix];
+                    yp[oy * out_w + ox] = s / (float)((y1 - y0) * (x1 - x0));
+                }
             }
         }
     }

@@ -204,6 +204,7 @@ static gconv_status make_axis(double scale, int64_t in, int64_t out, gconv_coord
 
 gconv_status gconv_resize(const gconv_resize_desc *d, const gconv_tensor_shape *in, const float *x, int64_t out_h,
                           int64_t out_w, float *y, int num_threads) {
+    GCONV_FPENV_SCOPE();
     int64_t count, out_count;
     gconv_status st;
     if (!d) return gconv_fail(GCONV_EINVAL, "resize desc is NULL");
@@ -249,16 +250,21 @@ gconv_status gconv_resize(const gconv_resize_desc *d, const gconv_tensor_shape *
     int64_t work;
     if (!gconv_mul_i64(out_count, d->mode == GCONV_RESIZE_BILINEAR ? 4 : 1, &work)) work = INT64_MAX;
     const int threads = gconv_ops_threads(num_threads, items, work);
+    const gconv_fpenv team_fp = gconv_fpenv_current();
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+#pragma omp parallel num_threads(threads) if (threads > 1)
 #endif
-    for (int64_t item = 0; item < items; item++) {
-        const int64_t plane = item / chunks, oy0 = (item % chunks) * rows_per_chunk;
-        const int64_t oy1 = gconv_ops_min_i64(oy0 + rows_per_chunk, out_h);
-        if (g.mode == GCONV_RESIZE_NEAREST)
-            nearest_plane_rows(&g, x + plane * in_plane, y + plane * out_plane, oy0, oy1);
-        else
-            bilinear_plane_rows(&g, x + plane * in_plane, y + plane * out_plane, oy0, oy1);
+    {
+        GCONV_FPENV_ADOPT(team_fp);
+        GCONV_OMP("omp for schedule(static)")
+        for (int64_t item = 0; item < items; item++) {
+            const int64_t plane = item / chunks, oy0 = (item % chunks) * rows_per_chunk;
+            const int64_t oy1 = gconv_ops_min_i64(oy0 + rows_per_chunk, out_h);
+            if (g.mode == GCONV_RESIZE_NEAREST)
+                nearest_plane_rows(&g, x + plane * in_plane, y + plane * out_plane, oy0, oy1);
+            else
+                bilinear_plane_rows(&g, x + plane * in_plane, y + plane * out_plane, oy0, oy1);
+        }
     }
     (void)threads;
     return GCONV_OK;

@@ -19,6 +19,7 @@ static float row_max(const float *x, int64_t n) {
 }
 
 gconv_status gconv_softmax(int64_t rows, int64_t cols, const float *x, float *y) {
+    GCONV_FPENV_SCOPE();
     if (rows < 0 || cols < 0)
         return gconv_fail(GCONV_EINVAL, "softmax: rows and cols must be non-negative, got %lld x %lld",
                           (long long)rows, (long long)cols);

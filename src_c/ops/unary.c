@@ -35,6 +35,7 @@ static int64_t unary_cost(gconv_unary_kind kind) {
 
 gconv_status gconv_unary(gconv_unary_kind kind, const gconv_tensor_shape *s, const float *x, float *y, float alpha,
                          float beta, const float *per_channel, int num_threads) {
+    GCONV_FPENV_SCOPE();
     int64_t count;
     gconv_status st;
     if ((unsigned)kind >= GCONV_UNARY_COUNT) return gconv_fail(GCONV_EINVAL, "kind: unknown unary kind %d", (int)kind);
@@ -78,21 +79,26 @@ gconv_status gconv_unary(gconv_unary_kind kind, const gconv_tensor_shape *s, con
     int64_t work;
     if (!gconv_mul_i64(count, unary_cost(kind), &work)) work = INT64_MAX;
     const int threads = gconv_ops_threads(num_threads, items, work);
+    const gconv_fpenv team_fp = gconv_fpenv_current();
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+#pragma omp parallel num_threads(threads) if (threads > 1)
 #endif
-    for (int64_t item = 0; item < items; item++) {
-        const int64_t begin = item * GCONV_OPS_CHUNK, end = gconv_ops_min_i64(begin + GCONV_OPS_CHUNK, count);
-        if (!per_ch) {
-            loop(x + begin, y + begin, end - begin, alpha, beta);
-            continue;
-        }
-        for (int64_t i = begin; i < end;) {
-            const int64_t plane = i / hw, seg_end = gconv_ops_min_i64(end, (plane + 1) * hw);
-            const int64_t c = plane % channels;
-            const float p = per_channel[c], q = kind == GCONV_UNARY_AFFINE ? per_channel[channels + c] : 0.0f;
-            loop(x + i, y + i, seg_end - i, p, q);
-            i = seg_end;
+    {
+        GCONV_FPENV_ADOPT(team_fp);
+        GCONV_OMP("omp for schedule(static)")
+        for (int64_t item = 0; item < items; item++) {
+            const int64_t begin = item * GCONV_OPS_CHUNK, end = gconv_ops_min_i64(begin + GCONV_OPS_CHUNK, count);
+            if (!per_ch) {
+                loop(x + begin, y + begin, end - begin, alpha, beta);
+                continue;
+            }
+            for (int64_t i = begin; i < end;) {
+                const int64_t plane = i / hw, seg_end = gconv_ops_min_i64(end, (plane + 1) * hw);
+                const int64_t c = plane % channels;
+                const float p = per_channel[c], q = kind == GCONV_UNARY_AFFINE ? per_channel[channels + c] : 0.0f;
+                loop(x + i, y + i, seg_end - i, p, q);
+                i = seg_end;
+            }
         }
     }
     (void)threads;
