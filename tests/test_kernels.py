@@ -1106,8 +1106,8 @@ DW_3X3S1 = [k for k in DW_MULTI if (k["kernel_h"], k["kernel_w"], k["stride"]) =
 
 @pytest.mark.parametrize("entry", DW_3X3S1, ids=[k["name"] for k in DW_3X3S1])
 def test_dwconv_output_alignment(entry):
-    """Large planes whose rows are whole vectors (AVX-512 3x3s1 then starts with a narrower strip so
-    that the later ones store on cache-line boundaries): the output at every float offset within a
+    """Large planes whose rows are whole vectors (3x3s1 then starts with a narrower strip so that the
+    later ones store on cache-line (AVX-512) or 32-byte (AVX2) boundaries): the output at every float offset within a
     64-byte line gives the same values, matches the reference and writes nothing outside."""
     _need(entry)
     rng = np.random.default_rng(800 + entry["index"])
