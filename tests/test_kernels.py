@@ -954,6 +954,30 @@ def test_dwconv_kernel_dilation2_edges(entry):
     _check_dw_geoms(entry, geoms, 700 + entry["index"])
 
 
+DW_3X3_ANY_DILATION = [k for k in DW_ANY_DILATION if k["kernel_h"] == 3 and k["stride"] == 1]
+
+
+@pytest.mark.parametrize("entry", DW_3X3_ANY_DILATION, ids=[k["name"] for k in DW_3X3_ANY_DILATION])
+def test_dwconv_3x3_dilation2_sizes_and_pads(entry):
+    """3x3 dilation 2 on input heights and widths 1..33 with every left and top pad 0..2 (right
+    and bottom pads differ): the AVX-512 kernel's narrow planes (<= 32 columns) shift each column
+    phase with valignd when both phases share an offset (left pad 0 or 2) and with vpermt2ps
+    otherwise (left pad 1: the phases cross), so every pass height and both shift forms run."""
+    _need(entry)
+    geoms = []
+    sizes = [(h, w) for h in range(1, 34) for w in (3, 14, 28, 33)] + \
+        [(h, w) for w in range(1, 34) for h in (5, 14, 28)]
+    for n, (in_h, in_w) in enumerate(sizes):
+        for pt in range(3):
+            for pl in range(3):
+                pb, pr = (pt + 1 + n) % 3, (pl + 2 + n) % 3
+                oh, ow = out_extent(in_h, pt, pb, 3, 2, 1), out_extent(in_w, pl, pr, 3, 2, 1)
+                if oh >= 1 and ow >= 1:
+                    geoms.append(((in_h, in_w, 3, 3, 1, 1, 2, 2, pt, pb, pl, pr), oh, ow))
+    assert len(geoms) > 1500
+    _check_dw_geoms(entry, geoms, 800 + entry["index"])
+
+
 # the specialized depthwise kernels (kernels/table.c's DWSM entries) carry a multi-channel entry point
 DW_MULTI = [k for k in TABLE if k["kind"] == "dwconv" and k["kernel_h"]]
 
@@ -1082,8 +1106,8 @@ DW_3X3S1 = [k for k in DW_MULTI if (k["kernel_h"], k["kernel_w"], k["stride"]) =
 
 @pytest.mark.parametrize("entry", DW_3X3S1, ids=[k["name"] for k in DW_3X3S1])
 def test_dwconv_output_alignment(entry):
-    """Large planes whose rows are whole vectors (AVX-512 3x3s1 then starts with a narrower strip so
-    that the later ones store on cache-line boundaries): the output at every float offset within a
+    """Large planes whose rows are whole vectors (3x3s1 then starts with a narrower strip so that the
+    later ones store on cache-line (AVX-512) or 32-byte (AVX2) boundaries): the output at every float offset within a
     64-byte line gives the same values, matches the reference and writes nothing outside."""
     _need(entry)
     rng = np.random.default_rng(800 + entry["index"])

@@ -366,7 +366,7 @@ DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n
 /* ---- Narrow planes (3x3 stride 1): a whole input row in registers ---------
  * When a row fits in one vector (in_w <= 16), or, with dilation 2, each of its
  * even and odd columns does (in_w <= 32), one (two) masked loads fetch the row
- * and the kx taps are that vector moved by whole lanes (vpermt2ps against zero,
+ * and the kx taps are that vector moved by whole lanes (valignd or vpermt2ps against zero,
  * so columns outside the row come in as 0): one load per input row instead of
  * K masked split loads. With dilation 2 the even output columns read only even
  * input columns and the odd ones only odd columns, so the two "phases" are two
@@ -380,18 +380,20 @@ DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n
  * took 3x3 d2 on 256x28x28 from 10.2 to 9.4 cycles per output vector. */
 #define DW_NR2 7
 #define DW_NR2_MIN 4
+#define DW_OFF_ANY 99 /* shift offsets other than -1 or 0: vpermt2ps (see DW_NARROW_FNS) */
 
 typedef struct {
     __m512i shift[2][DW_K]; /* vpermt2ps index: phase-row lane m + s, or 16 (a zero lane) */
     int phase_of[2];        /* input phase that output phase q reads */
+    int off[2];             /* s - kx for output phase q */
     __mmask16 load_lo, load_hi, store_lo, store_hi;
 } dw_narrow;
 
 /* R rows of one pass (NP phases); rows outside [vlo, vhi) are padding. */
 DW_INLINE void dw_narrow_block(const float *in, int64_t in_w, int64_t row0, int64_t vpitch, const dw_narrow *nw,
                                const __m512 *vt, __m512 vbias, __m512 vmin, __m512 vmax, int clamped, float *o,
-                               int64_t os, const int NP, const int R, int64_t nr, const int checked, int64_t vlo,
-                               int64_t vhi) {
+                               int64_t os, const int NP, const int R, const int OFF, int64_t nr, const int checked,
+                               int64_t vlo, int64_t vhi) {
     __m512 acc[2][DW_NR1];
     for (int q = 0; q < NP; q++)
         for (int i = 0; i < R; i++) acc[q][i] = vbias;
@@ -420,7 +422,10 @@ DW_INLINE void dw_narrow_block(const float *in, int64_t in_w, int64_t row0, int6
 #pragma GCC unroll 4
             for (int kx = 0; kx < DW_K; kx++) {
                 /* (also for a zero shift: a runtime test there cost more than the permute) */
-                const __m512 x = _mm512_permutex2var_ps(ph[q], nw->shift[q][kx], zero);
+                const __m512 x = OFF == DW_OFF_ANY ? _mm512_permutex2var_ps(ph[q], nw->shift[q][kx], zero)
+                                 : kx + OFF == 0  ? ph[q]
+                                 : kx + OFF > 0   ? DW_SHIFT(zero, ph[q], (kx + OFF) & 15)
+                                                  : DW_SHIFT(ph[q], zero, (DW_LANES + kx + OFF) & 15);
 #pragma GCC unroll 16
                 for (int i = 0; i < R; i++) {
                     const int ky = v - i;
@@ -446,7 +451,7 @@ DW_INLINE void dw_narrow_block(const float *in, int64_t in_w, int64_t row0, int6
     }
 }
 
-DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP, const int R) {
+DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP, const int R, const int OFF) {
     const int64_t in_w = c->in_w, in_h = c->in_h, out_w = c->out_w, step = c->ostep, vpitch = c->vpitch;
     const int64_t os = step * out_w, V = DW_VR(R);
     const __m512 vmin = _mm512_set1_ps(c->cmin), vmax = _mm512_set1_ps(c->cmax);
@@ -467,7 +472,7 @@ DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP,
                 const int64_t row0 = oy - c->pad_top;
                 float *o = out + oy * out_w;
                 if (nr == R && row0 >= 0 && row0 + (V - 1) * vpitch < in_h) {
-                    dw_narrow_block(in, in_w, row0, vpitch, nw, vt, vbias, vmin, vmax, clamped, o, os, NP, R, R, 0, 0,
+                    dw_narrow_block(in, in_w, row0, vpitch, nw, vt, vbias, vmin, vmax, clamped, o, os, NP, R, OFF, R, 0, 0,
                                     V);
                     continue;
                 }
@@ -479,31 +484,39 @@ DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP,
                     vlo = clamp_i64(-floor_div(row0, vpitch), 0, V);
                     vhi = clamp_i64(floor_div(in_h - 1 - row0, vpitch) + 1, vlo, V);
                 }
-                dw_narrow_block(in, in_w, row0, vpitch, nw, vt, vbias, vmin, vmax, clamped, o, os, NP, R, nr, 1, vlo,
+                dw_narrow_block(in, in_w, row0, vpitch, nw, vt, vbias, vmin, vmax, clamped, o, os, NP, R, OFF, nr, 1, vlo,
                                 vhi);
             }
         }
     }
 }
 
-DW_NOINLINE void dw_narrow_1(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 1, DW_NR1); }
-DW_NOINLINE void dw_narrow_2r4(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 4); }
-DW_NOINLINE void dw_narrow_2r5(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 5); }
-DW_NOINLINE void dw_narrow_2r6(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 6); }
-DW_NOINLINE void dw_narrow_2r7(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 7); }
+/* OFF: the phases' common shift offset when it is -1 or 0 (left pad 0 or 2
+ * with dilation 2, 0 or 1 without), so every shift is a valignd against zero
+ * with an immediate. vpermt2ps needs an index register per shift and
+ * overwrites a source, which next to 14 accumulators and 9 taps made GCC spill
+ * and copy registers (342 vmovaps in the 7-row pass, 230 with valignd). TSC
+ * cycles per output vector, min of 3000 calls: 256x28x28 d2 10.4-10.6 ->
+ * 9.5-9.65; 384x14x14 d1 8.7-8.9 -> 7.6-7.8. */
+#define DW_NARROW_FNS(OFFN, OFF)                                                                                \
+    DW_NOINLINE void dw_narrow_1##OFFN(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 1, DW_NR1, OFF); } \
+    DW_NOINLINE void dw_narrow_2r4##OFFN(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 4, OFF); }  \
+    DW_NOINLINE void dw_narrow_2r5##OFFN(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 5, OFF); }  \
+    DW_NOINLINE void dw_narrow_2r6##OFFN(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 6, OFF); }  \
+    DW_NOINLINE void dw_narrow_2r7##OFFN(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 7, OFF); }
+DW_NARROW_FNS(_any, DW_OFF_ANY)
+DW_NARROW_FNS(_m1, -1)
+DW_NARROW_FNS(_0, 0)
+
+typedef void (*dw_narrow_fn)(const dw_ctx *, const dw_narrow *);
 
 /* Two phases: the pass height that splits the longest residue into equal passes. */
-static void dw_narrow_2(const dw_ctx *c, const dw_narrow *nw) {
+static void dw_narrow_2(const dw_ctx *c, const dw_narrow *nw, const dw_narrow_fn *fns) {
     const int64_t rows = (c->oy_end - c->oy_begin + c->ostep - 1) / c->ostep;
     const int64_t passes = (rows + DW_NR2 - 1) / DW_NR2;
     int64_t r = (rows + passes - 1) / passes;
     r = r < DW_NR2_MIN ? DW_NR2_MIN : r;
-    switch (r) {
-    case 4: dw_narrow_2r4(c, nw); break;
-    case 5: dw_narrow_2r5(c, nw); break;
-    case 6: dw_narrow_2r6(c, nw); break;
-    default: dw_narrow_2r7(c, nw); break;
-    }
+    fns[r < 7 ? r - 4 + 1 : 4](c, nw);
 }
 
 /* Takes the plane if it is narrow enough (see above); returns 0 otherwise. */
@@ -520,6 +533,7 @@ static int dw_narrow_try(const dw_ctx *c, int64_t pad_left) {
         const int64_t ph = ((q - pad_left) % NP + NP) % NP;
         const int64_t off = (q - pad_left - ph) / NP;
         nw.phase_of[q] = (int)ph;
+        nw.off[q] = (int)off;
         for (int kx = 0; kx < DW_K; kx++) {
             int32_t lane[DW_LANES];
             for (int m = 0; m < DW_LANES; m++) {
@@ -535,10 +549,18 @@ static int dw_narrow_try(const dw_ctx *c, int64_t pad_left) {
     nw.load_hi = (__mmask16)bit_range(0, in_w - DW_LANES);
     nw.store_lo = (__mmask16)bit_range(0, out_w);
     nw.store_hi = (__mmask16)bit_range(0, out_w - DW_LANES);
+    static const dw_narrow_fn fns_any[5] = {dw_narrow_1_any, dw_narrow_2r4_any, dw_narrow_2r5_any, dw_narrow_2r6_any,
+                                            dw_narrow_2r7_any};
+    static const dw_narrow_fn fns_m1[5] = {dw_narrow_1_m1, dw_narrow_2r4_m1, dw_narrow_2r5_m1, dw_narrow_2r6_m1,
+                                           dw_narrow_2r7_m1};
+    static const dw_narrow_fn fns_0[5] = {dw_narrow_1_0, dw_narrow_2r4_0, dw_narrow_2r5_0, dw_narrow_2r6_0,
+                                          dw_narrow_2r7_0};
+    const int same = NP == 1 || nw.off[0] == nw.off[1];
+    const dw_narrow_fn *fns = same && nw.off[0] == -1 ? fns_m1 : same && nw.off[0] == 0 ? fns_0 : fns_any;
     if (NP == 1)
-        dw_narrow_1(c, &nw);
+        fns[0](c, &nw);
     else
-        dw_narrow_2(c, &nw);
+        dw_narrow_2(c, &nw, fns);
     return 1;
 }
 #endif
