@@ -482,14 +482,31 @@ static void im2col_tile(const gconv_conv_desc *d, const gconv_conv_geom *g, cons
 }
 
 typedef struct {
-    int64_t tile, n_tiles, m_chunks, panels_per_chunk, items;
+    int64_t tile; /* the widest pixel tile (the im2col scratch's row length) */
+    int64_t n_tiles, m_chunks, panels_per_chunk, items;
 } gemm_schedule;
+
+/* Tile boundaries are multiples of this many pixels (one AVX-512 vector): every tile but the
+ * last starts on a vector, and the tiles differ by at most one vector, so equal tile counts
+ * are equal work (192 + 4 pixels, 14x14's split by width, gave one thread 98% of the work). */
+#define GEMM_TILE_QUANTUM 16
+
+static int64_t gemm_tile_start(const gemm_schedule *s, int64_t pixels, int64_t tile_idx) {
+    if (tile_idx >= s->n_tiles) return pixels;
+    const int64_t q = pixels / s->n_tiles, r = pixels % s->n_tiles; /* tile_idx * pixels might overflow */
+    return (tile_idx * q + tile_idx * r / s->n_tiles) / GEMM_TILE_QUANTUM * GEMM_TILE_QUANTUM;
+}
 
 static gemm_schedule gemm_plan_schedule(const gconv_conv_plan *p, const gconv_conv_geom *g, int threads) {
     gemm_schedule s;
     const int64_t pixels = g->out_h * g->out_w;
-    s.tile = gemm_tile_width(p, pixels);
-    s.n_tiles = (pixels + s.tile - 1) / s.tile;
+    const int64_t widest = gemm_tile_width(p, pixels);
+    s.n_tiles = (pixels + widest - 1) / widest;
+    /* Whole tiles per thread where the tiles stay at least two kernel widths wide; below that
+     * the output-channel split below balances the threads without narrowing the tiles. */
+    const int64_t balanced = (s.n_tiles + threads - 1) / threads * threads;
+    if (threads > 1 && pixels / balanced >= 2 * p->gemm_kernel->nr) s.n_tiles = balanced;
+    s.tile = (pixels + s.n_tiles - 1) / s.n_tiles + GEMM_TILE_QUANTUM;
     const int64_t base = g->batch * p->desc.groups * s.n_tiles;
     /* Few groups and few pixels (e.g. 7x7 pointwise): split output channels too. */
     s.m_chunks = 1;
@@ -549,13 +566,16 @@ static void gemm_run_item(const gconv_conv_plan *p, const run_ctx *rc, const gco
                           const gemm_schedule *s, int64_t item, const float *x, float *y, float *scratch) {
     const gconv_conv_desc *d = &p->desc;
     const int64_t pixels = g->out_h * g->out_w;
-    const int64_t chunk = item % s->m_chunks;
-    int64_t rest = item / s->m_chunks;
+    /* The channel chunk varies slowest: a thread's contiguous share of items is the same
+     * chunks of every tile, so unequal tiles or groups do not unbalance the threads. */
+    const int64_t base = s->items / s->m_chunks;
+    const int64_t chunk = item / base;
+    int64_t rest = item % base;
     const int64_t tile_idx = rest % s->n_tiles;
     rest /= s->n_tiles;
     const int64_t grp = rest % d->groups, n = rest / d->groups;
-    const int64_t p0 = tile_idx * s->tile;
-    const int64_t nt = pixels - p0 < s->tile ? pixels - p0 : s->tile;
+    const int64_t p0 = gemm_tile_start(s, pixels, tile_idx);
+    const int64_t nt = gemm_tile_start(s, pixels, tile_idx + 1) - p0;
     const int64_t panel_begin = chunk * s->panels_per_chunk;
     int64_t panel_end = panel_begin + s->panels_per_chunk;
     if (panel_end > p->panels_per_group) panel_end = p->panels_per_group;
