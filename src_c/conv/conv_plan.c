@@ -419,7 +419,15 @@ static void apply_epilogue(const gconv_conv_plan *p, const run_ctx *rc, float *b
 static int64_t gemm_tile_width(const gconv_conv_plan *p, int64_t pixels) {
     const int64_t nr = p->gemm_kernel->nr;
     const int64_t pixels_up = (pixels + nr - 1) / nr * nr;
-    if (p->direct_1x1) return pixels_up < 4 * nr ? pixels_up : 4 * nr;
+    if (p->direct_1x1) {
+        /* Four kernel widths; more where K is so small that a K x tile block of the input still
+         * fits in 48 KB: each panel's calls then stream longer runs of the input and output rows
+         * (16 -> 96 at 112x112: 768 pixels ran 1.13x faster than 192; no change at K >= 24). */
+        int64_t blocks = (48 * 1024 / (int64_t)sizeof(float)) / (p->kdim * nr);
+        if (blocks < 4) blocks = 4;
+        if (blocks > 16) blocks = 16;
+        return pixels_up < blocks * nr ? pixels_up : blocks * nr;
+    }
     int64_t blocks = (64 * 1024 / (int64_t)sizeof(float)) / (p->kdim * nr);
     if (blocks < 1) blocks = 1;
     const int64_t w = blocks * nr;
