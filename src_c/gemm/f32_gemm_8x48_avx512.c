@@ -18,7 +18,7 @@
 #define PREFETCH_ROWS 6
 /* Weights prefetched ahead, in floats (64 k steps): in a network a 7x7 layer's panels (4 MB at
  * 1024 -> 1024) come from DRAM, a 32-byte row per k step, and each is read once. */
-#define PREFETCH_WEIGHTS (64 * MR)
+#define PREFETCH_WEIGHTS (192 * MR)
 
 /* NV (1..3) vectors of columns, the last one under `tail`; written with one accumulator array
  * per vector and unrolled loops, the form GCC keeps in registers. */

@@ -28,8 +28,8 @@ static inline __attribute__((always_inline)) void gemm_cols(const int NC, size_t
     for (; k + 4 <= kc; k += 4, wk += 4 * MR, b += 4 * b_stride) {
         /* A classifier's weights (4 MB at 1024 -> 1000) come from L3 or DRAM: request them
          * 1 KB ahead of use, beyond what the L2 streamer had in flight. */
-        _mm_prefetch((const char *)(wk + 256), _MM_HINT_T0);
-        _mm_prefetch((const char *)(wk + 256 + 16), _MM_HINT_T0);
+        _mm_prefetch((const char *)(wk + 1024), _MM_HINT_T0);
+        _mm_prefetch((const char *)(wk + 1024 + 16), _MM_HINT_T0);
 #pragma GCC unroll 4
         for (int u = 0; u < 4; u++) {
             const __m256 wv = _mm256_loadu_ps(wk + u * MR);
