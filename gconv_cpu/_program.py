@@ -263,12 +263,15 @@ class CompiledProgram:
             self.consts[off:off + value.size] = value.reshape(-1)
 
         self.steps, self.plans, self.workspace_bytes = [], [], 0
+        self.step_nodes = []  # the graph node each step comes from (a concat makes several steps)
         for i, node in steps:
             self._lower_node(g, node, ref)
+            self.step_nodes += [node] * (len(self.steps) - len(self.step_nodes))
         for k, v in copies:
             s4 = _as4(g.shapes[v])
             self.steps.append(self._set_threads(dict(kind="unary", x=ref(v), x_shape=s4, y=(buf_out0 + k, 0),
                                                      y_shape=s4, op=UNARY_KINDS.index("identity"))))
+            self.step_nodes.append(None)
         self.n_buffers = 2 + n_in + n_out
         self.program = _ext.Program(self.steps, self.n_buffers)
 
@@ -398,6 +401,31 @@ class CompiledProgram:
         finally:
             self._release(scratch)
         return outs
+
+    def profile(self, inputs, reps=20):
+        """Each step's median wall time over `reps` runs (after one warm-up run), for finding where a
+        model's time goes: a list of dicts (step, node, kind, kernel, x_shape, y_shape, ms). The
+        timed runs are the ordinary executor with a clock read around each step."""
+        if reps < 1:
+            raise ValueError(f"reps must be positive, got {reps}")
+        outs = [np.empty(shape, np.float32) for shape in self.output_shapes]
+        samples = np.zeros((reps, len(self.steps)), np.int64)
+        scratch = self._acquire()
+        try:
+            buffers = [scratch[0], self.consts] + list(inputs) + outs
+            self.program.run(buffers, scratch[1], self.num_threads)
+            for r in range(reps):
+                self.program.run(buffers, scratch[1], self.num_threads, samples[r])
+        finally:
+            self._release(scratch)
+        ms = np.median(samples, axis=0) / 1e6
+        rows = []
+        for i, (step, node) in enumerate(zip(self.steps, self.step_nodes)):
+            plan = step.get("plan")
+            rows.append({"step": i, "node": node.name if node is not None else "(output copy)",
+                         "kind": step["kind"], "kernel": getattr(plan, "kernel_name", ""),
+                         "x_shape": step["x_shape"], "y_shape": step["y_shape"], "ms": float(ms[i])})
+        return rows
 
     def describe(self):
         """What the planner made of the graph: fused steps, arena size vs. the unplanned total."""

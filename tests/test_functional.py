@@ -30,6 +30,11 @@ HAND = [
     # 1x1 kernels that do not take the direct path (stride / padding)
     (1, 8, 9, 9, 8, 1, 1, 2, 0, 1, True),
     (1, 4, 5, 6, 6, 2, 1, 1, 1, 1, True),
+    # stride-2 dense convs through im2col (its stride-2 row copy): the stem's 3 channels, odd and
+    # even widths, a left pad that skips the first column and a right edge that drops the last
+    (1, 3, 19, 24, 8, 1, 3, 2, 1, 1, True),
+    (1, 3, 21, 37, 16, 1, 3, 2, (0, 1, 2, 0), 1, True),
+    (1, 5, 9, 8, 8, 1, 5, 2, 2, 1, False),
     # stride larger than the kernel
     (2, 6, 13, 11, 6, 3, 1, 3, 0, 1, True),
     (1, 4, 17, 17, 8, 4, 2, 4, 0, 1, True),

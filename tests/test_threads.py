@@ -9,7 +9,7 @@ import pytest
 import gconv_cpu
 from gconv_cpu.nn import Conv2d
 
-from reference import describe_exit, run_python
+from reference import assert_conv_close, conv2d_ref, conv2d_ref_abs, describe_exit, run_python
 
 OPENMP = gconv_cpu.cpu_info()["openmp"]
 
@@ -52,6 +52,8 @@ DET_CONFIGS = [
     (1, 4, 31, 29, 8, 4, 3, 1, 1, "dwconv"),          # depthwise, few planes: rows split over threads
     (1, 4, 31, 29, 4, 4, 5, 2, 2, "auto"),
     (1, 256, 7, 7, 512, 1, 1, 1, 0, "gemm"),          # 7x7 pointwise: output channels split over threads
+    (1, 32, 14, 14, 40, 1, 1, 1, 0, "gemm"),          # 196 pixels: two tiles plus a channel split
+    (1, 9, 28, 28, 12, 3, 1, 1, 0, "gemm"),           # grouped 1x1, one panel per group
     (1, 64, 9, 9, 64, 16, 3, 1, 1, "auto"),
     (1, 16, 12, 12, 32, 1, 3, 2, 1, "reference"),
 ]
@@ -77,6 +79,24 @@ def test_bit_exact_across_thread_counts(cfg, isa, restore_threads):
     for t in (1, 2, 1, 4):
         gconv_cpu.set_num_threads(t)
         assert np.array_equal(layer(x), results[1])
+
+
+# Pixel counts around the GEMM's tile boundaries (multiples of 16, the 48-pixel kernel width,
+# the 192-pixel tile), at thread counts that split them into tiles, channel chunks or both:
+# every output pixel and channel must be computed exactly once.
+@pytest.mark.parametrize("hw", [(1, 1), (1, 17), (7, 7), (4, 12), (14, 14), (1, 193), (28, 28), (5, 97), (59, 61)])
+@pytest.mark.parametrize("cout", [8, 24, 33])
+def test_gemm_schedule_covers_every_output(hw, cout, isa, restore_threads):
+    rng = np.random.default_rng(cout * 1000 + hw[0] * 100 + hw[1])
+    x = rng.standard_normal((1, 20, *hw)).astype(np.float32)
+    wt = rng.standard_normal((cout, 20, 1, 1)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    ref, absref = conv2d_ref(x, wt, b), conv2d_ref_abs(x, wt, b)
+    for t in (1, 2, 3):
+        gconv_cpu.set_num_threads(t)
+        y = np.full(ref.shape, np.nan, np.float32)
+        gconv_cpu.conv2d(x, wt, b, algorithm="gemm", out=y)
+        assert_conv_close(y, ref, absref, 20, what=f"{t} threads")
 
 
 # -------------------------------------------------------------- reentrancy

@@ -68,6 +68,12 @@ gconv_status gconv_program_run(const gconv_step *steps, size_t n_steps, float *c
                                const int64_t *buffer_floats, size_t n_buffers, void *workspace,
                                size_t workspace_bytes, int num_threads);
 
+/* gconv_program_run that adds each step's wall time in nanoseconds to step_ns[i] (n_steps
+ * entries; NULL times nothing): the per-step profile behind CompiledProgram.profile(). */
+gconv_status gconv_program_run_timed(const gconv_step *steps, size_t n_steps, float *const *buffers,
+                                     const int64_t *buffer_floats, size_t n_buffers, void *workspace,
+                                     size_t workspace_bytes, int num_threads, int64_t *step_ns);
+
 /* As gconv_conv_plan_run, adding `residual` (y's shape; NULL for none) after the bias and before the
  * activation: the fused residual block y = act(conv(x) + r). */
 gconv_status gconv_conv_plan_run_residual(const gconv_conv_plan *p, const gconv_conv_geom *g, const float *x,
