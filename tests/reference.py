@@ -2,6 +2,9 @@
 
 * conv2d_ref: a plain float64 NumPy grouped convolution (explicit zero padding,
   one strided slice per kernel tap, one matmul per tap and group).
+* deconv_ref: the float64 transposed convolution (scatter every tap, then crop the padding).
+* pool2d_ref: float64 max/average pooling written from torch's rules (output size with ceil_mode,
+  dilated max windows, count_include_pad divisors).
 * pads4: torch's padding argument -> (top, bottom, left, right), written from
   torch's documented rules, independently of the library.
 * assert_conv_close: the accuracy check used by every numeric test (see its docstring).
@@ -91,6 +94,79 @@ def conv2d_ref_abs(x, w, b=None, stride=1, pads=(0, 0, 0, 0), dilation=1, groups
     """The condition scale: sum over the window of |w||x| (+ |b|), i.e. conv2d_ref on absolute values."""
     return conv2d_ref(np.abs(np.asarray(x, np.float64)), np.abs(np.asarray(w, np.float64)),
                       None if b is None else np.abs(np.asarray(b, np.float64)), stride, pads, dilation, groups)
+
+
+def deconv_ref(x, w, b, stride, pads, output_padding, dilation, groups):
+    """float64 transposed conv: scatter every tap into an uncropped output, then crop the padding.
+    x (N, C_in, H, W); w (C_in, C_out/groups, kH, kW); pads (top, bottom, left, right)."""
+    x = np.asarray(x, np.float64)
+    w = np.asarray(w, np.float64)
+    n, cin, h, wd = x.shape
+    _, cog, kh, kw = w.shape
+    sh, sw = pair(stride)
+    dh, dw = pair(dilation)
+    oph, opw = pair(output_padding)
+    t, bo, l, r = pads
+    full_h, full_w = (h - 1) * sh + dh * (kh - 1) + 1, (wd - 1) * sw + dw * (kw - 1) + 1
+    out_h, out_w = full_h - t - bo + oph, full_w - l - r + opw
+    assert out_h >= 1 and out_w >= 1
+    cig = cin // groups
+    big_h, big_w = max(full_h, t + out_h), max(full_w, l + out_w)
+    y = np.zeros((n, groups, cog, big_h, big_w))
+    xg = x.reshape(n, groups, cig, h * wd)
+    wg = w.reshape(groups, cig, cog, kh, kw)
+    for ky in range(kh):
+        for kx in range(kw):
+            contrib = np.einsum("gio,ngip->ngop", wg[:, :, :, ky, kx], xg).reshape(n, groups, cog, h, wd)
+            y[:, :, :, ky * dh:ky * dh + (h - 1) * sh + 1:sh, kx * dw:kx * dw + (wd - 1) * sw + 1:sw] += contrib
+    y = y.reshape(n, groups * cog, big_h, big_w)[:, :, t:t + out_h, l:l + out_w]
+    if b is not None:
+        y = y + np.asarray(b, np.float64)[None, :, None, None]
+    return np.ascontiguousarray(y)
+
+
+def deconv_ref_abs(x, w, b, stride, pads, output_padding, dilation, groups):
+    """deconv_ref on absolute values: the condition scale of each output."""
+    return deconv_ref(np.abs(np.asarray(x, np.float64)), np.abs(np.asarray(w, np.float64)),
+                      None if b is None else np.abs(np.asarray(b, np.float64)), stride, pads, output_padding,
+                      dilation, groups)
+
+
+def pool_extent(size, k, s, p, d, ceil_mode):
+    """torch's pooling_output_shape: with ceil_mode the last window must start inside the input or the
+    left padding."""
+    span = size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)
+    out = span // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def pool2d_ref(x, kind, kernel, stride, padding, dilation=(1, 1), ceil_mode=False, count_include_pad=True):
+    """float64 max_pool2d / avg_pool2d of (N, C, H, W) with torch's semantics; padding (ph, pw) symmetric.
+    Max: over the dilated window's input pixels (padding never wins). Average (dilation 1): the window's
+    input pixels summed, divided by the window clipped to the padded input (count_include_pad) or to the
+    input (not)."""
+    x = np.asarray(x, np.float64)
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    oh, ow = pool_extent(h, kh, sh, ph, dh, ceil_mode), pool_extent(w, kw, sw, pw, dw, ceil_mode)
+    y = np.empty((n, c, oh, ow))
+    for oy in range(oh):
+        for ox in range(ow):
+            y0, x0 = oy * sh - ph, ox * sw - pw
+            if kind == "max":
+                rows = [r for r in range(y0, y0 + dh * (kh - 1) + 1, dh) if 0 <= r < h]
+                cols = [q for q in range(x0, x0 + dw * (kw - 1) + 1, dw) if 0 <= q < w]
+                y[:, :, oy, ox] = x[:, :, rows][:, :, :, cols].max(axis=(2, 3))
+            else:
+                y1, x1 = min(y0 + kh, h + ph), min(x0 + kw, w + pw)
+                padded = (y1 - y0) * (x1 - x0)
+                y0, x0, y1, x1 = max(y0, 0), max(x0, 0), min(y1, h), min(x1, w)
+                inside = (y1 - y0) * (x1 - x0)
+                total = x[:, :, y0:y1, x0:x1].sum(axis=(2, 3))
+                y[:, :, oy, ox] = total / (padded if count_include_pad else inside)
+    return y
 
 
 def conv_errors(y, ref, absref, k):

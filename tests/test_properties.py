@@ -10,12 +10,20 @@
 * the ISAs agree with each other within the accuracy bound;
 * results are bit-identical across thread counts (1, 2, 3): measured true for every algorithm of the
   current kernels (work is split over output elements, never over a reduction), so asserted exactly;
-* nn.Conv2d gives bit-identical results to conv2d with the same weights.
+* nn.Conv2d gives bit-identical results to conv2d with the same weights;
+* conv_transpose2d matches the float64 reference (any groups, stride, dilation, 4-sided padding,
+  output_padding; every algorithm, ISA, thread count) and is the adjoint of conv2d:
+  <conv2d(x, w), r> == <x, conv_transpose2d(r, w)>;
+* max/avg pooling match a float64 reference written from torch's rules (ceil_mode, dilation,
+  count_include_pad; the reference itself is checked against torch); channel_shuffle is the
+  permutation torch defines, and shuffling by C/g undoes it.
 
 Profiles: GCONV_HYPOTHESIS_PROFILE=ci (default; derandomized, 300 examples per test, the whole file in
-well under a minute), =long (20k per test, >= 100k examples in total, random seeds), or =smoke (40 per
+well under a minute), =long (20k per conv test, fewer for the others: >= 100k examples in total, random
+seeds), or =smoke (40 per
 test: the instrumented build of tools/sanitize.sh --quick). Statistics: pytest --hypothesis-show-statistics.
 """
+import math
 import os
 
 import numpy as np
@@ -25,9 +33,12 @@ from hypothesis import strategies as st
 
 import gconv_cpu
 from gconv_cpu import _threads
+from gconv_cpu._deconv import ALGORITHMS as DECONV_ALGOS
+from gconv_cpu._deconv import conv_transpose2d
 from gconv_cpu.nn import Conv2d
 
-from reference import RTOL, assert_conv_close, conv2d_ref, conv2d_ref_abs, out_extent, pads4
+from reference import (RTOL, assert_conv_close, conv2d_ref, conv2d_ref_abs, deconv_ref, deconv_ref_abs, out_extent,
+                       pads4, pair, pool2d_ref, pool_extent)
 
 ISAS = gconv_cpu.available_isas()
 ALGOS = ("auto", "reference", "gemm", "grouped_direct", "dwconv")
@@ -300,10 +311,152 @@ def test_layer_equals_functional(case, isa):
     np.testing.assert_array_equal(y2, yf, err_msg=str(case))
 
 
-# TODO(pooling): max_pool2d/avg_pool2d vs a float64 NumPy reference over random kernel/stride/padding/
-#   ceil_mode/count_include_pad (incl. zero batch and 1x1), and nn.MaxPool2d == functional; add when the
-#   pooling API lands (gconv_cpu has no pooling in this tree).
-# TODO(deconv): conv_transpose2d vs the reference (output_padding, groups, dilation) and the adjoint
-#   identity <conv2d(x, w), y> == <x, conv_transpose2d(y, w)> in float64; add when the deconv API lands.
-# TODO(shuffle): channel_shuffle(x, g) is a permutation (inverse = channel_shuffle(., C // g)) and
-#   equals torch's nn.ChannelShuffle; add when the shuffle API lands.
+# ------------------------------------------------------------------ transposed conv, pooling, shuffle
+
+@st.composite
+def deconv_cases(draw):
+    """(x, w, b, stride, pads, output_padding, dilation, groups): any valid transposed conv, torch's rule
+    output_padding < max(stride, dilation) included; pads (t, b, l, r) as the C core takes them."""
+    groups = draw(st.integers(1, 4))
+    cin_g, cout_g = draw(st.integers(1, 6)), draw(st.integers(1, 9))
+    kernel = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+    stride, dilation = _pair(draw, 1, 4), (1, 1) if draw(st.integers(0, 2)) else _pair(draw, 1, 3)
+    h, w = draw(st.integers(1, 9)), draw(st.integers(1, 17))
+    pads = tuple(draw(st.integers(0, 4)) for _ in range(4))
+    opad = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+    oh = (h - 1) * stride[0] + dilation[0] * (kernel[0] - 1) + 1 - pads[0] - pads[1] + opad[0]
+    ow = (w - 1) * stride[1] + dilation[1] * (kernel[1] - 1) + 1 - pads[2] - pads[3] + opad[1]
+    assume(oh >= 1 and ow >= 1)
+    n = draw(st.one_of(st.just(0), st.integers(1, 3)))
+    assume(max(n, 1) * groups * cin_g * cout_g * h * w * kernel[0] * kernel[1] <= MAX_MACS)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((n, groups * cin_g, h, w)).astype(np.float32)
+    wt = rng.standard_normal((groups * cin_g, cout_g) + kernel).astype(np.float32)
+    b = rng.standard_normal(groups * cout_g).astype(np.float32) if draw(st.booleans()) else None
+    return x, wt, b, stride, pads, opad, dilation, groups
+
+
+@profile(0.5)
+@given(case=deconv_cases(), isa=st.sampled_from(ISAS), algo=st.sampled_from(DECONV_ALGOS),
+       threads=st.integers(1, 3))
+def test_deconv_matches_float64_reference(case, isa, algo, threads):
+    x, w, b, stride, pads, opad, dilation, groups = case
+    with _Settings(isa, threads):
+        y = conv_transpose2d(x, w, b, stride, pads, opad, groups, dilation, algorithm=algo)
+    if x.shape[0] == 0:
+        assert y.shape[:2] == (0, w.shape[1] * groups)
+        return
+    ref = deconv_ref(x, w, b, stride, pads, opad, dilation, groups)
+    absref = deconv_ref_abs(x, w, b, stride, pads, opad, dilation, groups)
+    assert y.shape == ref.shape
+    assert_conv_close(y, ref, absref, w.shape[0] // groups * w.shape[2] * w.shape[3], key=f"deconv:{isa}",
+                      what=f"{isa}/{algo}/{threads}T x{x.shape} w{w.shape} s{stride} p{pads} op{opad} d{dilation}")
+
+
+@profile(0.3)
+@given(case=cases(), seed=st.integers(0, 2**32 - 1), isa=st.sampled_from(ISAS))
+def test_deconv_is_the_adjoint_of_conv(case, seed, isa):
+    """<conv2d(x, w), r> == <x, conv_transpose2d(r, w)> in exact arithmetic (the transposed conv is the
+    adjoint, padding and output_padding chosen to give x's shape back): true within the float32 errors
+    of both sides."""
+    x = case.x if case.x.ndim == 4 else case.x[None]
+    assume(x.shape[0] > 0)
+    kh, kw = case.w.shape[2:]
+    (sh, sw), (dh, dw) = pair(case.stride), pair(case.dilation)
+    with _Settings(isa, 2):
+        y = gconv_cpu.conv2d(x, case.w, None, **case.kwargs())
+        r = np.random.default_rng(seed).standard_normal(y.shape).astype(np.float32)
+        t, bo, l, rp = case.pads
+        opad = (x.shape[2] - ((y.shape[2] - 1) * sh + dh * (kh - 1) + 1 - t - bo),
+                x.shape[3] - ((y.shape[3] - 1) * sw + dw * (kw - 1) + 1 - l - rp))
+        z = conv_transpose2d(r, case.w, None, (sh, sw), case.pads, opad, case.groups, (dh, dw))
+    assert z.shape == x.shape
+    lhs = float(np.sum(y.astype(np.float64) * r))
+    rhs = float(np.sum(x.astype(np.float64) * z))
+    k = case.k
+    y_err = RTOL * math.sqrt(k) * conv2d_ref_abs(x, case.w, None, (sh, sw), case.pads, (dh, dw), case.groups)
+    k_t = case.w.shape[0] // case.groups * kh * kw
+    z_err = RTOL * math.sqrt(k_t) * deconv_ref_abs(r, case.w, None, (sh, sw), case.pads, opad, (dh, dw), case.groups)
+    bound = float(np.sum(y_err * np.abs(r)) + np.sum(np.abs(x) * z_err)) + 1e-30
+    assert abs(lhs - rhs) <= bound, f"<Ax, r> = {lhs!r} vs <x, A^T r> = {rhs!r} (bound {bound:.3g}), {case}"
+
+
+@st.composite
+def pool_cases(draw):
+    kind = draw(st.sampled_from(["max", "avg"]))
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = kernel if draw(st.integers(0, 3)) == 0 else _pair(draw, 1, 4)
+    dilation = _pair(draw, 1, 3) if kind == "max" and draw(st.booleans()) else (1, 1)
+    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    ceil_mode, include_pad = draw(st.booleans()), draw(st.booleans())
+    h, w = draw(st.integers(1, 12)), draw(st.integers(1, 40))
+    assume(all(pool_extent(size, k, s, p, d, ceil_mode) >= 1
+               for size, k, s, p, d in zip((h, w), kernel, stride, padding, dilation)))
+    n, c = draw(st.one_of(st.just(0), st.integers(1, 3))), draw(st.integers(1, 6))
+    x = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).standard_normal((n, c, h, w)).astype(np.float32)
+    return kind, x, kernel, stride, padding, dilation, ceil_mode, include_pad
+
+
+@profile(0.5)
+@given(case=pool_cases(), threads=st.integers(1, 3))
+def test_pooling_matches_float64_reference(case, threads):
+    """max_pool2d exactly (a max rounds nothing), avg_pool2d within float32 summation error, on any
+    kernel/stride/padding/dilation/ceil_mode/count_include_pad, zero batch and 1x1 included."""
+    kind, x, kernel, stride, padding, dilation, ceil_mode, include_pad = case
+    F = gconv_cpu.functional
+    with _Settings(threads=threads):
+        if kind == "max":
+            y = F.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode)
+        else:
+            y = F.avg_pool2d(x, kernel, stride, padding, ceil_mode, include_pad)
+    ref = pool2d_ref(x, kind, kernel, stride, padding, dilation, ceil_mode, include_pad)
+    assert y.shape == ref.shape, (y.shape, ref.shape, case[2:])
+    if kind == "max":
+        np.testing.assert_array_equal(y, ref.astype(np.float32), err_msg=str(case[2:]))
+    else:
+        scale = pool2d_ref(np.abs(x), kind, kernel, stride, padding, dilation, ceil_mode, include_pad)
+        np.testing.assert_array_less(np.abs(y - ref), 4 * RTOL * scale + 1e-37, err_msg=str(case[2:]))
+
+
+@profile(0.2)
+@given(n=st.integers(0, 3), groups=st.integers(1, 8), per_group=st.integers(1, 8), h=st.integers(1, 9),
+       w=st.integers(1, 9), threads=st.integers(1, 3))
+def test_channel_shuffle_is_the_permutation(n, groups, per_group, h, w, threads):
+    """channel_shuffle(x, g): output channel j*g + i is input channel i*(C/g) + j, bit for bit, and
+    channel_shuffle(., C/g) undoes it."""
+    c = groups * per_group
+    x = np.random.default_rng(c * 131 + h * 7 + w).standard_normal((n, c, h, w)).astype(np.float32)
+    F = gconv_cpu.functional
+    with _Settings(threads=threads):
+        y = F.channel_shuffle(x, groups)
+        back = F.channel_shuffle(y, per_group)
+    expected = x.reshape(n, groups, per_group, h, w).transpose(0, 2, 1, 3, 4).reshape(n, c, h, w)
+    np.testing.assert_array_equal(y, expected)
+    np.testing.assert_array_equal(back, x)
+
+
+def test_pooling_reference_matches_torch():
+    """pool2d_ref (tests/reference.py) against torch in float64, over a grid with every rule in play."""
+    torch = pytest.importorskip("torch", reason="torch checks the pooling oracle")
+    F = torch.nn.functional
+    rng = np.random.default_rng(9)
+    checked = 0
+    for kind in ("max", "avg"):
+        for k, s, p, d in ((3, 2, 1, 1), (2, 3, 1, 1), (3, 1, 0, 2), (4, 3, 2, 1), ((3, 2), (2, 1), (1, 0), (2, 1))):
+            if kind == "avg" and d != 1:
+                continue
+            for h, w in ((7, 8), (5, 13), (1, 4)):
+                for ceil_mode in (False, True):
+                    for include_pad in (False, True):
+                        kk, ss, pp, dd = pair(k), pair(s), pair(p), pair(d)
+                        if any(pool_extent(size, *a, ceil_mode) < 1 for size, a in zip((h, w), zip(kk, ss, pp, dd))):
+                            continue
+                        x = rng.standard_normal((2, 3, h, w))
+                        tx = torch.from_numpy(x)
+                        t = (F.max_pool2d(tx, kk, ss, pp, dd, ceil_mode) if kind == "max" else
+                             F.avg_pool2d(tx, kk, ss, pp, ceil_mode, include_pad)).numpy()
+                        ref = pool2d_ref(x, kind, kk, ss, pp, dd, ceil_mode, include_pad)
+                        np.testing.assert_allclose(ref, t, rtol=1e-12, atol=1e-12,
+                                                   err_msg=f"{kind} k{k} s{s} p{p} d{d} {h}x{w} ceil={ceil_mode}")
+                        checked += 1
+    assert checked > 60

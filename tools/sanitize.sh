@@ -45,8 +45,10 @@
 # run the bench with its third-party peers: OpenVINO dlopens TBB with RTLD_DEEPBIND, which the ASan
 # runtime refuses ("incompatible with sanitizer runtime", google/sanitizers#611), aborting the bench;
 # the gconv_cpu part of the bench still runs, in test_layers_missing_peers_are_skipped (peers hidden).
-# tests/test_leaks.py and the denormal timing test in tests/test_numerics.py skip themselves under ASan
-# (the quarantine keeps freed memory, so RSS is no leak signal; instrumented timings mean nothing).
+# tests/test_leaks.py skips itself under ASan (the quarantine keeps freed memory, so RSS is no leak
+# signal). Children that cap themselves with RLIMIT_AS (the parameter and model-file fuzz workers) skip
+# the cap under ASan (tests/reference.py's under_asan()): ASan's allocator and shadow cannot map under
+# it ("ERROR: Failed to mmap", exit 1 before the first case); max_allocation_size_mb bounds them here.
 #
 # --quick (CI): the same build and leak check, and the suite minus tests/test_bench.py (benchmark
 # plumbing, no native code of its own) and test_threads.py's two GIL timing tests (~20 s of big convs

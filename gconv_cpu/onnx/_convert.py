@@ -335,6 +335,8 @@ def _auto_pads(cx, n, in_hw, kernel, stride, dilation):
         return (0, 0, 0, 0)
     if mode not in ("SAME_UPPER", "SAME_LOWER"):
         n.bad(f"auto_pad {mode!r} is not a valid value")
+    if min(stride) < 1 or min(dilation) < 1:  # before the division below (conv_spec checks them later)
+        n.bad(f"strides {list(stride)} and dilations {list(dilation)} must be >= 1")
     cx.fixed = True
     pads = []
     for size, k, s, d in zip(in_hw, kernel, stride, dilation):

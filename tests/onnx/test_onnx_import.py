@@ -626,6 +626,12 @@ REFUSED = {
                       UnsupportedOperatorError, "negative pads"),
     "same_negative_pad": (lambda: make_model([node("Conv", ["x", "w"], ["y"], auto_pad="SAME_UPPER", strides=[7, 7])],
                                              X4, ["y"], {"w": W3}), UnsupportedOperatorError, "negative padding"),
+    # the long model-file fuzz found the Conv one raising ZeroDivisionError (auto_pad divided by the stride
+    # before checking it); pooling shares that helper
+    "same_zero_stride": (lambda: make_model([node("Conv", ["x", "w"], ["y"], auto_pad="SAME_UPPER", strides=[0, 2])],
+                                            X4, ["y"], {"w": W3}), OnnxModelError, "strides"),
+    "same_zero_stride_pool": (lambda: make_model([node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 0],
+                                                       auto_pad="SAME_LOWER")], X4, ["y"]), OnnxModelError, "strides"),
     "dangling_input": (lambda: make_model([node("Relu", ["nowhere"], ["y"])], X4, ["y"]), OnnxModelError, "dangling"),
     "cycle": (lambda: make_model([node("Add", ["x", "b"], ["a"]), node("Relu", ["a"], ["b"])], X4, ["a"]),
               OnnxModelError, "cycle"),
