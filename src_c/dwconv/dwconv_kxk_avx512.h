@@ -150,9 +150,23 @@ static inline uint32_t bit_range(int64_t lo, int64_t hi) {
 
 /* Same NaN rules as gconv_clampf: max/min return their second operand when
  * either input is NaN, so a NaN sum leaves the clamp without effect. */
-/* [a[n..15], b[0..n-1]]: a moved down n lanes, b's first lanes filling the top. */
-#define DW_SHIFT(b, a, n) \
-    _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), (n)))
+/* [a[n..15], b[0..n-1]]: a moved down n lanes, b's first lanes filling the top. valignd takes
+ * an immediate; n is a constant once the caller's tap loop is unrolled and this is inlined (-O3),
+ * where the switch folds to the one instruction. Without optimization (the sanitizer build) n
+ * reaches here as a variable, and the switch keeps that build compiling and correct. */
+#define DW_ALIGNR_CASE(k) \
+    case k:               \
+        return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k));
+static inline __attribute__((always_inline)) __m512 dw_shift(__m512 b, __m512 a, int n) {
+    switch (n & 15) {
+        DW_ALIGNR_CASE(0) DW_ALIGNR_CASE(1) DW_ALIGNR_CASE(2) DW_ALIGNR_CASE(3)
+        DW_ALIGNR_CASE(4) DW_ALIGNR_CASE(5) DW_ALIGNR_CASE(6) DW_ALIGNR_CASE(7)
+        DW_ALIGNR_CASE(8) DW_ALIGNR_CASE(9) DW_ALIGNR_CASE(10) DW_ALIGNR_CASE(11)
+        DW_ALIGNR_CASE(12) DW_ALIGNR_CASE(13) DW_ALIGNR_CASE(14) default: DW_ALIGNR_CASE(15)
+    }
+}
+#undef DW_ALIGNR_CASE
+#define DW_SHIFT(b, a, n) dw_shift((b), (a), (n))
 
 /* acc[i] += the taps of kernel row v - S*i, column kx, times x. */
 #define DW_FMA_ROWS(v, kx, x)                                                                   \
