@@ -158,7 +158,8 @@ def pool2d_ref(x, kind, kernel, stride, padding, dilation=(1, 1), ceil_mode=Fals
             if kind == "max":
                 rows = [r for r in range(y0, y0 + dh * (kh - 1) + 1, dh) if 0 <= r < h]
                 cols = [q for q in range(x0, x0 + dw * (kw - 1) + 1, dw) if 0 <= q < w]
-                y[:, :, oy, ox] = x[:, :, rows][:, :, :, cols].max(axis=(2, 3))
+                # dilation can put every tap of a window on padding: torch's max over nothing, -inf
+                y[:, :, oy, ox] = x[:, :, rows][:, :, :, cols].max(axis=(2, 3)) if rows and cols else -np.inf
             else:
                 y1, x1 = min(y0 + kh, h + ph), min(x0 + kw, w + pw)
                 padded = (y1 - y0) * (x1 - x0)
