@@ -3,8 +3,13 @@ OpenVINO, ncnn and LiteRT, every peer's output checked against ours.
 
     python -m bench layers [--threads 1,2] [--shape 128,128,56,3,1,1,1,32 ...] [--groups-sweep]
     python -m bench nets   [--threads 1] [--nets mobilenet_v2,mobilefacenet]
+    python -m bench all    [--threads 1,2] [--out bench/results] [--readme README.md]
     python -m bench denormals [--isa avx512] [--threads 1]   (subnormal vs normal data, every kernel)
     common: --quick (CI: seconds) --reps N --peers torch,ort,... --json FILE --plot DIR
+
+`all` is the README's table: the 14 layer workloads and the 5 networks, each with its JSON and
+plots under --out, both tables in --out/RESULTS.md, and with --readme the README's benchmark
+section (between its bench markers) replaced by them.
 
 The Markdown table goes to stdout, progress and warnings to stderr. Peers that are not
 installed are reported as skipped; nothing here is a runtime dependency of gconv_cpu.
@@ -63,10 +68,18 @@ def parse_args(argv):
                         help="256->256 3x3 28x28 at groups 1, 2, 4, ..., 256: the cost of grouping")
     nets = sub.add_parser("nets", parents=[common], help="whole networks (bench/torch_nets.py)")
     nets.add_argument("--nets", type=_csv, help="network names (default: all)")
+    every = sub.add_parser("all", parents=[common], help="layers and nets into one results folder (the README table)")
+    every.add_argument("--out", default=os.path.join("bench", "results"),
+                       help="folder for layers.json, nets.json, the plots and RESULTS.md (default bench/results)")
+    every.add_argument("--readme", metavar="FILE",
+                       help="also replace the section between the bench markers of this Markdown file")
+    every.set_defaults(workloads=None, shape=[], groups_sweep=False, nets=None)
     denormals = sub.add_parser("denormals", parents=[common], help="subnormal vs normal data, every kernel path "
                                "(bench/denormals.py; --peers and --plot do not apply)")
     denormals.add_argument("--isa", type=_csv, help="ISA paths (default: every one this CPU runs)")
     args = ap.parse_args(argv)
+    if args.suite == "all" and (args.json or args.plot):
+        ap.error("all writes its JSON and plots under --out; --json/--plot are for layers and nets")
     if args.reps is not None and args.reps < 1:
         ap.error("--reps must be >= 1")
     return args
@@ -145,17 +158,14 @@ def progress_bar(total, desc):
     return tqdm(total=total, desc=desc, file=sys.stderr, unit="row", disable=None, dynamic_ncols=True)
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    if args.suite == "denormals":
-        from . import denormals
-        return denormals.main(args)
+def run_suite(args, suite, argv):
+    """Runs one suite ('layers' or 'nets'); returns (Markdown table, JSON document)."""
     quick = args.quick
     # layers default to 1 and 2 threads (1->2 scaling, also in --quick: it is cheap); networks to 1
-    threads = args.threads or ([1, 2] if args.suite == "layers" and (os.cpu_count() or 1) > 1 else [1])
-    cfg = {"threads": threads, "rounds": args.reps or (3 if quick else 21 if args.suite == "layers" else 11),
-           "min_sample_s": (0.5e-3 if quick else 2e-3) if args.suite == "layers" else 0.0,
-           "warmup_s": 0.01 if quick else (0.05 if args.suite == "layers" else 0.2),
+    threads = args.threads or ([1, 2] if suite == "layers" and (os.cpu_count() or 1) > 1 else [1])
+    cfg = {"threads": threads, "rounds": args.reps or (3 if quick else 21 if suite == "layers" else 11),
+           "min_sample_s": (0.5e-3 if quick else 2e-3) if suite == "layers" else 0.0,
+           "warmup_s": 0.01 if quick else (0.05 if suite == "layers" else 0.2),
            # multi-thread handover (see timing.time_interleaved): outwait spinning pools, then re-wake ours
            "switch_gap_s": 0.01 if quick else 0.03, "rewarm_s": 0.002 if quick else 0.005}
     peers, peer_info = load_peers(args.peers)
@@ -163,13 +173,13 @@ def main(argv=None):
         if not info["available"]:
             print(f"skipping peer {name}: {info['reason']}", file=sys.stderr)
 
-    jobs = layer_jobs(args, threads) if args.suite == "layers" else net_jobs(args, threads, cfg)
+    jobs = layer_jobs(args, threads) if suite == "layers" else net_jobs(args, threads, cfg)
     machine_info = machine.machine_info()
     print("measuring the machine's FMA peak and triad bandwidth ...", file=sys.stderr)
     cfg["ceilings"] = ceilings = machine.measure_ceilings(threads, quick)
 
     rows = []
-    bar = progress_bar(len(jobs), f"bench {args.suite}")
+    bar = progress_bar(len(jobs), f"bench {suite}")
     for target, weights, build_ours, t, extra in jobs:
         row = run_row(target, weights, build_ours, peers, t, cfg, bar)
         row.update(extra)
@@ -182,22 +192,56 @@ def main(argv=None):
     machine_info["loadavg_end"] = machine.loadavg()
 
     peer_names = list(args.peers)
-    title = "layers" if args.suite == "layers" else "networks"
-    print(report.markdown(title, rows, peer_names, machine_info, ceilings, cfg, peer_info))
+    table = report.markdown("layers" if suite == "layers" else "networks", rows, peer_names, machine_info,
+                            ceilings, cfg, peer_info)
+    method = {k: v for k, v in cfg.items() if k in ("rounds", "min_sample_s", "warmup_s")}
+    document = {"suite": suite, "argv": argv, "threads": threads, "machine": machine_info, "ceilings": ceilings,
+                "method": method, "ours": OURS, "peers": peer_info, "rows": rows, "plots": []}
+    return table, document
 
-    plots = []
-    if args.plot:
+
+def write_outputs(document, plot_dir, json_path):
+    """Plots (when matplotlib is there) and JSON; returns the plot paths."""
+    if plot_dir:
         from . import plots as plotting
         try:
-            plots = plotting.write_plots(args.plot, args.suite, rows, peer_names, ceilings)
+            document["plots"] = plotting.write_plots(plot_dir, document["suite"], document["rows"],
+                                                     list(document["peers"]), document["ceilings"])
         except ImportError as e:
             print(f"no plots: matplotlib is not installed ({e})", file=sys.stderr)
-    if args.json:
-        method = {k: v for k, v in cfg.items() if k in ("rounds", "min_sample_s", "warmup_s")}
-        report.write_json(args.json, {
-            "suite": args.suite, "argv": sys.argv[1:] if argv is None else list(argv), "threads": threads,
-            "machine": machine_info, "ceilings": ceilings, "method": method,
-            "ours": OURS, "peers": peer_info, "rows": rows, "plots": plots})
+    if json_path:
+        report.write_json(json_path, document)
+    return document["plots"]
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if args.suite == "denormals":
+        from . import denormals
+        return denormals.main(args)
+    if args.suite != "all":
+        table, document = run_suite(args, args.suite, argv)
+        print(table)
+        write_outputs(document, args.plot, args.json)
+        return 0
+    os.makedirs(args.out, exist_ok=True)
+    tables, documents = [], []
+    for suite in ("layers", "nets"):
+        if suite == "nets":
+            args.threads = args.threads or [1, 2]  # the README quotes networks at both thread counts too
+        table, document = run_suite(args, suite, argv)
+        print(table + "\n")
+        write_outputs(document, args.out, os.path.join(args.out, f"{suite}.json"))
+        tables.append(table)
+        documents.append(document)
+    results = os.path.join(args.out, "RESULTS.md")
+    with open(results, "w") as f:
+        f.write(f"<!-- written by: python -m bench {' '.join(argv)} -->\n\n" + "\n\n".join(tables) + "\n")
+    print(f"wrote {results} and the JSON and plots beside it", file=sys.stderr)
+    if args.readme:
+        report.update_readme(args.readme, documents, args.out, argv)
+        print(f"updated the benchmark section of {args.readme}", file=sys.stderr)
     return 0
 
 

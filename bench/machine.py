@@ -73,4 +73,6 @@ def measure_ceilings(thread_counts, quick=False):
     fma = max(_ext.fma_peak_gflops(isa, iters) for _ in range(2 if quick else 5))
     floats = 1 << (22 if quick else 25)
     triad = {t: _ext.triad_bandwidth_gbps(floats, 2 if quick else 5, t) for t in sorted(set(thread_counts))}
-    return {"isa": isa, "fma_gflops_per_core": fma, "triad_floats_per_array": floats, "triad_gbps": triad}
+    fork_join = {t: _ext.fork_join_us(t, 200 if quick else 2000) for t in sorted(set(thread_counts)) if t > 1}
+    return {"isa": isa, "fma_gflops_per_core": fma, "triad_floats_per_array": floats, "triad_gbps": triad,
+            "fork_join_us": fork_join, "openmp_wait_policy": gconv_cpu.cpu_info()["openmp_wait_policy"]}

@@ -6,6 +6,7 @@ from .suite import OURS
 PEER_STYLE = {"torch": ("o", "#7f7f7f"), "torch_cl": ("s", "#bcbd22"), "ort": ("^", "#1f77b4"),
               "openvino": ("v", "#9467bd"), "ncnn": ("D", "#8c564b"), "litert": ("P", "#e377c2")}
 OURS_COLOR = "#d62728"
+LABEL_BOX = dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.85)  # text stays readable over lines
 
 
 def _plt():
@@ -51,7 +52,7 @@ def relative_latency(rows, peer_names, path, title):
         for x, r, q in zip(xs, trows, ratios):
             if q is not None:
                 ax.annotate(f"{q:.2f}", (x, q), ha="center", va="bottom", fontsize=7, xytext=(0, 1),
-                            textcoords="offset points")
+                            textcoords="offset points", bbox=LABEL_BOX, zorder=4)
         if all(q is None for q in ratios):
             reasons = {r["results"].get(OURS, {}).get("reason", "did not run") for r in trows}
             ax.text(0.5, 0.97, f"gconv: n/a ({'; '.join(sorted(reasons))})", transform=ax.transAxes, ha="center",
@@ -113,8 +114,9 @@ def roofline(rows, ceilings, path):
         if bw:
             ridge = peak / bw
             ax.plot([lo, min(hi, ridge)], [lo * bw, min(hi, ridge) * bw], color="k", lw=1.2)
-            x_text = max(lo * 1.1, ridge / 30)  # along the slope, away from the low-intensity points
-            ax.text(x_text, x_text * bw * 1.3, f"triad {bw:.1f} GB/s", fontsize=8, ha="right")
+            x_text = (lo * min(hi, ridge)) ** 0.5  # mid-slope (log scale); boxed so tick labels and points stay legible
+            ax.text(x_text, x_text * bw * 1.15, f"triad {bw:.1f} GB/s", fontsize=8, ha="right", va="bottom",
+                    bbox=LABEL_BOX, zorder=4)
         labels = []
         for r in trows:
             ai = r["arithmetic_intensity"]

@@ -82,7 +82,16 @@ def gconv_net(spec, state_dict, threads):
     gconv_cpu.set_num_threads(threads)
     net = builder()
     net.load_state_dict({k: v.detach().numpy() for k, v in state_dict.items()})
-    return Runner(lambda x: (lambda: net(x)), context=_threads_context(threads), keep=[net])
+    info = {}
+
+    def bind(x):
+        # the planner's per-step thread counts, for the report (the program is planned per input shape)
+        from gconv_cpu._program import program_for
+        counts = [n for _, n in program_for(net, [x.shape]).describe()["step_threads"]]
+        info["step_threads"] = {"steps": len(counts), "on_1_thread": counts.count(1)}
+        return lambda: net(x)
+
+    return Runner(bind, context=_threads_context(threads), info=info, keep=[net])
 
 
 def relative_error(y, ref):

@@ -4,6 +4,7 @@
     y = gconv_cpu.conv2d(x, w, b, stride=1, padding=1, groups=32)   # torch.nn.functional.conv2d semantics
     layer = gconv_cpu.nn.Conv2d(128, 128, 3, padding=1, groups=32)    # torch.nn.Conv2d semantics
 """
+from . import _openmp_env  # first: it loads the extension, and libgomp reads its settings then
 from . import functional, models, nn
 from ._denormal import get_flush_denormal, set_flush_denormal
 from ._errors import SizeOverflowError
@@ -32,6 +33,7 @@ def cpu_info():
         "available": available_isas(),
         "openmp": OPENMP_ENABLED,
         "num_threads": get_num_threads(),
+        "openmp_wait_policy": _openmp_env.wait_policy(),
         "flush_denormal": get_flush_denormal(),
         "kernels": [k["name"] for k in kernel_table() if k["isa"] in available_isas()],
     }

@@ -6,7 +6,7 @@ and packs the weights; calls reuse the plan and a pool of scratch buffers (as Co
 import numpy as np
 
 from . import _ext, _isa
-from ._plan import NO_CLAMP, PlannedOp
+from ._plan import NO_CLAMP, PlannedOp, activation_index, algorithm_index
 from .functional import as_batched, batched_out
 from ._validate import check_alloc, float_array, int_param, is_int, pair
 
@@ -94,19 +94,11 @@ def deconv_program_plan(node, isa):
 
 
 def deconv_algorithm_index(algorithm):
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
-    return ALGORITHMS.index(algorithm)
+    return algorithm_index(algorithm, ALGORITHMS)
 
 
 def deconv_activation_index(activation):
-    """Index in _ext.ACTIVATION_NAMES (the C enum) of an activation the deconv fuses."""
-    if activation == "none":
-        activation = None
-    if activation not in ACTIVATIONS:
-        names = ", ".join(repr(a) for a in ACTIVATIONS)
-        raise ValueError(f"activation must be one of {names} for a transposed convolution, got {activation!r}")
-    return _ext.ACTIVATION_NAMES.index(activation)
+    return activation_index(activation, ACTIVATIONS, " for a transposed convolution")
 
 
 class DeconvOp(PlannedOp):
@@ -123,6 +115,9 @@ class DeconvOp(PlannedOp):
 
     def output_shape(self, x_shape):
         return deconv_geometry(x_shape, self.spec)
+
+    def _pixels_meeting_every_weight(self, x_shape, y_shape):
+        return x_shape
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1, *,

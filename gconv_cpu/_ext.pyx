@@ -91,6 +91,7 @@ cdef extern from "gconv.h" nogil:
     gconv_status gconv_fpenv_set(unsigned csr)
     double gconv_bench_fma_gflops(gconv_isa isa, long iters)
     double gconv_bench_triad_gbps(size_t floats, int reps, int num_threads)
+    int gconv_bench_fork_join_us(int num_threads, int reps, double *region_us, double *barrier_us)
     int gconv_openmp_max_threads()
 
 ISA_NAMES = ("scalar", "avx2", "avx512")
@@ -166,6 +167,18 @@ def triad_bandwidth_gbps(size_t floats=1 << 25, int reps=5, int num_threads=1):
     if r < 0:
         raise ValueError("floats, reps and num_threads must be positive (and the buffers must fit in memory)")
     return r
+
+
+def fork_join_us(int num_threads=2, int reps=2000):
+    """(us per empty parallel region of num_threads, us per barrier inside one): the fixed cost of
+    threading that the planner's per-step thread counts weigh against. (0, 0) without OpenMP."""
+    cdef double region = 0, barrier = 0
+    cdef int r
+    with nogil:
+        r = gconv_bench_fork_join_us(num_threads, reps, &region, &barrier)
+    if r < 0:
+        raise ValueError("num_threads and reps must be positive")
+    return region, barrier
 
 
 def kernel_table():

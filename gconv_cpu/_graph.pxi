@@ -38,9 +38,13 @@ cdef extern from "gconv_graph.h" nogil:
         const float *per_channel
         int64_t per_channel_len
         int64_t groups, src_c0, count, dst_channels, dst_c0
+        int threads
     gconv_status gconv_program_run(const g_step *steps, size_t n_steps, float *const *buffers,
                                    const int64_t *buffer_floats, size_t n_buffers, void *workspace,
                                    size_t workspace_bytes, int num_threads)
+    gconv_status gconv_program_run_timed(const g_step *steps, size_t n_steps, float *const *buffers,
+                                         const int64_t *buffer_floats, size_t n_buffers, void *workspace,
+                                         size_t workspace_bytes, int num_threads, int64_t *step_ns)
 
 STEP_KINDS = ("conv", "deconv", "pool", "global_avgpool", "shuffle", "unary", "binary", "copy_channels", "softmax",
               "resize")
@@ -109,13 +113,15 @@ cdef class Program:
                 self.keep.append(arr)
             s.groups = d.get("groups", 0)
             s.src_c0, s.count, s.dst_channels, s.dst_c0 = d.get("copy", (0, 0, 0, 0))
+            s.threads = d.get("threads", 0)
 
     def __dealloc__(self):
         free(self.steps)
 
-    def run(self, list buffers, workspace, int num_threads):
+    def run(self, list buffers, workspace, int num_threads, step_ns=None):
         """Runs every step. buffers: C-contiguous float32 arrays (None for an empty one), in the
-        planner's order; workspace: a 64-byte aligned uint8 array or None."""
+        planner's order; workspace: a 64-byte aligned uint8 array or None; step_ns: None, or an
+        int64 array of one entry per step to which each step's wall time (ns) is added."""
         if len(buffers) != self.n_buffers:
             raise ValueError(f"expected {self.n_buffers} buffers, got {len(buffers)}")
         cdef float *ptrs[64]
@@ -140,7 +146,17 @@ cdef class Program:
                 raise TypeError("workspace must be a contiguous uint8 array")
             wp = cnp.PyArray_DATA(a)
             wbytes = <size_t>cnp.PyArray_NBYTES(a)
+        cdef int64_t *times = NULL
+        if step_ns is not None:
+            if type(step_ns) is not np.ndarray:
+                raise TypeError("step_ns must be a numpy int64 array")
+            a = <cnp.ndarray>step_ns
+            if (a.dtype != np.int64 or not cnp.PyArray_IS_C_CONTIGUOUS(a) or cnp.PyArray_SIZE(a) != <cnp.npy_intp>self.n_steps
+                    or not cnp.PyArray_ISWRITEABLE(a)):
+                raise ValueError(f"step_ns: expected a writable contiguous int64 array of {self.n_steps} entries")
+            times = <int64_t *>cnp.PyArray_DATA(a)
         cdef gconv_status st
         with nogil:
-            st = gconv_program_run(self.steps, self.n_steps, ptrs, sizes, self.n_buffers, wp, wbytes, num_threads)
+            st = gconv_program_run_timed(self.steps, self.n_steps, ptrs, sizes, self.n_buffers, wp, wbytes,
+                                         num_threads, times)
         check(st)

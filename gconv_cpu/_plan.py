@@ -37,18 +37,21 @@ def conv_spec(in_channels, out_channels, kernel_size, stride, padding, dilation,
     return (in_channels, out_channels, groups, *kernel, *stride, *dilation, *pads)
 
 
-def algorithm_index(algorithm):
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
-    return ALGORITHMS.index(algorithm)
+def algorithm_index(algorithm, choices=ALGORITHMS):
+    """Index of `algorithm` in `choices` (the C enum's names for this op)."""
+    if algorithm not in choices:
+        raise ValueError(f"algorithm must be one of {', '.join(choices)}, got {algorithm!r}")
+    return choices.index(algorithm)
 
 
-def activation_index(activation):
+def activation_index(activation, supported=ACTIVATIONS, op=""):
+    """Index in _ext.ACTIVATION_NAMES (the C enum) of `activation` ('none' is None), which must be
+    one that the op fuses (`supported`; `op` names the op in the error)."""
     if activation == "none":
         activation = None
-    if activation not in ACTIVATIONS:
-        names = ", ".join(repr(a) for a in ACTIVATIONS)
-        raise ValueError(f"activation must be one of {names}, got {activation!r}")
+    if activation not in supported:
+        names = ", ".join(repr(a) for a in supported)
+        raise ValueError(f"activation must be one of {names}{op}, got {activation!r}")
     return ACTIVATIONS.index(activation)
 
 
@@ -115,6 +118,19 @@ class PlannedOp:
     def output_shape(self, x_shape):
         raise NotImplementedError
 
+    def _pixels_meeting_every_weight(self, x_shape, y_shape):
+        """The output's shape for a conv, the input's for a deconv (see _threads.conv_threads)."""
+        raise NotImplementedError
+
+    def threads_for(self, x_shape, num_threads=None):
+        """Threads a call on this input shape runs on: num_threads (default: the current setting), or
+        fewer when the conv is too small to pay for waking them (_threads.conv_threads)."""
+        num_threads = _threads.get_num_threads() if num_threads is None else num_threads
+        y_shape = self.output_shape(x_shape)
+        io_floats = math.prod(x_shape) + math.prod(y_shape)
+        return _threads.conv_threads(num_threads, self.spec, self._pixels_meeting_every_weight(x_shape, y_shape),
+                                     io_floats, self.algorithm)
+
     def __call__(self, x, out=None):
         """x: C-contiguous float32 (N, C_in, H, W); returns (N, C_out, H_out, W_out)."""
         threads = _threads.get_num_threads()
@@ -122,12 +138,13 @@ class PlannedOp:
         geo = self._geometry.get(key)
         if geo is None:
             shape = self.output_shape(x.shape)
-            workspace = self._plan.geometry(shape[0], x.shape[2], x.shape[3], threads)[2]
-            geo = self._geometry[key] = (shape, workspace)
+            run_threads = self.threads_for(x.shape, threads)
+            workspace = self._plan.geometry(shape[0], x.shape[2], x.shape[3], run_threads)[2]
+            geo = self._geometry[key] = (shape, workspace, run_threads)
             if len(self._geometry) > 64:  # many input sizes: keep the cache bounded
                 self._geometry.clear()
                 self._geometry[key] = geo
-        shape, ws_bytes = geo
+        shape, ws_bytes, threads = geo
         if out is None:
             out = np.empty(shape, dtype=np.float32)
         else:
@@ -152,3 +169,6 @@ class ConvOp(PlannedOp):
 
     def output_shape(self, x_shape):
         return conv_geometry(x_shape, self.spec)
+
+    def _pixels_meeting_every_weight(self, x_shape, y_shape):
+        return y_shape

@@ -27,6 +27,9 @@ from ._ext import COORD_MODES, NEAREST_MODES, RESIZE_MODES
 
 ALIGN = 16  # floats: every tensor starts on a 64-byte boundary
 _CONV_ACTIVATIONS = {"relu": "relu", "relu6": "relu6", "prelu": "prelu", "hardswish": "hardswish"}
+# element-wise ops with a transcendental per float: MAC-equivalents per float (as unary_cost in C)
+_COSTLY_UNARY = {UNARY_KINDS.index(k): cost for k, cost in
+                 (("sigmoid", 4), ("silu", 4), ("tanh", 16), ("elu", 16)) if k in UNARY_KINDS}
 
 
 # ---- fusion -------------------------------------------------------------------------------------------
@@ -260,12 +263,15 @@ class CompiledProgram:
             self.consts[off:off + value.size] = value.reshape(-1)
 
         self.steps, self.plans, self.workspace_bytes = [], [], 0
+        self.step_nodes = []  # the graph node each step comes from (a concat makes several steps)
         for i, node in steps:
             self._lower_node(g, node, ref)
+            self.step_nodes += [node] * (len(self.steps) - len(self.step_nodes))
         for k, v in copies:
             s4 = _as4(g.shapes[v])
-            self.steps.append(dict(kind="unary", x=ref(v), x_shape=s4, y=(buf_out0 + k, 0), y_shape=s4,
-                                   op=UNARY_KINDS.index("identity")))
+            self.steps.append(self._set_threads(dict(kind="unary", x=ref(v), x_shape=s4, y=(buf_out0 + k, 0),
+                                                     y_shape=s4, op=UNARY_KINDS.index("identity"))))
+            self.step_nodes.append(None)
         self.n_buffers = 2 + n_in + n_out
         self.program = _ext.Program(self.steps, self.n_buffers)
 
@@ -283,16 +289,18 @@ class CompiledProgram:
                                  _isa.isa_index(self.isa), algorithm_index("auto"), activation_index(a["activation"]),
                                  slopes)
             self.plans.append((node.name, plan))
-            self.workspace_bytes = max(self.workspace_bytes, plan.geometry(xs[0], xs[2], xs[3], self.num_threads)[2])
             step.update(kind="conv", plan=plan)
             if len(node.inputs) == 2:
                 step.update(x2=ref(node.inputs[1]), x2_shape=_as4(g.shapes[node.inputs[1]]))
+            threads = self._set_threads(step, a["spec"], ys, plan.algorithm)["threads"]
+            self.workspace_bytes = max(self.workspace_bytes, plan.geometry(xs[0], xs[2], xs[3], threads)[2])
         elif op == "deconv":
             from ._deconv import deconv_program_plan
             plan = deconv_program_plan(node, self.isa)
             self.plans.append((node.name, plan))
-            self.workspace_bytes = max(self.workspace_bytes, plan.geometry(xs[0], xs[2], xs[3], self.num_threads)[2])
             step.update(kind="deconv", plan=plan)
+            threads = self._set_threads(step, node.attrs["spec"], xs, plan.algorithm)["threads"]
+            self.workspace_bytes = max(self.workspace_bytes, plan.geometry(xs[0], xs[2], xs[3], threads)[2])
         elif op == "affine":
             c = xs[1]
             pc = np.concatenate([_per_channel(node.params["scale"], c), _per_channel(node.params["shift"], c)])
@@ -324,8 +332,8 @@ class CompiledProgram:
             c0 = 0
             for v in node.inputs:
                 vs = _as4(g.shapes[v])
-                self.steps.append(dict(kind="copy_channels", x=ref(v), x_shape=vs, y=ref(out), y_shape=ys,
-                                       copy=(0, vs[1], ys[1], c0)))
+                self.steps.append(self._set_threads(dict(kind="copy_channels", x=ref(v), x_shape=vs, y=ref(out),
+                                                         y_shape=ys, copy=(0, vs[1], ys[1], c0))))
                 c0 += vs[1]
             return
         elif op == "slice_channels":
@@ -341,7 +349,24 @@ class CompiledProgram:
                                                float(scales[0]), float(scales[1])))
         else:
             raise GraphError(f"{op} {node.name!r}: no executor step for this operator")
+        if "threads" not in step:
+            self._set_threads(step)
         self.steps.append(step)
+
+    def _set_threads(self, step, conv_spec=None, pixels_shape=None, algorithm=None):
+        """Sets step["threads"], the threads worth waking for it (see _threads.threads_for_work). A conv or
+        deconv passes its spec, the shape whose pixels each meet every weight (_threads.conv_threads) and
+        its algorithm. Returns the step."""
+        x_floats = _numel(step["x_shape"])
+        # a copy writes only its slice of the destination; the others write all of y
+        y_floats = x_floats if step.get("kind") == "copy_channels" else _numel(step["y_shape"])
+        floats = x_floats + y_floats + (_numel(step["x2_shape"]) if "x2_shape" in step else 0)
+        if conv_spec is not None:
+            step["threads"] = _threads.conv_threads(self.num_threads, conv_spec, pixels_shape, floats, algorithm)
+            return step
+        macs = x_floats * _COSTLY_UNARY.get(step["op"], 0) if step.get("kind") == "unary" else 0
+        step["threads"] = _threads.threads_for_work(self.num_threads, macs, 4 * floats)
+        return step
 
     # execution
     def _acquire(self):
@@ -377,11 +402,37 @@ class CompiledProgram:
             self._release(scratch)
         return outs
 
+    def profile(self, inputs, reps=20):
+        """Each step's median wall time over `reps` runs (after one warm-up run), for finding where a
+        model's time goes: a list of dicts (step, node, kind, kernel, x_shape, y_shape, ms). The
+        timed runs are the ordinary executor with a clock read around each step."""
+        if reps < 1:
+            raise ValueError(f"reps must be positive, got {reps}")
+        outs = [np.empty(shape, np.float32) for shape in self.output_shapes]
+        samples = np.zeros((reps, len(self.steps)), np.int64)
+        scratch = self._acquire()
+        try:
+            buffers = [scratch[0], self.consts] + list(inputs) + outs
+            self.program.run(buffers, scratch[1], self.num_threads)
+            for r in range(reps):
+                self.program.run(buffers, scratch[1], self.num_threads, samples[r])
+        finally:
+            self._release(scratch)
+        ms = np.median(samples, axis=0) / 1e6
+        rows = []
+        for i, (step, node) in enumerate(zip(self.steps, self.step_nodes)):
+            plan = step.get("plan")
+            rows.append({"step": i, "node": node.name if node is not None else "(output copy)",
+                         "kind": step["kind"], "kernel": getattr(plan, "kernel_name", ""),
+                         "x_shape": step["x_shape"], "y_shape": step["y_shape"], "ms": float(ms[i])})
+        return rows
+
     def describe(self):
         """What the planner made of the graph: fused steps, arena size vs. the unplanned total."""
         return {"steps": len(self.steps), "nodes": len(self.graph.nodes),
                 "arena_bytes": self.arena_floats * 4, "unplanned_bytes": self.naive_floats * 4,
-                "workspace_bytes": self.workspace_bytes,
+                "workspace_bytes": self.workspace_bytes, "num_threads": self.num_threads,
+                "step_threads": [(st["kind"], st["threads"]) for st in self.steps],
                 "convs": [(name, plan.algorithm, plan.kernel_name) for name, plan in self.plans
                           if isinstance(plan, _ext.ConvPlan)]}
 

@@ -137,6 +137,40 @@ def test_nets_quick(tmp_path):
     check_plots(doc)
 
 
+@pytest.mark.skipif(not HAS_TORCH, reason="bench all includes the networks, defined in torch (bench/torch_nets.py)")
+def test_all_quick_writes_results_and_readme_section(tmp_path):
+    """`bench all` writes both suites' JSON, plots and RESULTS.md, and replaces only the text
+    between the README's bench markers (twice: the second run must not duplicate the section)."""
+    from bench import report
+    readme = tmp_path / "README.md"
+    readme.write_text("# project\n\nintro\n\n## Later section\nkept\n")
+    out = tmp_path / "results"
+    args = ("all", "--quick", "--threads", "1", "--peers", "ort", "--out", str(out), "--readme", str(readme))
+    run_bench(tmp_path, *args)
+    first = readme.read_text()
+    assert first.startswith("# project\n\nintro\n\n## Later section\nkept\n")  # appended, nothing lost
+    docs = {suite: json.loads((out / f"{suite}.json").read_text()) for suite in ("layers", "nets")}
+    check_document(docs["layers"], "layers", workloads.QUICK_WORKLOADS, [1])
+    from bench.torch_nets import QUICK_NETS
+    check_document(docs["nets"], "nets", QUICK_NETS, [1])
+    results = (out / "RESULTS.md").read_text()
+    assert "# gconv_cpu benchmark: layers" in results and "# gconv_cpu benchmark: networks" in results
+    section = first[first.index(report.README_BEGIN):]
+    assert section.rstrip().endswith(report.README_END) and section.count(report.README_BEGIN) == 1
+    assert docs["layers"]["machine"]["date"][:10] in section and docs["layers"]["machine"]["cpu"] in section
+    assert f"python -m bench {' '.join(args)}" in section  # the command that reproduces it
+    for suite, doc in docs.items():
+        for row in doc["rows"]:
+            assert f"| {row['name']} |" in section, (suite, row["name"])
+        for path in doc["plots"]:
+            assert f"(results/{os.path.basename(path)})" in section  # relative to the README
+            assert os.path.exists(path)
+    readme.write_text(first.replace("intro", "intro edited"))
+    report.update_readme(str(readme), list(docs.values()), str(out), list(args))
+    second = readme.read_text()
+    assert second.count(report.README_BEGIN) == 1 and "intro edited" in second and "kept" in second
+
+
 def test_workload_table():
     """The issue's table: MMACs as in /work/shared/ANCHORS.md, names unique, quick subset valid."""
     mmacs = {w.name: round(w.macs / 1e6, 1) for w in workloads.WORKLOADS}

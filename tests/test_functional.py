@@ -30,6 +30,11 @@ HAND = [
     # 1x1 kernels that do not take the direct path (stride / padding)
     (1, 8, 9, 9, 8, 1, 1, 2, 0, 1, True),
     (1, 4, 5, 6, 6, 2, 1, 1, 1, 1, True),
+    # stride-2 dense convs through im2col (its stride-2 row copy): the stem's 3 channels, odd and
+    # even widths, a left pad that skips the first column and a right edge that drops the last
+    (1, 3, 19, 24, 8, 1, 3, 2, 1, 1, True),
+    (1, 3, 21, 37, 16, 1, 3, 2, (0, 1, 2, 0), 1, True),
+    (1, 5, 9, 8, 8, 1, 5, 2, 2, 1, False),
     # stride larger than the kernel
     (2, 6, 13, 11, 6, 3, 1, 3, 0, 1, True),
     (1, 4, 17, 17, 8, 4, 2, 4, 0, 1, True),
@@ -636,3 +641,23 @@ def test_auto_winograd_runs_the_gemm_where_tiles_would_waste(isa):
         if same_as:
             np.testing.assert_array_equal(y, gconv_cpu.conv2d(x, wt, b, padding=1, algorithm=same_as), err_msg=str(hw))
         _check(y, x, wt, b, padding=1, what=f"auto {hw}x{hw}")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_depthwise_3x3_dilation2_through_the_plan(isa, threads, restore_threads):
+    """Depthwise 3x3 dilation 2 through conv2d (the driver's multi-channel calls and, with few
+    channels and 2 threads, row chunks) on odd and even sizes around the AVX-512 kernel's narrow
+    planes (<= 32 columns), every padding 0..2, channel counts below, at and above a vector."""
+    gconv_cpu.set_num_threads(threads)
+    rng = np.random.default_rng(31 + threads)
+    checked = 0
+    for c in (1, 5, 16, 33):
+        for h, w in ((7, 9), (14, 14), (27, 28), (28, 28), (33, 31), (9, 40)):
+            for pad in (0, 1, 2):
+                x = rng.standard_normal((1, c, h, w)).astype(np.float32)
+                wt = rng.standard_normal((c, 1, 3, 3)).astype(np.float32)
+                b = rng.standard_normal(c).astype(np.float32)
+                y = gconv_cpu.conv2d(x, wt, b, padding=pad, dilation=2, groups=c)
+                _check(y, x, wt, b, padding=pad, dilation=2, groups=c, what=f"{isa} t={threads} c={c} {h}x{w} pad={pad}")
+                checked += 1
+    assert checked == 72

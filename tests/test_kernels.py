@@ -876,11 +876,12 @@ def _edge_widths(lanes):
     return sorted({1, lanes - 1, lanes, lanes + 1, 2 * lanes - 1, 2 * lanes, 2 * lanes + 1, 4 * lanes + 3})
 
 
-def _edge_geoms(entry, out_hs, out_ws, pads_options):
-    """Geometries for a (possibly specialized) kernel giving exactly the wanted output sizes."""
+def _edge_geoms(entry, out_hs, out_ws, pads_options, dilation=None):
+    """Geometries for a (possibly specialized) kernel giving exactly the wanted output sizes
+    (dilation: the table's, or 1 where it takes any, unless given)."""
     kh, kw = entry["kernel_h"] or 3, entry["kernel_w"] or 3
     s = entry["stride"] or 1
-    d = entry.get("dilation") or 1
+    d = dilation or entry.get("dilation") or 1
     out = []
     for oh in out_hs:
         for ow in out_ws:
@@ -900,15 +901,11 @@ def _pads(kh, kw, d):
     return [(0, 0, 0, 0), (ph, ph, pw, pw), (ph + 1, 0, 0, pw + 2)]
 
 
-@pytest.mark.parametrize("entry", DW, ids=[k["name"] for k in DW])
-def test_dwconv_kernel_tile_edges(entry):
-    _need(entry)
+def _check_dw_geoms(entry, geoms, seed):
+    """Each geometry (clamps in turn, whole and partial row ranges) against the reference and the
+    scalar twin, through guarded buffers."""
     twin = _twin(entry)
-    lanes = LANES[entry["isa"]]
-    rng = np.random.default_rng(500 + entry["index"])
-    geoms = _edge_geoms(entry, EDGE_ROWS, _edge_widths(lanes)[:5], _pads) + \
-        _edge_geoms(entry, (2, 17), _edge_widths(lanes)[5:], _pads)
-    assert len(geoms) > 50
+    rng = np.random.default_rng(seed)
     for n, (geom, oh, ow) in enumerate(geoms):
         in_h, in_w, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr = geom
         clamp_name = list(CLAMPS)[n % 3]
@@ -928,6 +925,57 @@ def test_dwconv_kernel_tile_edges(entry):
             yt = run_dw(twin, geom, oh, ow, x, taps, bias, clamp, rows)
             assert_conv_close(y[sl], yt[sl].astype(np.float64), absref[sl], kh * kw, what=what + " vs twin",
                               rtol=2 * RTOL)
+
+
+@pytest.mark.parametrize("entry", DW, ids=[k["name"] for k in DW])
+def test_dwconv_kernel_tile_edges(entry):
+    _need(entry)
+    lanes = LANES[entry["isa"]]
+    geoms = _edge_geoms(entry, EDGE_ROWS, _edge_widths(lanes)[:5], _pads) + \
+        _edge_geoms(entry, (2, 17), _edge_widths(lanes)[5:], _pads)
+    assert len(geoms) > 50
+    _check_dw_geoms(entry, geoms, 500 + entry["index"])
+
+
+# specialized kernels that take any dilation (the table's dilation 0)
+DW_ANY_DILATION = [k for k in DW if k["kernel_h"] and k.get("dilation", 1) == 0]
+
+
+@pytest.mark.parametrize("entry", DW_ANY_DILATION, ids=[k["name"] for k in DW_ANY_DILATION])
+def test_dwconv_kernel_dilation2_edges(entry):
+    """Dilation 2: every output height 1..29 (each row phase then has 1..15 rows, which the AVX-512
+    3x3 kernel splits into passes of 4..7 rows on planes up to 32 columns wide, split into even
+    and odd column phases) at widths around one and two vectors, and wider planes."""
+    _need(entry)
+    lanes = LANES[entry["isa"]]
+    geoms = _edge_geoms(entry, range(1, 30), (lanes - 1, lanes, 2 * lanes - 1, 2 * lanes), _pads, dilation=2)
+    geoms += _edge_geoms(entry, (13, 14), (2 * lanes + 1, 4 * lanes + 3), _pads, dilation=2)
+    assert len(geoms) > 100
+    _check_dw_geoms(entry, geoms, 700 + entry["index"])
+
+
+DW_3X3_ANY_DILATION = [k for k in DW_ANY_DILATION if k["kernel_h"] == 3 and k["stride"] == 1]
+
+
+@pytest.mark.parametrize("entry", DW_3X3_ANY_DILATION, ids=[k["name"] for k in DW_3X3_ANY_DILATION])
+def test_dwconv_3x3_dilation2_sizes_and_pads(entry):
+    """3x3 dilation 2 on input heights and widths 1..33 with every left and top pad 0..2 (right
+    and bottom pads differ): the AVX-512 kernel's narrow planes (<= 32 columns) shift each column
+    phase with valignd when both phases share an offset (left pad 0 or 2) and with vpermt2ps
+    otherwise (left pad 1: the phases cross), so every pass height and both shift forms run."""
+    _need(entry)
+    geoms = []
+    sizes = [(h, w) for h in range(1, 34) for w in (3, 14, 28, 33)] + \
+        [(h, w) for w in range(1, 34) for h in (5, 14, 28)]
+    for n, (in_h, in_w) in enumerate(sizes):
+        for pt in range(3):
+            for pl in range(3):
+                pb, pr = (pt + 1 + n) % 3, (pl + 2 + n) % 3
+                oh, ow = out_extent(in_h, pt, pb, 3, 2, 1), out_extent(in_w, pl, pr, 3, 2, 1)
+                if oh >= 1 and ow >= 1:
+                    geoms.append(((in_h, in_w, 3, 3, 1, 1, 2, 2, pt, pb, pl, pr), oh, ow))
+    assert len(geoms) > 1500
+    _check_dw_geoms(entry, geoms, 800 + entry["index"])
 
 
 # the specialized depthwise kernels (kernels/table.c's DWSM entries) carry a multi-channel entry point
@@ -1051,3 +1099,46 @@ def test_gdc_kernel_tile_edges(entry):
             ref = wb[:, 0].astype(np.float64) + np.einsum("ct,ct->c", wb[:, 1:].astype(np.float64), x)
             absref = np.abs(wb[:, 0]) + np.einsum("ct,ct->c", np.abs(wb[:, 1:]).astype(np.float64), np.abs(x))
             assert_conv_close(out.view, ref, absref, taps, key=f"kernel:{entry['name']}", what=what)
+
+
+DW_3X3S1 = [k for k in DW_MULTI if (k["kernel_h"], k["kernel_w"], k["stride"]) == (3, 3, 1)]
+
+
+@pytest.mark.parametrize("entry", DW_3X3S1, ids=[k["name"] for k in DW_3X3S1])
+def test_dwconv_output_alignment(entry):
+    """Large planes whose rows are whole vectors (3x3s1 then starts with a narrower strip so that the
+    later ones store on cache-line (AVX-512) or 32-byte (AVX2) boundaries): the output at every float offset within a
+    64-byte line gives the same values, matches the reference and writes nothing outside."""
+    _need(entry)
+    rng = np.random.default_rng(800 + entry["index"])
+    channels = 2
+    for geom in ((80, 112, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), (66, 130, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0),
+                 (96, 95, 3, 3, 1, 1, 1, 1, 2, 0, 3, 0)):
+        in_h, in_w, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr = geom
+        oh, ow = out_extent(in_h, pt, pb, kh, dh, sh), out_extent(in_w, pl, pr, kw, dw, sw)
+        assert ow % 16 == 0 and oh * ow >= 8192
+        plane = in_h * in_w
+        xs = rng.standard_normal((channels, in_h, in_w)).astype(np.float32)
+        wb = rng.standard_normal((channels, 1 + kh * kw)).astype(np.float32)
+        n = channels * oh * ow
+        big = np.empty(n + 2 * GUARD + 16, np.float32)
+        base = GUARD + (-(big.ctypes.data // 4)) % 16  # 64-byte aligned, GUARD floats in
+        first = None
+        for lead in range(16):
+            big[:] = OUT_SENTINEL
+            out = big[base + lead:base + lead + n]
+            _ext.dw_multi_ukernel(entry["index"], geom, channels, xs.ravel(), plane, wb.ravel(), out, 0, oh,
+                                  -math.inf, math.inf)
+            what = f"{entry['name']} geom={geom} output {lead} floats past a line"
+            outside = np.concatenate([big[:base + lead], big[base + lead + n:]])
+            assert np.all(outside == OUT_SENTINEL), f"{what}: write outside the output"
+            y = out.reshape(channels, oh, ow).copy()
+            if first is None:
+                first = y
+                for c in range(channels):
+                    args = (xs[c][None, None], wb[c, 1:].reshape(1, 1, kh, kw), wb[c, :1], (sh, sw),
+                            (pt, pb, pl, pr), (dh, dw))
+                    assert_conv_close(y[c], conv2d_ref(*args)[0, 0], conv2d_ref_abs(*args)[0, 0], kh * kw,
+                                      key=f"kernel:{entry['name']}", what=f"{what} channel {c}")
+            else:
+                np.testing.assert_array_equal(y, first, err_msg=what)

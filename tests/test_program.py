@@ -110,6 +110,46 @@ def test_fusion_leaves_one_step_per_conv():
     assert sum(len(n.inputs) == 2 for n in prog.graph.nodes) == 2  # two residuals fused
 
 
+def test_profile_times_every_step_without_changing_results():
+    model = randomize_bn(chain(CASES["dense"] + [((16, 16, 3, 1, 16), dict(act="hardswish", residual=True))]))
+    x = RNG.standard_normal((1, 3, 32, 32)).astype(np.float32)
+    expected = model(x)
+    prog = program_for(model, [x.shape])
+    rows = prog.profile([x], reps=3)
+    assert [r["step"] for r in rows] == list(range(len(prog.steps)))
+    assert [r["kind"] for r in rows] == [s["kind"] for s in prog.steps]
+    assert all(r["ms"] > 0 for r in rows), rows
+    assert all(r["kernel"] == prog.steps[i]["plan"].kernel_name for i, r in enumerate(rows) if r["kind"] == "conv")
+    assert {r["node"] for r in rows} <= {n.name for n in prog.graph.nodes}
+    assert np.array_equal(model(x), expected)
+    with pytest.raises(ValueError, match="reps"):
+        prog.profile([x], reps=0)
+
+
+def test_program_run_checks_step_ns():
+    model = randomize_bn(chain(CASES["dense"]))
+    x = RNG.standard_normal((1, 3, 16, 16)).astype(np.float32)
+    prog = program_for(model, [x.shape])
+    scratch = prog._acquire()
+    outs = [np.empty(s, np.float32) for s in prog.output_shapes]
+    buffers = [scratch[0], prog.consts, x] + outs
+    n = len(prog.steps)
+    for bad in (np.zeros(n, np.int32), np.zeros(n + 1, np.int64), np.zeros(n, np.int64)[::-1],
+                np.zeros(n, np.int64).view(np.float64), np.zeros(n, np.int64).copy()):
+        if bad.dtype == np.int64 and bad.size == n and bad.flags.c_contiguous:
+            bad.setflags(write=False)
+        with pytest.raises(ValueError, match="step_ns"):
+            prog.program.run(buffers, scratch[1], 1, bad)
+    with pytest.raises(TypeError, match="step_ns"):
+        prog.program.run(buffers, scratch[1], 1, [0] * n)
+    ns = np.zeros(n, np.int64)
+    prog.program.run(buffers, scratch[1], 1, ns)
+    prog.program.run(buffers, scratch[1], 1, ns)  # times add up over runs
+    once = ns.copy()
+    prog.program.run(buffers, scratch[1], 1, ns)
+    assert (once > 0).all() and (ns > once).all()
+
+
 def test_arena_reuses_memory():
     specs = [((8, 8, 3, 1, 8), dict(act="relu"))] * 12
     model = randomize_bn(chain(specs))

@@ -9,7 +9,7 @@ import pytest
 import gconv_cpu
 from gconv_cpu.nn import Conv2d
 
-from reference import describe_exit, run_python
+from reference import assert_conv_close, conv2d_ref, conv2d_ref_abs, describe_exit, run_python
 
 OPENMP = gconv_cpu.cpu_info()["openmp"]
 
@@ -52,6 +52,8 @@ DET_CONFIGS = [
     (1, 4, 31, 29, 8, 4, 3, 1, 1, "dwconv"),          # depthwise, few planes: rows split over threads
     (1, 4, 31, 29, 4, 4, 5, 2, 2, "auto"),
     (1, 256, 7, 7, 512, 1, 1, 1, 0, "gemm"),          # 7x7 pointwise: output channels split over threads
+    (1, 32, 14, 14, 40, 1, 1, 1, 0, "gemm"),          # 196 pixels: two tiles plus a channel split
+    (1, 9, 28, 28, 12, 3, 1, 1, 0, "gemm"),           # grouped 1x1, one panel per group
     (1, 64, 9, 9, 64, 16, 3, 1, 1, "auto"),
     (1, 16, 12, 12, 32, 1, 3, 2, 1, "reference"),
 ]
@@ -77,6 +79,24 @@ def test_bit_exact_across_thread_counts(cfg, isa, restore_threads):
     for t in (1, 2, 1, 4):
         gconv_cpu.set_num_threads(t)
         assert np.array_equal(layer(x), results[1])
+
+
+# Pixel counts around the GEMM's tile boundaries (multiples of 16, the 48-pixel kernel width,
+# the 192-pixel tile), at thread counts that split them into tiles, channel chunks or both:
+# every output pixel and channel must be computed exactly once.
+@pytest.mark.parametrize("hw", [(1, 1), (1, 17), (7, 7), (4, 12), (14, 14), (1, 193), (28, 28), (5, 97), (59, 61)])
+@pytest.mark.parametrize("cout", [8, 24, 33])
+def test_gemm_schedule_covers_every_output(hw, cout, isa, restore_threads):
+    rng = np.random.default_rng(cout * 1000 + hw[0] * 100 + hw[1])
+    x = rng.standard_normal((1, 20, *hw)).astype(np.float32)
+    wt = rng.standard_normal((cout, 20, 1, 1)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    ref, absref = conv2d_ref(x, wt, b), conv2d_ref_abs(x, wt, b)
+    for t in (1, 2, 3):
+        gconv_cpu.set_num_threads(t)
+        y = np.full(ref.shape, np.nan, np.float32)
+        gconv_cpu.conv2d(x, wt, b, algorithm="gemm", out=y)
+        assert_conv_close(y, ref, absref, 20, what=f"{t} threads")
 
 
 # -------------------------------------------------------------- reentrancy
@@ -247,3 +267,171 @@ def test_two_threads_overlap(restore_threads):
     overlaps = [min(b1, b2) - max(a1, a2) for a1, b1 in intervals[0] for a2, b2 in intervals[1]]
     assert len(intervals[0]) == len(intervals[1]) == 5
     assert max(overlaps) > 0, f"no overlap between the two threads' calls: {intervals}"
+
+
+# -------------------------------------------------------- per-step thread counts (the planner)
+
+def _small_and_big_model():
+    """A conv with enough work for 2 threads (1.8 MMACs, 0.8 MB read) followed by steps far too small."""
+    from gconv_cpu import nn
+
+    class Model(nn.Module):
+        def __init__(self):
+            self.big = nn.Conv2d(64, 64, 3, stride=8, padding=1)       # 56x56 -> 7x7
+            self.pool = nn.AdaptiveAvgPool2d(1)                        # 3136 floats in
+            self.fc = nn.Conv2d(64, 8, 1)                              # 512 MACs
+            self.tiny = nn.Conv2d(8, 8, 3, padding=1, groups=8)        # 72 MACs on 1x1
+
+        def forward(self, x):
+            return self.tiny(self.fc(self.pool(self.big(x))))
+    return Model()
+
+
+@pytest.mark.skipif(not OPENMP, reason="a build without OpenMP plans every step for 1 thread")
+def test_step_threads_follow_the_work_and_are_deterministic(restore_threads):
+    from gconv_cpu import _threads
+    from gconv_cpu._program import CompiledProgram
+
+    model = _small_and_big_model()
+    graph = model.trace((1, 64, 56, 56))
+    two = CompiledProgram(graph, 2, gconv_cpu.get_isa()).describe()
+    assert two["num_threads"] == 2
+    kinds = [k for k, _ in two["step_threads"]]
+    threads = [n for _, n in two["step_threads"]]
+    assert kinds == ["conv", "global_avgpool", "conv", "conv"], kinds
+    assert threads == [2, 1, 1, 1], two["step_threads"]
+    # the choice is a pure function of the plan: planning again gives the same list
+    assert CompiledProgram(graph, 2, gconv_cpu.get_isa()).describe()["step_threads"] == two["step_threads"]
+    # more threads: the big conv takes what its work pays for, no more than asked
+    big_us = _threads.estimated_us(64 * 64 * 9 * 7 * 7, 4 * (64 * 56 * 56 + 64 * 7 * 7 + 64 * 64 * 9))
+    assert big_us >= 3 * _threads.MIN_US_PER_THREAD  # else the next lines test nothing
+    eight = CompiledProgram(graph, 8, gconv_cpu.get_isa()).describe()["step_threads"]
+    assert eight[0] == ("conv", min(8, int(big_us // _threads.MIN_US_PER_THREAD)))
+    assert [n for _, n in eight[1:]] == [1, 1, 1]
+    one = CompiledProgram(graph, 1, gconv_cpu.get_isa()).describe()["step_threads"]
+    assert [n for _, n in one] == [1, 1, 1, 1]
+
+
+def test_threads_for_work_bounds():
+    from gconv_cpu import _threads
+    assert _threads.threads_for_work(1, 10**12, 10**12) == 1
+    assert _threads.threads_for_work(4, 0, 0) == 1
+    assert _threads.threads_for_work(4, 10**12, 0) == 4
+    per_thread_macs = _threads.MIN_US_PER_THREAD * 1000 * _threads.DEFAULT_MACS_PER_NS
+    assert _threads.threads_for_work(4, 2 * per_thread_macs, 0) == 2
+    assert _threads.threads_for_work(4, 2 * per_thread_macs * 0.99, 0) == 1
+    # depthwise runs at fewer MACs per ns, so the same MACs are more work
+    assert _threads.threads_for_work(4, per_thread_macs, 0, "dwconv") > _threads.threads_for_work(4, per_thread_macs, 0)
+
+
+@pytest.mark.parametrize("name", ["shufflenet_v2", "mobilenet_v2"])
+def test_planned_threads_give_the_same_bits_as_every_step_on_all_threads(name, restore_threads):
+    """Per-step counts only pick how many threads run a step; the partitions of every kernel give each
+    output element the same arithmetic at any count, so the result is bit-identical to running every
+    step on all threads, and to a 1-thread plan."""
+    from gconv_cpu import _ext, models
+    from gconv_cpu._program import program_for
+
+    net = getattr(models, name)()
+    x = np.random.default_rng(5).standard_normal((1, 3, 96, 96)).astype(np.float32)
+    gconv_cpu.set_num_threads(2)
+    planned = net(x)
+    prog = program_for(net, [x.shape])
+    if OPENMP:
+        assert 1 in [n for _, n in prog.describe()["step_threads"]], "no step was planned for fewer threads"
+    forced = _ext.Program([dict(st, threads=0) for st in prog.steps], prog.n_buffers)
+    arena, ws = prog._acquire()
+    everywhere = np.empty_like(planned)
+    forced.run([arena, prog.consts, x, everywhere], ws, prog.num_threads)
+    np.testing.assert_array_equal(planned, everywhere)
+    gconv_cpu.set_num_threads(1)
+    np.testing.assert_array_equal(planned, net(x))
+
+
+def test_executor_rejects_negative_step_threads(restore_threads):
+    from gconv_cpu import _ext
+    from gconv_cpu._program import program_for
+
+    model = _small_and_big_model()
+    x = np.random.default_rng(0).standard_normal((1, 64, 8, 8)).astype(np.float32)
+    want = model(x)
+    prog = program_for(model, [x.shape])
+    bad = _ext.Program([dict(st, threads=-1) if i == 1 else st for i, st in enumerate(prog.steps)], prog.n_buffers)
+    arena, ws = prog._acquire()
+    out = np.full_like(want, 7.0)
+    with pytest.raises(ValueError, match="step 1: threads"):
+        bad.run([arena, prog.consts, x, out], ws, 2)
+    assert (out == 7.0).all(), "a bad plan must fail before running any step"
+
+
+# -------------------------------------------------------- OpenMP wait policy at import
+
+_SHOW_POLICY = "import os, gconv_cpu; print(gconv_cpu.cpu_info()['openmp_wait_policy']); print(os.environ.get('OMP_WAIT_POLICY'))"
+
+
+@pytest.mark.skipif(not OPENMP, reason="a build without OpenMP loads no OpenMP runtime")
+def test_default_wait_policy_is_passive_and_the_environment_is_restored():
+    # OMP_DISPLAY_ENV makes libgomp print the settings it read when it loaded
+    proc = run_python(_SHOW_POLICY, env={"OMP_WAIT_POLICY": None, "GOMP_SPINCOUNT": None, "OMP_DISPLAY_ENV": "true"})
+    assert proc.returncode == 0, f"{describe_exit(proc)}: {proc.stderr[-500:]}"
+    policy, env_after = proc.stdout.strip().splitlines()
+    assert policy.startswith("OMP_WAIT_POLICY=passive"), policy
+    assert env_after == "None", "the environment must be restored after libgomp has read it"
+    assert "OMP_WAIT_POLICY = 'PASSIVE'" in proc.stderr, proc.stderr[-2000:]
+
+
+@pytest.mark.skipif(not OPENMP, reason="a build without OpenMP loads no OpenMP runtime")
+@pytest.mark.parametrize("var,value", [("OMP_WAIT_POLICY", "active"), ("GOMP_SPINCOUNT", "5000")])
+def test_a_user_wait_policy_is_left_alone(var, value):
+    other = "GOMP_SPINCOUNT" if var == "OMP_WAIT_POLICY" else "OMP_WAIT_POLICY"
+    proc = run_python(_SHOW_POLICY, env={var: value, other: None, "OMP_DISPLAY_ENV": "true"})
+    assert proc.returncode == 0, f"{describe_exit(proc)}: {proc.stderr[-500:]}"
+    policy, env_after = proc.stdout.strip().splitlines()
+    assert policy == f"from the environment: {var}={value}", policy
+    assert env_after == (value if var == "OMP_WAIT_POLICY" else "None")
+    if var == "OMP_WAIT_POLICY":
+        assert "OMP_WAIT_POLICY = 'ACTIVE'" in proc.stderr, proc.stderr[-2000:]
+
+
+@pytest.mark.skipif(not OPENMP, reason="a build without OpenMP loads no OpenMP runtime")
+def test_wait_policy_reports_a_runtime_loaded_before_us():
+    pytest.importorskip("torch", reason="torch is the library here that brings its own libgomp")
+    if "libgomp" not in run_python("import torch; print(open('/proc/self/maps').read())").stdout:
+        pytest.skip("this torch build does not load libgomp")
+    proc = run_python("import torch; " + _SHOW_POLICY, env={"OMP_WAIT_POLICY": None, "GOMP_SPINCOUNT": None})
+    assert proc.returncode == 0, f"{describe_exit(proc)}: {proc.stderr[-500:]}"
+    policy, env_after = proc.stdout.strip().splitlines()
+    assert policy.startswith("inherited"), policy
+    assert env_after == "None"
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_single_layers_choose_threads_by_their_work(transposed, restore_threads):
+    from gconv_cpu import nn
+
+    layer = nn.ConvTranspose2d(32, 32, 3, stride=2) if transposed else Conv2d(32, 32, 3, padding=1)
+    op = layer.prepare()._op
+    tiny, big = (1, 32, 2, 2), (1, 32, 64, 64)
+    assert op.threads_for(tiny, 2) == 1
+    assert op.threads_for(big, 2) == 2
+    assert op.threads_for(big, 1) == 1
+    gconv_cpu.set_num_threads(2)
+    assert op.threads_for(big) == gconv_cpu.get_num_threads()  # 1 in a build without OpenMP
+    # the chosen count is what the call caches and runs with
+    x = np.random.default_rng(2).standard_normal(tiny).astype(np.float32)
+    y2 = layer(x)
+    assert op._geometry[(tiny, gconv_cpu.get_num_threads())][2] == 1
+    gconv_cpu.set_num_threads(1)
+    np.testing.assert_array_equal(y2, layer(x))
+
+
+def test_fork_join_microbenchmark_reports_a_cost():
+    from gconv_cpu import _ext
+    region, barrier = _ext.fork_join_us(2, 50)
+    if OPENMP:
+        assert region > 0 and barrier > 0, (region, barrier)
+    else:
+        assert (region, barrier) == (0, 0)
+    for bad in ((0, 10), (2, 0), (-1, 10)):
+        with pytest.raises(ValueError, match="num_threads and reps"):
+            _ext.fork_join_us(*bad)

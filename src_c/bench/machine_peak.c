@@ -104,3 +104,42 @@ double gconv_bench_triad_gbps(size_t floats, int reps, int num_threads) {
     free(a), free(b), free(c);
     return 3.0 * (double)floats * sizeof(float) / best * 1e-9;
 }
+
+/* The fixed cost of threading, which the planner's per-step thread counts weigh work against:
+ * microseconds per empty `parallel` region entered back to back (waking the team and joining it),
+ * and per barrier inside one region (what a step would cost if a whole forward ran in one region).
+ * Median of 5 batches of `reps`. Returns -1 on bad arguments; 0 for both in a build without OpenMP. */
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int gconv_bench_fork_join_us(int num_threads, int reps, double *region_us, double *barrier_us) {
+    if (num_threads < 1 || reps < 1 || !region_us || !barrier_us) return -1;
+    *region_us = *barrier_us = 0.0;
+#ifdef _OPENMP
+    enum { BATCHES = 5 };
+    double region[BATCHES], barrier[BATCHES];
+    volatile int sink = 0;
+    for (int b = 0; b < BATCHES; b++) {
+        double t0 = now_s();
+        for (int r = 0; r < reps; r++) {
+#pragma omp parallel num_threads(num_threads)
+            sink = omp_get_thread_num();
+        }
+        region[b] = (now_s() - t0) / reps * 1e6;
+        t0 = now_s();
+#pragma omp parallel num_threads(num_threads)
+        for (int r = 0; r < reps; r++) {
+#pragma omp barrier
+        }
+        barrier[b] = (now_s() - t0) / reps * 1e6;
+    }
+    (void)sink;
+    qsort(region, BATCHES, sizeof(double), cmp_double);
+    qsort(barrier, BATCHES, sizeof(double), cmp_double);
+    *region_us = region[BATCHES / 2];
+    *barrier_us = barrier[BATCHES / 2];
+#endif
+    return 0;
+}

@@ -89,6 +89,12 @@ void gconv_f32_gemm_6x1__avx2(size_t mr, size_t nc, size_t kc, const float *w, c
                               size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp);
 void gconv_f32_gemm_8x1__avx512(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
                                 size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp);
+/* Few-pixel tiles (nc <= 4): the columns past a GEMM's last whole vector; each column is its
+ * ISA's one-pixel sum. */
+void gconv_f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
+                                size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp);
+void gconv_f32_gemm_8x4__avx512(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
+                                size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp);
 
 void gconv_f32_dwconv_generic__scalar(const gconv_dw_geom *g, const float *in, const float *w,
                                       float *out, int64_t oy_begin, int64_t oy_end,

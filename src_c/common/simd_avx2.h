@@ -23,4 +23,22 @@ static inline __m256i lane_mask(size_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n >= 8 ? 8 : (int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+/* The lane-width-neutral vocabulary that templates shared by the AVX2 and AVX-512 kernels are
+ * written in (same names in simd_avx512.h; a file includes exactly one of the two). */
+typedef __m256 vfloat;
+typedef __m256i vmask;
+#define VLANES 8
+static inline vfloat vf_zero(void) { return _mm256_setzero_ps(); }
+static inline vfloat vf_set1(float x) { return _mm256_set1_ps(x); }
+static inline vfloat vf_add(vfloat a, vfloat b) { return _mm256_add_ps(a, b); }
+static inline vfloat vf_sub(vfloat a, vfloat b) { return _mm256_sub_ps(a, b); }
+static inline vfloat vf_fmadd(vfloat a, vfloat b, vfloat c) { return _mm256_fmadd_ps(a, b, c); }
+static inline vfloat vf_fnmadd(vfloat a, vfloat b, vfloat c) { return _mm256_fnmadd_ps(a, b, c); }
+static inline vfloat vf_loadu(const float *p) { return _mm256_loadu_ps(p); }
+static inline void vf_storeu(float *p, vfloat v) { _mm256_storeu_ps(p, v); }
+/* Masked-off lanes are neither read (no fault past a buffer's end) nor written; they load as 0. */
+static inline vfloat vf_load_masked(const float *p, vmask m) { return _mm256_maskload_ps(p, m); }
+static inline void vf_store_masked(float *p, vmask m, vfloat v) { _mm256_maskstore_ps(p, m, v); }
+static inline int vf_any_nan(vfloat v) { return _mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)) != 0; }
+
 #endif

@@ -21,4 +21,20 @@ static inline __mmask16 lane_range(int64_t begin, int64_t end) {
     return (__mmask16)(upto_end & ~((1u << begin) - 1u));
 }
 
+/* The lane-width-neutral vocabulary of templates shared with the AVX2 kernels (see simd_avx2.h). */
+typedef __m512 vfloat;
+typedef __mmask16 vmask;
+#define VLANES 16
+static inline vfloat vf_zero(void) { return _mm512_setzero_ps(); }
+static inline vfloat vf_set1(float x) { return _mm512_set1_ps(x); }
+static inline vfloat vf_add(vfloat a, vfloat b) { return _mm512_add_ps(a, b); }
+static inline vfloat vf_sub(vfloat a, vfloat b) { return _mm512_sub_ps(a, b); }
+static inline vfloat vf_fmadd(vfloat a, vfloat b, vfloat c) { return _mm512_fmadd_ps(a, b, c); }
+static inline vfloat vf_fnmadd(vfloat a, vfloat b, vfloat c) { return _mm512_fnmadd_ps(a, b, c); }
+static inline vfloat vf_loadu(const float *p) { return _mm512_loadu_ps(p); }
+static inline void vf_storeu(float *p, vfloat v) { _mm512_storeu_ps(p, v); }
+static inline vfloat vf_load_masked(const float *p, vmask m) { return _mm512_maskz_loadu_ps(m, p); }
+static inline void vf_store_masked(float *p, vmask m, vfloat v) { _mm512_mask_storeu_ps(p, m, v); }
+static inline int vf_any_nan(vfloat v) { return _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) != 0; }
+
 #endif

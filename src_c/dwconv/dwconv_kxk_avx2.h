@@ -60,6 +60,13 @@
 #define DW_NMASK (2 * DW_PAIRS)
 #endif
 
+/* Output planes (floats) from which strips are aligned to 32 bytes (see DW_FN_MC). */
+#if DW_K == 3 && DW_S == 1
+#define DW_ALIGN_MIN_PLANE 8192
+#else
+#define DW_ALIGN_MIN_PLANE INT64_MAX
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define DW_INLINE static inline __attribute__((always_inline))
 #define DW_NOINLINE static __attribute__((noinline))
@@ -242,9 +249,10 @@ DW_NOINLINE void dw_strip_inner(dw_ctx *c, int64_t ox0, int64_t col0) {
     dw_strip(c, ox0, col0, 0, NULL, _mm256_setzero_si256());
 }
 
-DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0) {
+/* A strip of n <= 8 outputs. */
+DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n) {
     /* Lanes that read a column inside [0, in_w) and belong to one of the n outputs. */
-    const int64_t n = c->out_w - ox0 < DW_LANES ? c->out_w - ox0 : DW_LANES, in_w = c->in_w;
+    const int64_t in_w = c->in_w;
     __m256i m[DW_NMASK];
 #if DW_S == 1
     for (int kx = 0; kx < DW_K; kx++) {
@@ -313,6 +321,14 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
     /* Narrow planes: each strip over all channels (masks computed once); wide
      * ones channel by channel, so neighbouring strips share cached columns. */
     const size_t per_call = out_w <= 2 * DW_LANES ? channels : 1;
+    /* As in dwconv_kxk_avx512.h: with rows a whole number of vectors apart, a
+     * first strip of `head` columns puts every later strip's stores on 32-byte
+     * boundaries, so that no store splits a cache line. */
+    const int64_t lead = (int64_t)(((uintptr_t)out / sizeof(float)) % DW_LANES);
+    const int64_t head = per_call == 1 && out_plane >= DW_ALIGN_MIN_PLANE && out_w % DW_LANES == 0 &&
+                                 (uintptr_t)out % sizeof(float) == 0 && lead
+                             ? DW_LANES - lead
+                             : DW_LANES;
     for (size_t ch = 0; ch < channels; ch += per_call) {
         dw_ctx cc = c;
         cc.in = in + ch * in_stride;
@@ -320,7 +336,7 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
         cc.w = w + ch * (size_t)(DW_K * DW_K + 1);
         cc.channels = per_call;
         if (per_call == 1 && ch + 1 < channels) {
-            const int64_t strips = (out_w + DW_LANES - 1) / DW_LANES;
+            const int64_t strips = (out_w + DW_LANES - 1) / DW_LANES + (head != DW_LANES);
             const int64_t passes = strips * ((oy_end - oy_begin + DW_R - 1) / DW_R + c.ostep);
             cc.pf_in = (const char *)(in + (ch + 1) * in_stride);
             cc.pf_out = (const char *)(out + (int64_t)(ch + 1) * out_plane);
@@ -329,12 +345,15 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
             const int64_t lines = cc.pf_in_lines > cc.pf_out_lines ? cc.pf_in_lines : cc.pf_out_lines;
             cc.pf_per_pass = lines / passes + 1;
         }
-        for (int64_t ox0 = 0; ox0 < out_w; ox0 += DW_LANES) {
+        for (int64_t ox0 = 0; ox0 < out_w;) {
+            const int64_t width = ox0 == 0 ? head : DW_LANES;
+            const int64_t n = out_w - ox0 < width ? out_w - ox0 : width;
             const int64_t col0 = DW_S * ox0 - pad_left;
-            if (ox0 >= ox_first && ox0 <= ox_last)
+            if (n == DW_LANES && ox0 >= ox_first && ox0 <= ox_last)
                 dw_strip_inner(&cc, ox0, col0);
             else
-                dw_strip_border(&cc, ox0, col0);
+                dw_strip_border(&cc, ox0, col0, n);
+            ox0 += n;
         }
     }
 }

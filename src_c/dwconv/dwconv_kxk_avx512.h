@@ -77,6 +77,16 @@
 #define DW_NMASK (2 * DW_PAIRS)
 #endif
 
+/* Output planes (floats) from which strips are aligned to the output's cache
+ * lines (see DW_FN_MC); 3x3 stride 1 only, where an output vector costs the
+ * fewest FMAs: with 5x5 on 24x112x112 the extra strip cost more (19.5 -> 20.8
+ * cycles per vector) and stride 2 gained nothing. */
+#if DW_K == 3 && DW_S == 1
+#define DW_ALIGN_MIN_PLANE 8192
+#else
+#define DW_ALIGN_MIN_PLANE INT64_MAX
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define DW_INLINE static inline __attribute__((always_inline))
 #define DW_NOINLINE static __attribute__((noinline))
@@ -140,9 +150,23 @@ static inline uint32_t bit_range(int64_t lo, int64_t hi) {
 
 /* Same NaN rules as gconv_clampf: max/min return their second operand when
  * either input is NaN, so a NaN sum leaves the clamp without effect. */
-/* [a[n..15], b[0..n-1]]: a moved down n lanes, b's first lanes filling the top. */
-#define DW_SHIFT(b, a, n) \
-    _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), (n)))
+/* [a[n..15], b[0..n-1]]: a moved down n lanes, b's first lanes filling the top. valignd takes
+ * an immediate; n is a constant once the caller's tap loop is unrolled and this is inlined (-O3),
+ * where the switch folds to the one instruction. Without optimization (the sanitizer build) n
+ * reaches here as a variable, and the switch keeps that build compiling and correct. */
+#define DW_ALIGNR_CASE(k) \
+    case k:               \
+        return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), k));
+static inline __attribute__((always_inline)) __m512 dw_shift(__m512 b, __m512 a, int n) {
+    switch (n & 15) {
+        DW_ALIGNR_CASE(0) DW_ALIGNR_CASE(1) DW_ALIGNR_CASE(2) DW_ALIGNR_CASE(3)
+        DW_ALIGNR_CASE(4) DW_ALIGNR_CASE(5) DW_ALIGNR_CASE(6) DW_ALIGNR_CASE(7)
+        DW_ALIGNR_CASE(8) DW_ALIGNR_CASE(9) DW_ALIGNR_CASE(10) DW_ALIGNR_CASE(11)
+        DW_ALIGNR_CASE(12) DW_ALIGNR_CASE(13) DW_ALIGNR_CASE(14) default: DW_ALIGNR_CASE(15)
+    }
+}
+#undef DW_ALIGNR_CASE
+#define DW_SHIFT(b, a, n) dw_shift((b), (a), (n))
 
 /* acc[i] += the taps of kernel row v - S*i, column kx, times x. */
 #define DW_FMA_ROWS(v, kx, x)                                                                   \
@@ -327,9 +351,10 @@ DW_NOINLINE void dw_strip_inner(dw_ctx *c, int64_t ox0, int64_t col0) {
     dw_strip(c, ox0, col0, 0, NULL, 0);
 }
 
-DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0) {
+/* A strip of n <= 16 outputs. */
+DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n) {
     /* Lanes that read a column inside [0, in_w) and belong to one of the n outputs. */
-    const int64_t n = c->out_w - ox0 < DW_LANES ? c->out_w - ox0 : DW_LANES, in_w = c->in_w;
+    const int64_t in_w = c->in_w;
     __mmask16 m[DW_NMASK];
 #if DW_S == 1
     for (int kx = 0; kx < DW_K; kx++) {
@@ -355,26 +380,34 @@ DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0) {
 /* ---- Narrow planes (3x3 stride 1): a whole input row in registers ---------
  * When a row fits in one vector (in_w <= 16), or, with dilation 2, each of its
  * even and odd columns does (in_w <= 32), one (two) masked loads fetch the row
- * and the kx taps are that vector moved by whole lanes (vpermt2ps against zero,
+ * and the kx taps are that vector moved by whole lanes (valignd or vpermt2ps against zero,
  * so columns outside the row come in as 0): one load per input row instead of
  * K masked split loads. With dilation 2 the even output columns read only even
  * input columns and the odd ones only odd columns, so the two "phases" are two
  * independent 3x3 convs of undilated rows, interleaved again at the store.
  * 14x14 (MobileNet's late layers) and 28x28 dilated (DeepLab) land here. */
 #define DW_NR1 16 /* rows per pass, one phase: 16 accumulators + 9 taps + 3 shifts */
-#define DW_NR2 4  /* two phases: 2 x 4 accumulators + 9 taps + 6 shifts */
+/* Two phases: up to 2 x 7 accumulators + 9 taps + the phase rows. A plane's
+ * rows per residue are split into equal passes of 4..7 rows (a 28x28 plane
+ * with dilation 2 has 14: two passes of 7, not 4 + 4 + 4 + 2), because every
+ * pass reloads K - 1 rows and a short one leaves FMA latency exposed: 7 rows
+ * took 3x3 d2 on 256x28x28 from 10.2 to 9.4 cycles per output vector. */
+#define DW_NR2 7
+#define DW_NR2_MIN 4
+#define DW_OFF_ANY 99 /* shift offsets other than -1 or 0: vpermt2ps (see DW_NARROW_FNS) */
 
 typedef struct {
     __m512i shift[2][DW_K]; /* vpermt2ps index: phase-row lane m + s, or 16 (a zero lane) */
     int phase_of[2];        /* input phase that output phase q reads */
+    int off[2];             /* s - kx for output phase q */
     __mmask16 load_lo, load_hi, store_lo, store_hi;
 } dw_narrow;
 
 /* R rows of one pass (NP phases); rows outside [vlo, vhi) are padding. */
 DW_INLINE void dw_narrow_block(const float *in, int64_t in_w, int64_t row0, int64_t vpitch, const dw_narrow *nw,
                                const __m512 *vt, __m512 vbias, __m512 vmin, __m512 vmax, int clamped, float *o,
-                               int64_t os, const int NP, const int R, int64_t nr, const int checked, int64_t vlo,
-                               int64_t vhi) {
+                               int64_t os, const int NP, const int R, const int OFF, int64_t nr, const int checked,
+                               int64_t vlo, int64_t vhi) {
     __m512 acc[2][DW_NR1];
     for (int q = 0; q < NP; q++)
         for (int i = 0; i < R; i++) acc[q][i] = vbias;
@@ -403,7 +436,10 @@ DW_INLINE void dw_narrow_block(const float *in, int64_t in_w, int64_t row0, int6
 #pragma GCC unroll 4
             for (int kx = 0; kx < DW_K; kx++) {
                 /* (also for a zero shift: a runtime test there cost more than the permute) */
-                const __m512 x = _mm512_permutex2var_ps(ph[q], nw->shift[q][kx], zero);
+                const __m512 x = OFF == DW_OFF_ANY ? _mm512_permutex2var_ps(ph[q], nw->shift[q][kx], zero)
+                                 : kx + OFF == 0  ? ph[q]
+                                 : kx + OFF > 0   ? DW_SHIFT(zero, ph[q], (kx + OFF) & 15)
+                                                  : DW_SHIFT(ph[q], zero, (DW_LANES + kx + OFF) & 15);
 #pragma GCC unroll 16
                 for (int i = 0; i < R; i++) {
                     const int ky = v - i;
@@ -429,8 +465,7 @@ DW_INLINE void dw_narrow_block(const float *in, int64_t in_w, int64_t row0, int6
     }
 }
 
-DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP) {
-    const int R = NP == 1 ? DW_NR1 : DW_NR2;
+DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP, const int R, const int OFF) {
     const int64_t in_w = c->in_w, in_h = c->in_h, out_w = c->out_w, step = c->ostep, vpitch = c->vpitch;
     const int64_t os = step * out_w, V = DW_VR(R);
     const __m512 vmin = _mm512_set1_ps(c->cmin), vmax = _mm512_set1_ps(c->cmax);
@@ -451,7 +486,7 @@ DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP)
                 const int64_t row0 = oy - c->pad_top;
                 float *o = out + oy * out_w;
                 if (nr == R && row0 >= 0 && row0 + (V - 1) * vpitch < in_h) {
-                    dw_narrow_block(in, in_w, row0, vpitch, nw, vt, vbias, vmin, vmax, clamped, o, os, NP, R, R, 0, 0,
+                    dw_narrow_block(in, in_w, row0, vpitch, nw, vt, vbias, vmin, vmax, clamped, o, os, NP, R, OFF, R, 0, 0,
                                     V);
                     continue;
                 }
@@ -463,15 +498,40 @@ DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP)
                     vlo = clamp_i64(-floor_div(row0, vpitch), 0, V);
                     vhi = clamp_i64(floor_div(in_h - 1 - row0, vpitch) + 1, vlo, V);
                 }
-                dw_narrow_block(in, in_w, row0, vpitch, nw, vt, vbias, vmin, vmax, clamped, o, os, NP, R, nr, 1, vlo,
+                dw_narrow_block(in, in_w, row0, vpitch, nw, vt, vbias, vmin, vmax, clamped, o, os, NP, R, OFF, nr, 1, vlo,
                                 vhi);
             }
         }
     }
 }
 
-DW_NOINLINE void dw_narrow_1(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 1); }
-DW_NOINLINE void dw_narrow_2(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2); }
+/* OFF: the phases' common shift offset when it is -1 or 0 (left pad 0 or 2
+ * with dilation 2, 0 or 1 without), so every shift is a valignd against zero
+ * with an immediate. vpermt2ps needs an index register per shift and
+ * overwrites a source, which next to 14 accumulators and 9 taps made GCC spill
+ * and copy registers (342 vmovaps in the 7-row pass, 230 with valignd). TSC
+ * cycles per output vector, min of 3000 calls: 256x28x28 d2 10.4-10.6 ->
+ * 9.5-9.65; 384x14x14 d1 8.7-8.9 -> 7.6-7.8. */
+#define DW_NARROW_FNS(OFFN, OFF)                                                                                \
+    DW_NOINLINE void dw_narrow_1##OFFN(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 1, DW_NR1, OFF); } \
+    DW_NOINLINE void dw_narrow_2r4##OFFN(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 4, OFF); }  \
+    DW_NOINLINE void dw_narrow_2r5##OFFN(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 5, OFF); }  \
+    DW_NOINLINE void dw_narrow_2r6##OFFN(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 6, OFF); }  \
+    DW_NOINLINE void dw_narrow_2r7##OFFN(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 7, OFF); }
+DW_NARROW_FNS(_any, DW_OFF_ANY)
+DW_NARROW_FNS(_m1, -1)
+DW_NARROW_FNS(_0, 0)
+
+typedef void (*dw_narrow_fn)(const dw_ctx *, const dw_narrow *);
+
+/* Two phases: the pass height that splits the longest residue into equal passes. */
+static void dw_narrow_2(const dw_ctx *c, const dw_narrow *nw, const dw_narrow_fn *fns) {
+    const int64_t rows = (c->oy_end - c->oy_begin + c->ostep - 1) / c->ostep;
+    const int64_t passes = (rows + DW_NR2 - 1) / DW_NR2;
+    int64_t r = (rows + passes - 1) / passes;
+    r = r < DW_NR2_MIN ? DW_NR2_MIN : r;
+    fns[r < 7 ? r - 4 + 1 : 4](c, nw);
+}
 
 /* Takes the plane if it is narrow enough (see above); returns 0 otherwise. */
 static int dw_narrow_try(const dw_ctx *c, int64_t pad_left) {
@@ -487,6 +547,7 @@ static int dw_narrow_try(const dw_ctx *c, int64_t pad_left) {
         const int64_t ph = ((q - pad_left) % NP + NP) % NP;
         const int64_t off = (q - pad_left - ph) / NP;
         nw.phase_of[q] = (int)ph;
+        nw.off[q] = (int)off;
         for (int kx = 0; kx < DW_K; kx++) {
             int32_t lane[DW_LANES];
             for (int m = 0; m < DW_LANES; m++) {
@@ -502,10 +563,18 @@ static int dw_narrow_try(const dw_ctx *c, int64_t pad_left) {
     nw.load_hi = (__mmask16)bit_range(0, in_w - DW_LANES);
     nw.store_lo = (__mmask16)bit_range(0, out_w);
     nw.store_hi = (__mmask16)bit_range(0, out_w - DW_LANES);
+    static const dw_narrow_fn fns_any[5] = {dw_narrow_1_any, dw_narrow_2r4_any, dw_narrow_2r5_any, dw_narrow_2r6_any,
+                                            dw_narrow_2r7_any};
+    static const dw_narrow_fn fns_m1[5] = {dw_narrow_1_m1, dw_narrow_2r4_m1, dw_narrow_2r5_m1, dw_narrow_2r6_m1,
+                                           dw_narrow_2r7_m1};
+    static const dw_narrow_fn fns_0[5] = {dw_narrow_1_0, dw_narrow_2r4_0, dw_narrow_2r5_0, dw_narrow_2r6_0,
+                                          dw_narrow_2r7_0};
+    const int same = NP == 1 || nw.off[0] == nw.off[1];
+    const dw_narrow_fn *fns = same && nw.off[0] == -1 ? fns_m1 : same && nw.off[0] == 0 ? fns_0 : fns_any;
     if (NP == 1)
-        dw_narrow_1(c, &nw);
+        fns[0](c, &nw);
     else
-        dw_narrow_2(c, &nw);
+        dw_narrow_2(c, &nw, fns);
     return 1;
 }
 #endif
@@ -561,6 +630,19 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
      * once. Wide ones: channel by channel, so that neighbouring strips find
      * their shared input columns still in cache. */
     const size_t per_call = out_w <= 2 * DW_LANES ? channels : 1;
+    /* Output rows that are whole cache lines apart (out_w a multiple of 16) all
+     * start at the same offset in a line: a first strip of `head` columns then
+     * puts every later strip's stores on line boundaries. Strips run down the
+     * whole plane, so a line split between two strips is written twice, far
+     * apart, and on planes larger than L1 fetched for ownership twice: with a
+     * plane misaligned by 16 bytes (NumPy's usual), 3x3s1 on 32x112x112 took
+     * 13.9 TSC cycles per output vector, aligned 11.3. The extra strip costs
+     * more than it saves where a plane's output fits L1 (5x5 on 48x64x64: 19.7
+     * to 21.5), hence a minimum plane size. */
+    const int64_t lead = (int64_t)(((uintptr_t)out / sizeof(float)) % DW_LANES);
+    const int64_t head =
+        per_call == 1 && out_plane >= DW_ALIGN_MIN_PLANE && out_w % DW_LANES == 0 && (uintptr_t)out % sizeof(float) == 0 && lead ? DW_LANES - lead
+                                                                                           : DW_LANES;
     for (size_t ch = 0; ch < channels; ch += per_call) {
         dw_ctx cc = c;
         cc.in = in + ch * in_stride;
@@ -568,7 +650,7 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
         cc.w = w + ch * (size_t)(DW_K * DW_K + 1);
         cc.channels = per_call;
         if (per_call == 1 && ch + 1 < channels) {
-            const int64_t strips = (out_w + DW_LANES - 1) / DW_LANES;
+            const int64_t strips = (out_w + DW_LANES - 1) / DW_LANES + (head != DW_LANES);
             const int64_t passes = strips * ((oy_end - oy_begin + DW_R - 1) / DW_R + c.ostep);
             cc.pf_in = (const char *)(in + (ch + 1) * in_stride);
             cc.pf_out = (const char *)(out + (int64_t)(ch + 1) * out_plane);
@@ -577,12 +659,15 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
             const int64_t lines = cc.pf_in_lines > cc.pf_out_lines ? cc.pf_in_lines : cc.pf_out_lines;
             cc.pf_per_pass = lines / passes + 1;
         }
-        for (int64_t ox0 = 0; ox0 < out_w; ox0 += DW_LANES) {
+        for (int64_t ox0 = 0; ox0 < out_w;) {
+            const int64_t width = ox0 == 0 ? head : DW_LANES;
+            const int64_t n = out_w - ox0 < width ? out_w - ox0 : width;
             const int64_t col0 = DW_S * ox0 - pad_left;
-            if (ox0 >= ox_first && ox0 <= ox_last)
+            if (n == DW_LANES && ox0 >= ox_first && ox0 <= ox_last)
                 dw_strip_inner(&cc, ox0, col0);
             else
-                dw_strip_border(&cc, ox0, col0);
+                dw_strip_border(&cc, ox0, col0, n);
+            ox0 += n;
         }
     }
 }

@@ -1,4 +1,5 @@
-/* f32-gemm-4x1-scalar: one output pixel per call, the scalar twin of the one-pixel tiles.
+/* f32-gemm-4x1-scalar: one output pixel per call, the scalar twin of the one-pixel tiles;
+ * f32-gemm-4x4-scalar: up to four, each column this same sum (the twin of f32-gemm-8x4-avx512).
  *
  * A GEMM with fewer pixels than a wide tile (a Linear layer, an SE block's 1x1 convs at batch 1)
  * would make a wide kernel compute NR columns to keep one (16x the work on AVX-512). The one-pixel
@@ -24,4 +25,9 @@ void gconv_f32_gemm_4x1__scalar(size_t mr, size_t nc, size_t kc, const float *w,
     for (; k < kc; k++, wk += MR, b += b_stride)
         for (int i = 0; i < MR; i++) acc[0][i] += wk[i] * b[0];
     for (size_t i = 0; i < mr; i++) c[i * c_stride] = gconv_clampf((acc[0][i] + acc[1][i]) + (acc[2][i] + acc[3][i]), clamp);
+}
+
+void gconv_f32_gemm_4x4__scalar(size_t mr, size_t nc, size_t kc, const float *w, const float *b, size_t b_stride,
+                                float *c, size_t c_stride, const gconv_minmax *clamp) {
+    for (size_t j = 0; j < nc; j++) gconv_f32_gemm_4x1__scalar(mr, 1, kc, w, b + j, b_stride, c + j, c_stride, clamp);
 }

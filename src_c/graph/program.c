@@ -1,4 +1,6 @@
 /* The planned-model executor: checks every tensor reference, then runs the steps in order. */
+#include <time.h>
+
 #include "gconv_graph.h"
 #include "../common/internal.h"
 
@@ -70,9 +72,22 @@ static gconv_tensor_shape copy_destination(const gconv_step *s) {
     return d;
 }
 
+static int64_t monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 gconv_status gconv_program_run(const gconv_step *steps, size_t n_steps, float *const *buffers,
                                const int64_t *buffer_floats, size_t n_buffers, void *workspace,
                                size_t workspace_bytes, int num_threads) {
+    return gconv_program_run_timed(steps, n_steps, buffers, buffer_floats, n_buffers, workspace, workspace_bytes,
+                                   num_threads, NULL);
+}
+
+gconv_status gconv_program_run_timed(const gconv_step *steps, size_t n_steps, float *const *buffers,
+                                     const int64_t *buffer_floats, size_t n_buffers, void *workspace,
+                                     size_t workspace_bytes, int num_threads, int64_t *step_ns) {
     GCONV_FPENV_SCOPE();
     if (!steps && n_steps) return gconv_fail(GCONV_EINVAL, "steps must not be NULL");
     if (!buffers || !buffer_floats) return gconv_fail(GCONV_EINVAL, "buffers must not be NULL");
@@ -83,6 +98,7 @@ gconv_status gconv_program_run(const gconv_step *steps, size_t n_steps, float *c
     for (size_t i = 0; i < n_steps; i++) {
         const gconv_step *s = &steps[i];
         float *p;
+        if (s->threads < 0) return gconv_fail(GCONV_EINVAL, "step %zu: threads must be >= 0, got %d", i, (int)s->threads);
         gconv_tensor_shape ydst = s->kind == GCONV_STEP_COPY_CHANNELS ? copy_destination(s) : s->y_shape;
         gconv_status st = resolve(&s->x, &s->x_shape, buffers, buffer_floats, n_buffers, i, "input", &p);
         if (!st) st = resolve(&s->y, &ydst, buffers, buffer_floats, n_buffers, i, "output", &p);
@@ -95,7 +111,10 @@ gconv_status gconv_program_run(const gconv_step *steps, size_t n_steps, float *c
         float *x = buffers[s->x.buffer] ? buffers[s->x.buffer] + s->x.offset : NULL;
         float *y = buffers[s->y.buffer] ? buffers[s->y.buffer] + s->y.offset : NULL;
         float *x2 = s->x2.buffer >= 0 && buffers[s->x2.buffer] ? buffers[s->x2.buffer] + s->x2.offset : NULL;
-        gconv_status st = run_step(s, i, x, x2, y, workspace, workspace_bytes, num_threads);
+        const int threads = s->threads > 0 && s->threads < num_threads ? s->threads : num_threads;
+        const int64_t t0 = step_ns ? monotonic_ns() : 0;
+        gconv_status st = run_step(s, i, x, x2, y, workspace, workspace_bytes, threads);
+        if (step_ns) step_ns[i] += monotonic_ns() - t0;
         if (st) return st;
     }
     return GCONV_OK;

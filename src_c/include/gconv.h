@@ -249,6 +249,8 @@ gconv_status gconv_conv_plan_run(const gconv_conv_plan *p, const gconv_conv_geom
  * (-1 if unavailable), and best-of-reps stream-triad bandwidth in GB/s. */
 double gconv_bench_fma_gflops(gconv_isa isa, long iters);
 double gconv_bench_triad_gbps(size_t floats, int reps, int num_threads);
+/* Microseconds per empty parallel region of num_threads (fork + join) and per barrier within one. */
+int gconv_bench_fork_join_us(int num_threads, int reps, double *region_us, double *barrier_us);
 
 /* Flush denormals: FTZ|DAZ in every thread of every float kernel call, the caller's MXCSR restored
  * afterwards (src_c/common/fpenv.h). Process-wide, default on; off clears FTZ|DAZ for the call, so

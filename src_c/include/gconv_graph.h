@@ -58,6 +58,8 @@ typedef struct {
     int64_t per_channel_len;
     int64_t groups;                               /* shuffle */
     int64_t src_c0, count, dst_channels, dst_c0; /* copy channels */
+    int32_t threads; /* at most this many threads (0: the program's count); small steps lose more to
+                        waking a team than they gain from it, so the planner gives them fewer */
 } gconv_step;
 
 /* Runs the steps in order. buffers[i] holds buffer_floats[i] floats. Every tensor reference is
@@ -65,6 +67,12 @@ typedef struct {
 gconv_status gconv_program_run(const gconv_step *steps, size_t n_steps, float *const *buffers,
                                const int64_t *buffer_floats, size_t n_buffers, void *workspace,
                                size_t workspace_bytes, int num_threads);
+
+/* gconv_program_run that adds each step's wall time in nanoseconds to step_ns[i] (n_steps
+ * entries; NULL times nothing): the per-step profile behind CompiledProgram.profile(). */
+gconv_status gconv_program_run_timed(const gconv_step *steps, size_t n_steps, float *const *buffers,
+                                     const int64_t *buffer_floats, size_t n_buffers, void *workspace,
+                                     size_t workspace_bytes, int num_threads, int64_t *step_ns);
 
 /* As gconv_conv_plan_run, adding `residual` (y's shape; NULL for none) after the bias and before the
  * activation: the fused residual block y = act(conv(x) + r). */

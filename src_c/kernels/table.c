@@ -28,7 +28,10 @@ static const gconv_kernel_info kernel_table[] = {
     /* the planner takes the first wide GEMM tile of an ISA: 8x48 (8x32 is kept for comparison) */
     GEMM(gconv_f32_gemm_8x48__avx512, "f32-gemm-8x48-avx512", GCONV_ISA_AVX512, 8, 48),
     GEMM(gconv_f32_gemm_8x32__avx512, "f32-gemm-8x32-avx512", GCONV_ISA_AVX512, 8, 32),
-    /* one-pixel tiles: the planner uses them when a GEMM has fewer pixels than GEMV_MAX_PIXELS */
+    /* few-pixel tiles (nr <= GEMV_MAX_PIXELS): the planner takes an ISA's widest for the
+     * pixels past a GEMM's last whole vector (see gemm_narrow_from in conv_plan.c) */
+    GEMM(gconv_f32_gemm_4x4__scalar, "f32-gemm-4x4-scalar", GCONV_ISA_SCALAR, 4, 4),
+    GEMM(gconv_f32_gemm_8x4__avx512, "f32-gemm-8x4-avx512", GCONV_ISA_AVX512, 8, 4),
     GEMM(gconv_f32_gemm_4x1__scalar, "f32-gemm-4x1-scalar", GCONV_ISA_SCALAR, 4, 1),
     GEMM(gconv_f32_gemm_6x1__avx2, "f32-gemm-6x1-avx2", GCONV_ISA_AVX2, 6, 1),
     GEMM(gconv_f32_gemm_8x1__avx512, "f32-gemm-8x1-avx512", GCONV_ISA_AVX512, 8, 1),
