@@ -65,6 +65,16 @@ static inline void gconv_team_share(int64_t items, int64_t *begin, int64_t *end)
     *end = items * (tid + 1) / team;
 }
 
+/* The calling team member's slice of a per-call workspace cut into `bytes` per thread (thread 0's
+ * without OpenMP): per-thread scratch without any shared buffer. */
+static inline float *gconv_team_slice(void *workspace, size_t bytes) {
+    int tid = 0;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+#endif
+    return (float *)((char *)workspace + (size_t)tid * bytes);
+}
+
 /* Records a message for gconv_last_error(); returns code for tail calls. */
 gconv_status gconv_fail(gconv_status code, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -1071,11 +1071,7 @@ static gconv_status run_residual(const gconv_conv_plan *p, const gconv_conv_geom
 #endif
         {
             GCONV_FPENV_ADOPT(team_fp);
-            int tid = 0;
-#ifdef _OPENMP
-            tid = omp_get_thread_num();
-#endif
-            float *scratch = (float *)((char *)workspace + (size_t)tid * per);
+            float *scratch = gconv_team_slice(workspace, per);
             int64_t begin, end;
             gconv_team_share(s.items, &begin, &end);
             for (int64_t item = begin; item < end; item++) wino_run_item(p, rc, &g, &s, item, x, y, scratch);
@@ -1090,11 +1086,7 @@ static gconv_status run_residual(const gconv_conv_plan *p, const gconv_conv_geom
 #endif
     {
         GCONV_FPENV_ADOPT(team_fp);
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-        float *scratch = per ? (float *)((char *)workspace + (size_t)tid * per) : NULL;
+        float *scratch = per ? gconv_team_slice(workspace, per) : NULL;
         int64_t begin, end;
         gconv_team_share(s.items, &begin, &end);
         for (int64_t item = begin; item < end; item++) gemm_run_item(p, rc, &g, &s, item, x, y, scratch);

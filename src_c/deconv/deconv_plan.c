@@ -469,11 +469,7 @@ static void direct_run(const gconv_deconv_plan *p, const gconv_conv_geom *g, con
 #endif
     {
         GCONV_FPENV_ADOPT(team_fp);
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-        float *scratch = per ? (float *)((char *)workspace + (size_t)tid * per) : NULL;
+        float *scratch = per ? gconv_team_slice(workspace, per) : NULL;
         int64_t begin, end;
         gconv_team_share(items, &begin, &end);
         for (int64_t item = begin; item < end; item++) {
@@ -549,11 +545,7 @@ gconv_status gconv_deconv_plan_run(const gconv_deconv_plan *p, const gconv_conv_
 #endif
     {
         GCONV_FPENV_ADOPT(team_fp);
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-        float *scratch = (float *)((char *)workspace + (size_t)tid * per);
+        float *scratch = gconv_team_slice(workspace, per);
         int64_t begin, end;
         gconv_team_share(items, &begin, &end);
         for (int64_t item = begin; item < end; item++) gemm_run_item(p, &g, tile, item, x, y, scratch);
