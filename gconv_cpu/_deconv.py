@@ -6,7 +6,7 @@ and packs the weights; calls reuse the plan and a pool of scratch buffers (as Co
 import numpy as np
 
 from . import _ext, _isa
-from ._plan import NO_CLAMP, PlannedOp, activation_index, algorithm_index
+from ._plan import NO_CLAMP, PlannedOp, activation_index, algorithm_index, channels_and_window
 from .functional import as_batched, batched_out
 from ._validate import check_alloc, float_array, int_param, is_int, pair
 
@@ -40,18 +40,8 @@ def deconv_spec(in_channels, out_channels, kernel_size, stride, padding, output_
                 in_name="in_channels", out_name="out_channels"):
     """Checks the layer-fixed parameters and returns the tuple the C core takes:
     (c_in, c_out, groups, kh, kw, sh, sw, dh, dw, pad_top, pad_bottom, pad_left, pad_right, oph, opw)."""
-    groups = int_param(groups, "groups")
-    if groups < 1:
-        raise ValueError(f"groups must be a positive int, got {groups}")
-    in_channels = int_param(in_channels, in_name, 1)
-    out_channels = int_param(out_channels, out_name, 1)
-    if in_channels % groups:
-        raise ValueError(f"groups={groups} does not divide {in_name}={in_channels}")
-    if out_channels % groups:
-        raise ValueError(f"groups={groups} does not divide {out_name}={out_channels}")
-    kernel = pair(kernel_size, "kernel_size", 1, allow_single=False)
-    stride = pair(stride, "stride", 1)
-    dilation = pair(dilation, "dilation", 1)
+    in_channels, out_channels, groups, kernel, stride, dilation = channels_and_window(
+        in_channels, out_channels, kernel_size, stride, dilation, groups, in_name, out_name)
     pads = deconv_padding4(padding)
     opad = pair(output_padding, "output_padding", 0)
     check_output_padding(opad, stride, dilation)

@@ -18,9 +18,9 @@ ACTIVATIONS = _ext.ACTIVATION_NAMES  # (None, "relu", "relu6", "prelu", "hardswi
 NO_CLAMP = (-math.inf, math.inf)
 
 
-def conv_spec(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-              in_name="in_channels", out_name="out_channels"):
-    """Checks the layer-fixed parameters and returns the tuple the C core takes."""
+def channels_and_window(in_channels, out_channels, kernel_size, stride, dilation, groups, in_name, out_name):
+    """The checks conv and transposed conv share: channel counts that groups divides, and the
+    kernel, stride and dilation pairs. Returns (c_in, c_out, groups, kernel, stride, dilation)."""
     groups = int_param(groups, "groups")
     if groups < 1:
         raise ValueError(f"groups must be a positive int, got {groups}")
@@ -33,6 +33,14 @@ def conv_spec(in_channels, out_channels, kernel_size, stride, padding, dilation,
     kernel = pair(kernel_size, "kernel_size", 1, allow_single=False)  # torch rejects (k,) here
     stride = pair(stride, "stride", 1)
     dilation = pair(dilation, "dilation", 1)
+    return in_channels, out_channels, groups, kernel, stride, dilation
+
+
+def conv_spec(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+              in_name="in_channels", out_name="out_channels"):
+    """Checks the layer-fixed parameters and returns the tuple the C core takes."""
+    in_channels, out_channels, groups, kernel, stride, dilation = channels_and_window(
+        in_channels, out_channels, kernel_size, stride, dilation, groups, in_name, out_name)
     pads = padding4(padding, kernel, dilation, stride)
     return (in_channels, out_channels, groups, *kernel, *stride, *dilation, *pads)
 
