@@ -4,6 +4,7 @@
 
 #include "fpenv.h"
 #include "gconv.h"
+#include "team.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -51,28 +52,6 @@ static inline void *gconv_aligned_floats(size_t count) {
     size_t bytes = count * sizeof(float);
     bytes = (bytes + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN;
     return aligned_alloc(GCONV_ALIGN, bytes ? bytes : GCONV_ALIGN);
-}
-
-/* Thread t of the current OpenMP team (of 1 without OpenMP) owns items
- * [t*items/team, (t+1)*items/team): balanced, and the same share on every call. */
-static inline void gconv_team_share(int64_t items, int64_t *begin, int64_t *end) {
-    int tid = 0, team = 1;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-    team = omp_get_num_threads();
-#endif
-    *begin = items * tid / team;
-    *end = items * (tid + 1) / team;
-}
-
-/* The calling team member's slice of a per-call workspace cut into `bytes` per thread (thread 0's
- * without OpenMP): per-thread scratch without any shared buffer. */
-static inline float *gconv_team_slice(void *workspace, size_t bytes) {
-    int tid = 0;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-#endif
-    return (float *)((char *)workspace + (size_t)tid * bytes);
 }
 
 /* Records a message for gconv_last_error(); returns code for tail calls. */

@@ -9,9 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 struct gconv_conv_plan {
     gconv_conv_desc desc;
@@ -905,40 +902,73 @@ static void dw_run_global(const gconv_conv_plan *p, const run_ctx *rc, const gco
     }
 }
 
+typedef struct {
+    const gconv_conv_plan *p;
+    const run_ctx *rc;
+    const gconv_conv_geom *g;
+    const gconv_dw_geom *dg;
+    int64_t chunks;
+    const float *x;
+    float *y;
+} dw_loop;
+
+static void dw_share(const void *ctx, int64_t begin, int64_t end, int tid) {
+    const dw_loop *l = ctx;
+    (void)tid;
+    if (dw_is_global(l->p, l->g))
+        dw_run_global(l->p, l->rc, l->g, begin, end, l->x, l->y);
+    else
+        dw_run_items(l->p, l->rc, l->g, l->dg, l->chunks, begin, end, l->x, l->y);
+}
+
 static void dw_run(const gconv_conv_plan *p, const run_ctx *rc, const gconv_conv_geom *g, const float *x, float *y,
                    int num_threads) {
     const gconv_conv_desc *d = &p->desc;
     const gconv_dw_geom dg = {g->in_h, g->in_w, g->out_h, g->out_w, d->kernel_h, d->kernel_w,
                               d->stride_h, d->stride_w, d->dilation_h, d->dilation_w, d->pad_top, d->pad_left};
-    const int global = dw_is_global(p, g);
     const int threads = dw_threads(p, g, num_threads);
-    const int64_t chunks = global ? 1 : dw_row_chunks(p, g, threads);
-    const int64_t items = g->batch * d->c_out * chunks;
-    if (threads <= 1) {
-        if (global)
-            dw_run_global(p, rc, g, 0, items, x, y);
-        else
-            dw_run_items(p, rc, g, &dg, chunks, 0, items, x, y);
-        return;
-    }
+    const int64_t chunks = dw_is_global(p, g) ? 1 : dw_row_chunks(p, g, threads);
     /* Static contiguous shares: thread t always gets the same planes, so on
      * repeated calls its part of the input and output stays in its own L2. */
-    const gconv_fpenv team_fp = gconv_fpenv_current();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads)
-#endif
-    {
-        GCONV_FPENV_ADOPT(team_fp);
-        int64_t begin, end;
-        gconv_team_share(items, &begin, &end);
-        if (global)
-            dw_run_global(p, rc, g, begin, end, x, y);
-        else
-            dw_run_items(p, rc, g, &dg, chunks, begin, end, x, y);
-    }
+    const dw_loop loop = {p, rc, g, &dg, chunks, x, y};
+    gconv_parallel_for(threads, g->batch * d->c_out * chunks, dw_share, &loop);
 }
 
 /* ------------------------------------------------------- grouped direct */
+
+typedef struct {
+    const gconv_conv_plan *p;
+    const run_ctx *rc;
+    const gconv_conv_geom *g;
+    const gconv_dw_geom *dg;
+    int64_t chunks, rows_per;
+    const float *x;
+    float *y;
+} grouped_loop;
+
+static void grouped_direct_share(const void *ctx, int64_t begin, int64_t end, int tid) {
+    const grouped_loop *l = ctx;
+    const gconv_conv_plan *p = l->p;
+    const gconv_conv_desc *d = &p->desc;
+    const gconv_conv_geom *g = l->g;
+    const int64_t in_plane = g->in_h * g->in_w, out_plane = g->out_h * g->out_w;
+    const gconv_gconv_ukernel_fn ukernel = p->kernel->gconv;
+    (void)tid;
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t chunk = item % l->chunks, unit = item / l->chunks;
+        const int64_t blk = unit % p->oc_blocks, grp = (unit / p->oc_blocks) % d->groups;
+        const int64_t n = unit / (p->oc_blocks * d->groups);
+        const int64_t oy0 = chunk * l->rows_per, oy1 = oy0 + l->rows_per < g->out_h ? oy0 + l->rows_per : g->out_h;
+        if (oy0 >= oy1) continue;
+        const int64_t m0 = blk * GCONV_GCONV_OC;
+        const size_t cout = (size_t)(p->cout_g - m0 < GCONV_GCONV_OC ? p->cout_g - m0 : GCONV_GCONV_OC);
+        float *out = l->y + (n * d->c_out + grp * p->cout_g + m0) * out_plane;
+        ukernel(l->dg, (size_t)p->cin_g, cout, l->x + (n * d->c_in + grp * p->cin_g) * in_plane,
+                p->packed + (grp * p->oc_blocks + blk) * p->block_floats, out, oy0, oy1, l->rc->kernel_clamp);
+        apply_epilogue(p, l->rc, out + oy0 * g->out_w, grp * p->cout_g + m0, (int64_t)cout, out_plane,
+                       (oy1 - oy0) * g->out_w);
+    }
+}
 
 static void grouped_direct_run(const gconv_conv_plan *p, const run_ctx *rc, const gconv_conv_geom *g,
                                const float *x, float *y, int num_threads) {
@@ -947,31 +977,8 @@ static void grouped_direct_run(const gconv_conv_plan *p, const run_ctx *rc, cons
                               d->stride_h, d->stride_w, d->dilation_h, d->dilation_w, d->pad_top, d->pad_left};
     const int64_t units = g->batch * d->groups * p->oc_blocks;
     const int64_t chunks = split_rows(units, g->out_h, num_threads);
-    const int64_t rows_per = (g->out_h + chunks - 1) / chunks, items = units * chunks;
-    const int64_t in_plane = g->in_h * g->in_w, out_plane = g->out_h * g->out_w;
-    const gconv_gconv_ukernel_fn ukernel = p->kernel->gconv;
-    const gconv_fpenv team_fp = gconv_fpenv_current();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(num_threads) if (num_threads > 1 && items > 1)
-#endif
-    {
-        GCONV_FPENV_ADOPT(team_fp);
-        GCONV_OMP("omp for schedule(static)")
-        for (int64_t item = 0; item < items; item++) {
-            const int64_t chunk = item % chunks, unit = item / chunks;
-            const int64_t blk = unit % p->oc_blocks, grp = (unit / p->oc_blocks) % d->groups;
-            const int64_t n = unit / (p->oc_blocks * d->groups);
-            const int64_t oy0 = chunk * rows_per, oy1 = oy0 + rows_per < g->out_h ? oy0 + rows_per : g->out_h;
-            if (oy0 >= oy1) continue;
-            const int64_t m0 = blk * GCONV_GCONV_OC;
-            const size_t cout = (size_t)(p->cout_g - m0 < GCONV_GCONV_OC ? p->cout_g - m0 : GCONV_GCONV_OC);
-            float *out = y + (n * d->c_out + grp * p->cout_g + m0) * out_plane;
-            ukernel(&dg, (size_t)p->cin_g, cout, x + (n * d->c_in + grp * p->cin_g) * in_plane,
-                    p->packed + (grp * p->oc_blocks + blk) * p->block_floats, out, oy0, oy1, rc->kernel_clamp);
-            apply_epilogue(p, rc, out + oy0 * g->out_w, grp * p->cout_g + m0, (int64_t)cout, out_plane,
-                           (oy1 - oy0) * g->out_w);
-        }
-    }
+    const grouped_loop loop = {p, rc, g, &dg, chunks, (g->out_h + chunks - 1) / chunks, x, y};
+    gconv_parallel_for(num_threads, units * chunks, grouped_direct_share, &loop);
 }
 
 /* An auto-chosen Winograd plan runs the plain GEMM (its panels are in the plan anyway) on
@@ -1028,6 +1035,31 @@ gconv_status gconv_conv_plan_run(const gconv_conv_plan *p, const gconv_conv_geom
     return gconv_conv_plan_run_residual(p, g_in, x, NULL, y, workspace, workspace_bytes, num_threads);
 }
 
+/* One Winograd or GEMM run: the schedule, the operands and the per-thread scratch. */
+typedef struct {
+    const gconv_conv_plan *p;
+    const run_ctx *rc;
+    const gconv_conv_geom *g;
+    const wino_schedule *wino;
+    const gemm_schedule *gemm;
+    const float *x;
+    float *y;
+    void *workspace;
+    size_t scratch_bytes; /* per thread */
+} tiled_loop;
+
+static void wino_share(const void *ctx, int64_t begin, int64_t end, int tid) {
+    const tiled_loop *l = ctx;
+    float *scratch = gconv_scratch_slice(l->workspace, l->scratch_bytes, tid);
+    for (int64_t item = begin; item < end; item++) wino_run_item(l->p, l->rc, l->g, l->wino, item, l->x, l->y, scratch);
+}
+
+static void gemm_share(const void *ctx, int64_t begin, int64_t end, int tid) {
+    const tiled_loop *l = ctx;
+    float *scratch = l->scratch_bytes ? gconv_scratch_slice(l->workspace, l->scratch_bytes, tid) : NULL;
+    for (int64_t item = begin; item < end; item++) gemm_run_item(l->p, l->rc, l->g, l->gemm, item, l->x, l->y, scratch);
+}
+
 static gconv_status run_residual(const gconv_conv_plan *p, const gconv_conv_geom *g_in, const float *x,
                                  const float *residual, float *y, void *workspace, size_t workspace_bytes,
                                  int num_threads) {
@@ -1064,33 +1096,13 @@ static gconv_status run_residual(const gconv_conv_plan *p, const gconv_conv_geom
     }
     if (p->algo == GCONV_ALGO_WINOGRAD && !wino_runs_gemm(p, &g)) {
         const wino_schedule s = wino_plan_schedule(p, &g, num_threads);
-        const size_t per = need / (size_t)num_threads;
-        const gconv_fpenv team_fp = gconv_fpenv_current();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(num_threads) if (num_threads > 1 && s.items > 1)
-#endif
-        {
-            GCONV_FPENV_ADOPT(team_fp);
-            float *scratch = gconv_team_slice(workspace, per);
-            int64_t begin, end;
-            gconv_team_share(s.items, &begin, &end);
-            for (int64_t item = begin; item < end; item++) wino_run_item(p, rc, &g, &s, item, x, y, scratch);
-        }
+        const tiled_loop loop = {p, rc, &g, &s, NULL, x, y, workspace, need / (size_t)num_threads};
+        gconv_parallel_for(num_threads, s.items, wino_share, &loop);
         return GCONV_OK;
     }
     const gemm_schedule s = gemm_plan_schedule(p, &g, num_threads);
-    const size_t per = gemm_thread_scratch_bytes(p, s.tile);
-    const gconv_fpenv team_fp = gconv_fpenv_current();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(num_threads) if (num_threads > 1 && s.items > 1)
-#endif
-    {
-        GCONV_FPENV_ADOPT(team_fp);
-        float *scratch = per ? gconv_team_slice(workspace, per) : NULL;
-        int64_t begin, end;
-        gconv_team_share(s.items, &begin, &end);
-        for (int64_t item = begin; item < end; item++) gemm_run_item(p, rc, &g, &s, item, x, y, scratch);
-    }
+    const tiled_loop loop = {p, rc, &g, NULL, &s, x, y, workspace, gemm_thread_scratch_bytes(p, s.tile)};
+    gconv_parallel_for(num_threads, s.items, gemm_share, &loop);
     return GCONV_OK;
 }
 

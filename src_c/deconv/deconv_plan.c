@@ -19,9 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 struct gconv_deconv_plan {
     gconv_deconv_desc desc; /* clamp with ReLU/ReLU6 folded in */
@@ -441,12 +438,39 @@ static size_t direct_scratch_bytes(const gconv_deconv_direct_geom *dg) {
 #define DIRECT_MIN_PARALLEL_WORK 131072
 #define DIRECT_ROW_COST 64
 
+typedef struct {
+    const gconv_deconv_plan *p;
+    const gconv_conv_geom *g;
+    const gconv_deconv_direct_geom *dg;
+    int64_t chunks, rows_per;
+    const float *x;
+    float *y;
+    void *workspace;
+    size_t scratch_bytes; /* per thread */
+} direct_loop;
+
+static void direct_share(const void *ctx, int64_t begin, int64_t end, int tid) {
+    const direct_loop *l = ctx;
+    const gconv_deconv_plan *p = l->p;
+    const gconv_deconv_desc *d = &p->desc;
+    const gconv_conv_geom *g = l->g;
+    const int64_t in_plane = g->in_h * g->in_w, out_plane = g->out_h * g->out_w;
+    float *scratch = l->scratch_bytes ? gconv_scratch_slice(l->workspace, l->scratch_bytes, tid) : NULL;
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t plane = item / l->chunks, chunk = item % l->chunks;
+        const int64_t oy0 = chunk * l->rows_per;
+        const int64_t oy1 = oy0 + l->rows_per < g->out_h ? oy0 + l->rows_per : g->out_h;
+        if (oy0 >= oy1) continue;
+        const int64_t n = plane / d->c_out, co = plane % d->c_out, grp = co / p->cout_g;
+        p->direct(l->dg, l->x + (n * d->c_in + grp * p->cin_g) * in_plane, p->packed + co * p->direct_wstride,
+                  l->y + plane * out_plane, oy0, oy1, &d->clamp, scratch);
+    }
+}
+
 static void direct_run(const gconv_deconv_plan *p, const gconv_conv_geom *g, const gconv_deconv_direct_geom *dg,
                        const float *x, float *y, void *workspace, int num_threads) {
     const gconv_deconv_desc *d = &p->desc;
     const int64_t planes = g->batch * d->c_out;
-    const int64_t in_plane = g->in_h * g->in_w, out_plane = g->out_h * g->out_w;
-    const size_t per = direct_scratch_bytes(dg);
     int threads = num_threads;
     if (threads > 1) {
         /* taps hitting one output pixel: about cin_g * taps / (stride_h * stride_w) */
@@ -460,28 +484,9 @@ static void direct_run(const gconv_deconv_plan *p, const gconv_conv_geom *g, con
         chunks = (4 * (int64_t)threads + planes - 1) / planes;
         if (chunks > g->out_h) chunks = g->out_h;
     }
-    const int64_t rows_per = (g->out_h + chunks - 1) / chunks;
-    const int64_t items = planes * chunks;
-    const gconv_deconv_direct_fn fn = p->direct;
-    const gconv_fpenv team_fp = gconv_fpenv_current();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) if (threads > 1 && items > 1)
-#endif
-    {
-        GCONV_FPENV_ADOPT(team_fp);
-        float *scratch = per ? gconv_team_slice(workspace, per) : NULL;
-        int64_t begin, end;
-        gconv_team_share(items, &begin, &end);
-        for (int64_t item = begin; item < end; item++) {
-            const int64_t plane = item / chunks, chunk = item % chunks;
-            const int64_t oy0 = chunk * rows_per;
-            const int64_t oy1 = oy0 + rows_per < g->out_h ? oy0 + rows_per : g->out_h;
-            if (oy0 >= oy1) continue;
-            const int64_t n = plane / d->c_out, co = plane % d->c_out, grp = co / p->cout_g;
-            fn(dg, x + (n * d->c_in + grp * p->cin_g) * in_plane, p->packed + co * p->direct_wstride,
-               y + plane * out_plane, oy0, oy1, &d->clamp, scratch);
-        }
-    }
+    const direct_loop loop = {p, g, dg, chunks, (g->out_h + chunks - 1) / chunks, x, y, workspace,
+                              direct_scratch_bytes(dg)};
+    gconv_parallel_for(threads, planes * chunks, direct_share, &loop);
 }
 
 /* ------------------------------------------------------------------ run */
@@ -507,6 +512,22 @@ gconv_status gconv_deconv_plan_workspace_size(const gconv_deconv_plan *p, const 
     if ((size_t)num_threads > SIZE_MAX / per) return gconv_fail(GCONV_EOVERFLOW, "workspace size overflows");
     *bytes = per * (size_t)num_threads;
     return GCONV_OK;
+}
+
+typedef struct {
+    const gconv_deconv_plan *p;
+    const gconv_conv_geom *g;
+    int64_t tile;
+    const float *x;
+    float *y;
+    void *workspace;
+    size_t scratch_bytes; /* per thread */
+} gemm_loop;
+
+static void gemm_share(const void *ctx, int64_t begin, int64_t end, int tid) {
+    const gemm_loop *l = ctx;
+    float *scratch = gconv_scratch_slice(l->workspace, l->scratch_bytes, tid);
+    for (int64_t item = begin; item < end; item++) gemm_run_item(l->p, l->g, l->tile, item, l->x, l->y, scratch);
 }
 
 gconv_status gconv_deconv_plan_run(const gconv_deconv_plan *p, const gconv_conv_geom *g_in, const float *x,
@@ -538,18 +559,8 @@ gconv_status gconv_deconv_plan_run(const gconv_deconv_plan *p, const gconv_conv_
     }
     const int64_t tile = gemm_tile(p, &g);
     const size_t per = gemm_scratch_bytes(p, tile);
-    const int64_t items = g.batch * p->desc.groups * p->n_blocks;
-    const gconv_fpenv team_fp = gconv_fpenv_current();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(num_threads) if (num_threads > 1 && items > 1)
-#endif
-    {
-        GCONV_FPENV_ADOPT(team_fp);
-        float *scratch = gconv_team_slice(workspace, per);
-        int64_t begin, end;
-        gconv_team_share(items, &begin, &end);
-        for (int64_t item = begin; item < end; item++) gemm_run_item(p, &g, tile, item, x, y, scratch);
-    }
+    const gemm_loop loop = {p, &g, tile, x, y, workspace, per};
+    gconv_parallel_for(num_threads, g.batch * p->desc.groups * p->n_blocks, gemm_share, &loop);
     return GCONV_OK;
 }
 

@@ -78,6 +78,48 @@ static int64_t monotonic_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+typedef struct {
+    const gconv_step *steps;
+    size_t n_steps;
+    float *const *buffers;
+    void *workspace;
+    size_t workspace_bytes;
+    int num_threads;
+    int64_t *step_ns;
+} program_call;
+
+static int step_threads(const gconv_step *s, int num_threads) {
+    return s->threads > 0 && s->threads < num_threads ? s->threads : num_threads;
+}
+
+static int run_steps(void *arg) {
+    const program_call *c = arg;
+    for (size_t i = 0; i < c->n_steps; i++) {
+        const gconv_step *s = &c->steps[i];
+        float *const *buffers = c->buffers;
+        float *x = buffers[s->x.buffer] ? buffers[s->x.buffer] + s->x.offset : NULL;
+        float *y = buffers[s->y.buffer] ? buffers[s->y.buffer] + s->y.offset : NULL;
+        float *x2 = s->x2.buffer >= 0 && buffers[s->x2.buffer] ? buffers[s->x2.buffer] + s->x2.offset : NULL;
+        const int64_t t0 = c->step_ns ? monotonic_ns() : 0;
+        gconv_status st = run_step(s, i, x, x2, y, c->workspace, c->workspace_bytes, step_threads(s, c->num_threads));
+        if (c->step_ns) c->step_ns[i] += monotonic_ns() - t0;
+        if (st) return st;
+    }
+    return GCONV_OK;
+}
+
+/* One team for the whole forward when two or more steps run parallel loops; with only one, that
+ * step's own region costs the same. */
+static int team_threads(const gconv_step *steps, size_t n_steps, int num_threads) {
+    int widest = 1, parallel_steps = 0;
+    for (size_t i = 0; i < n_steps; i++) {
+        const int t = step_threads(&steps[i], num_threads);
+        if (t > 1) parallel_steps++;
+        if (t > widest) widest = t;
+    }
+    return parallel_steps >= 2 ? widest : 1;
+}
+
 gconv_status gconv_program_run(const gconv_step *steps, size_t n_steps, float *const *buffers,
                                const int64_t *buffer_floats, size_t n_buffers, void *workspace,
                                size_t workspace_bytes, int num_threads) {
@@ -106,16 +148,6 @@ gconv_status gconv_program_run_timed(const gconv_step *steps, size_t n_steps, fl
             st = resolve(&s->x2, &s->x2_shape, buffers, buffer_floats, n_buffers, i, "second input", &p);
         if (st) return st;
     }
-    for (size_t i = 0; i < n_steps; i++) {
-        const gconv_step *s = &steps[i];
-        float *x = buffers[s->x.buffer] ? buffers[s->x.buffer] + s->x.offset : NULL;
-        float *y = buffers[s->y.buffer] ? buffers[s->y.buffer] + s->y.offset : NULL;
-        float *x2 = s->x2.buffer >= 0 && buffers[s->x2.buffer] ? buffers[s->x2.buffer] + s->x2.offset : NULL;
-        const int threads = s->threads > 0 && s->threads < num_threads ? s->threads : num_threads;
-        const int64_t t0 = step_ns ? monotonic_ns() : 0;
-        gconv_status st = run_step(s, i, x, x2, y, workspace, workspace_bytes, threads);
-        if (step_ns) step_ns[i] += monotonic_ns() - t0;
-        if (st) return st;
-    }
-    return GCONV_OK;
+    program_call call = {steps, n_steps, buffers, workspace, workspace_bytes, num_threads, step_ns};
+    return (gconv_status)gconv_team_run(team_threads(steps, n_steps, num_threads), run_steps, &call);
 }

@@ -16,6 +16,45 @@ typedef struct {
 
 static const char *const DIM_NAMES[4] = {"n", "c", "h", "w"};
 
+typedef struct {
+    loop_dim dims[4];
+    int64_t blocks, block;
+    const float *a, *b;
+    float *y;
+    const gconv_eltwise_loops *L;
+    gconv_binary_vv_fn vv;
+    gconv_binary_sv_fn sv;
+    gconv_binary_vs_fn vs;
+    int fused;
+    float lo, hi;
+} binary_loop;
+
+static void binary_share(const void *ctx, int64_t first, int64_t last, int tid) {
+    const binary_loop *l = ctx;
+    const loop_dim *dims = l->dims;
+    const int64_t inner = dims[0].extent;
+    const int a_vec = dims[0].a_stride != 0, b_vec = dims[0].b_stride != 0;
+    (void)tid;
+    for (int64_t item = first; item < last; item++) {
+        const int64_t o = item / l->blocks, begin = (item % l->blocks) * l->block;
+        const int64_t n = gconv_ops_min_i64(l->block, inner - begin);
+        const int64_t i1 = o % dims[1].extent, i2 = (o / dims[1].extent) % dims[2].extent;
+        const int64_t i3 = o / (dims[1].extent * dims[2].extent);
+        const int64_t a_off = i1 * dims[1].a_stride + i2 * dims[2].a_stride + i3 * dims[3].a_stride +
+                              (a_vec ? begin : 0);
+        const int64_t b_off = i1 * dims[1].b_stride + i2 * dims[2].b_stride + i3 * dims[3].b_stride +
+                              (b_vec ? begin : 0);
+        float *yb = l->y + o * inner + begin;
+        if (a_vec && b_vec)
+            l->vv(l->a + a_off, l->b + b_off, yb, n);
+        else if (b_vec)
+            l->sv(l->a[a_off], l->b + b_off, yb, n);
+        else /* a vector against a scalar, or one element (a and b both scalars) */
+            l->vs(l->a + a_off, l->b[b_off], yb, n);
+        if (l->fused) l->L->clamp(yb, n, l->lo, l->hi);
+    }
+}
+
 gconv_status gconv_binary(gconv_binary_kind kind, const gconv_tensor_shape *a_shape, const float *a,
                           const gconv_tensor_shape *b_shape, const float *b, const gconv_tensor_shape *y_shape,
                           float *y, gconv_unary_kind activation, int num_threads) {
@@ -78,39 +117,11 @@ gconv_status gconv_binary(gconv_binary_kind kind, const gconv_tensor_shape *a_sh
     const int threads = gconv_ops_threads(num_threads, items, y_count);
     const int fused = activation != GCONV_UNARY_IDENTITY;
     const float lo = 0.0f, hi = activation == GCONV_UNARY_RELU6 ? 6.0f : INFINITY;
-    const int a_vec = dims[0].a_stride != 0, b_vec = dims[0].b_stride != 0;
     const gconv_eltwise_loops *L = gconv_ops_eltwise_loops();
     const gconv_binary_vv_fn vv = L->vv[kind];
     const gconv_binary_sv_fn sv = L->sv[kind];
     const gconv_binary_vs_fn vs = L->vs[kind];
-    const gconv_fpenv team_fp = gconv_fpenv_current();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) if (threads > 1)
-#endif
-    {
-        GCONV_FPENV_ADOPT(team_fp);
-        GCONV_OMP("omp for schedule(static)")
-        for (int64_t item = 0; item < items; item++) {
-            const int64_t o = item / blocks, begin = (item % blocks) * block;
-            const int64_t n = gconv_ops_min_i64(block, inner - begin);
-            const int64_t i1 = o % dims[1].extent, i2 = (o / dims[1].extent) % dims[2].extent;
-            const int64_t i3 = o / (dims[1].extent * dims[2].extent);
-            const int64_t a_off = i1 * dims[1].a_stride + i2 * dims[2].a_stride + i3 * dims[3].a_stride +
-                                  (a_vec ? begin : 0);
-            const int64_t b_off = i1 * dims[1].b_stride + i2 * dims[2].b_stride + i3 * dims[3].b_stride +
-                                  (b_vec ? begin : 0);
-            float *yb = y + o * inner + begin;
-            if (a_vec && b_vec)
-                vv(a + a_off, b + b_off, yb, n);
-            else if (b_vec)
-                sv(a[a_off], b + b_off, yb, n);
-            else if (a_vec)
-                vs(a + a_off, b[b_off], yb, n);
-            else /* one element: a and b are both scalars here */
-                vs(a + a_off, b[b_off], yb, n);
-            if (fused) L->clamp(yb, n, lo, hi);
-        }
-    }
-    (void)threads;
+    const binary_loop bl = {{dims[0], dims[1], dims[2], dims[3]}, blocks, block, a, b, y, L, vv, sv, vs, fused, lo, hi};
+    gconv_parallel_for(threads, items, binary_share, &bl);
     return GCONV_OK;
 }

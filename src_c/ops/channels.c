@@ -4,6 +4,24 @@
 
 #include <string.h>
 
+typedef struct {
+    const float *x;
+    float *y;
+    int64_t channels, groups, per_group, hw;
+    size_t plane_bytes;
+} shuffle_loop;
+
+/* Output channel j*groups + i is input channel i*per_group + j: (n, g, c/g) -> (n, c/g, g). */
+static void shuffle_share(const void *ctx, int64_t begin, int64_t end, int tid) {
+    const shuffle_loop *l = ctx;
+    (void)tid;
+    for (int64_t p = begin; p < end; p++) {
+        const int64_t n = p / l->channels, oc = p % l->channels;
+        const int64_t ic = (oc % l->groups) * l->per_group + oc / l->groups;
+        memcpy(l->y + p * l->hw, l->x + (n * l->channels + ic) * l->hw, l->plane_bytes);
+    }
+}
+
 gconv_status gconv_channel_shuffle(const gconv_tensor_shape *in, int64_t groups, const float *x, float *y,
                                    int num_threads) {
     GCONV_FPENV_SCOPE();
@@ -21,21 +39,26 @@ gconv_status gconv_channel_shuffle(const gconv_tensor_shape *in, int64_t groups,
     const size_t plane_bytes = (size_t)hw * sizeof(float);
     const int threads = gconv_ops_threads(num_threads, planes, count);
     /* Output channel j*groups + i is input channel i*per_group + j: (n, g, c/g) -> (n, c/g, g). */
-    const gconv_fpenv team_fp = gconv_fpenv_current();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) if (threads > 1)
-#endif
-    {
-        GCONV_FPENV_ADOPT(team_fp);
-        GCONV_OMP("omp for schedule(static)")
-        for (int64_t p = 0; p < planes; p++) {
-            const int64_t n = p / in->c, oc = p % in->c;
-            const int64_t ic = (oc % groups) * per_group + oc / groups;
-            memcpy(y + p * hw, x + (n * in->c + ic) * hw, plane_bytes);
-        }
-    }
-    (void)threads;
+    const shuffle_loop sl = {x, y, in->c, groups, per_group, hw, plane_bytes};
+    gconv_parallel_for(threads, planes, shuffle_share, &sl);
     return GCONV_OK;
+}
+
+typedef struct {
+    const float *src;
+    float *dst;
+    int64_t src_channels, src_c0, dst_channels, dst_c0, hw, run, chunks_per_image, chunk;
+} copy_loop;
+
+static void copy_share(const void *ctx, int64_t begin, int64_t end, int tid) {
+    const copy_loop *l = ctx;
+    (void)tid;
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t n = item / l->chunks_per_image, first = (item % l->chunks_per_image) * l->chunk;
+        const int64_t len = gconv_ops_min_i64(l->chunk, l->run - first);
+        memcpy(l->dst + (n * l->dst_channels + l->dst_c0) * l->hw + first,
+               l->src + (n * l->src_channels + l->src_c0) * l->hw + first, (size_t)len * sizeof(float));
+    }
 }
 
 gconv_status gconv_copy_channels(const gconv_tensor_shape *src_shape, const float *src, int64_t src_c0,
@@ -66,20 +89,7 @@ gconv_status gconv_copy_channels(const gconv_tensor_shape *src_shape, const floa
     const int64_t chunk = (run + chunks_per_image - 1) / chunks_per_image;
     const int64_t items = src_shape->n * chunks_per_image;
     const int threads = gconv_ops_threads(num_threads, items, run * src_shape->n);
-    const gconv_fpenv team_fp = gconv_fpenv_current();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) if (threads > 1)
-#endif
-    {
-        GCONV_FPENV_ADOPT(team_fp);
-        GCONV_OMP("omp for schedule(static)")
-        for (int64_t item = 0; item < items; item++) {
-            const int64_t n = item / chunks_per_image, begin = (item % chunks_per_image) * chunk;
-            const int64_t len = gconv_ops_min_i64(chunk, run - begin);
-            memcpy(dst + (n * dst_channels + dst_c0) * hw + begin, src + (n * src_shape->c + src_c0) * hw + begin,
-                   (size_t)len * sizeof(float));
-        }
-    }
-    (void)threads;
+    const copy_loop cl = {src, dst, src_shape->c, src_c0, dst_channels, dst_c0, hw, run, chunks_per_image, chunk};
+    gconv_parallel_for(threads, items, copy_share, &cl);
     return GCONV_OK;
 }

@@ -7,9 +7,6 @@
 
 #include <math.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* Below this many floats of work a parallel region costs more than it saves
  * (waking a team is ~1-5 us; a core streams ~4 floats/ns). Element-wise work

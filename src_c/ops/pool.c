@@ -269,6 +269,30 @@ static int64_t row_chunks_per_plane(int64_t planes, int64_t rows, int num_thread
     return chunks < rows ? chunks : rows;
 }
 
+typedef struct {
+    const pool_geom *g;
+    const float *x;
+    float *y;
+    int64_t chunks, rows_per_chunk, in_plane, out_plane, out_h;
+    int is_max;
+} pool_loop;
+
+static void pool_share(const void *ctx, int64_t begin, int64_t end, int tid) {
+    const pool_loop *l = ctx;
+    (void)tid;
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t plane = item / l->chunks, chunk = item % l->chunks;
+        const int64_t oy0 = chunk * l->rows_per_chunk;
+        const int64_t oy1 = gconv_ops_min_i64(oy0 + l->rows_per_chunk, l->out_h);
+        const float *xp = l->x + plane * l->in_plane;
+        float *yp = l->y + plane * l->out_plane;
+        if (l->is_max)
+            max_pool_rows(l->g, xp, yp, oy0, oy1);
+        else
+            avg_pool_rows(l->g, xp, yp, oy0, oy1);
+    }
+}
+
 gconv_status gconv_pool2d(const gconv_pool_desc *d, const gconv_tensor_shape *in, const float *x, float *y,
                           int num_threads) {
     GCONV_FPENV_SCOPE();
@@ -295,26 +319,8 @@ gconv_status gconv_pool2d(const gconv_pool_desc *d, const gconv_tensor_shape *in
     if (!gconv_mul_i64(out_count, taps, &work)) work = INT64_MAX;
     const int threads = gconv_ops_threads(num_threads, items, work);
     const int is_max = d->kind == GCONV_POOL_MAX;
-    const gconv_fpenv team_fp = gconv_fpenv_current();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) if (threads > 1)
-#endif
-    {
-        GCONV_FPENV_ADOPT(team_fp);
-        GCONV_OMP("omp for schedule(static)")
-        for (int64_t item = 0; item < items; item++) {
-            const int64_t plane = item / chunks, chunk = item % chunks;
-            const int64_t oy0 = chunk * rows_per_chunk;
-            const int64_t oy1 = gconv_ops_min_i64(oy0 + rows_per_chunk, oh);
-            const float *xp = x + plane * in_plane;
-            float *yp = y + plane * out_plane;
-            if (is_max)
-                max_pool_rows(&g, xp, yp, oy0, oy1);
-            else
-                avg_pool_rows(&g, xp, yp, oy0, oy1);
-        }
-    }
-    (void)threads;
+    const pool_loop pl = {&g, x, y, chunks, rows_per_chunk, in_plane, out_plane, oh, is_max};
+    gconv_parallel_for(threads, items, pool_share, &pl);
     return GCONV_OK;
 }
 
@@ -341,6 +347,20 @@ static double plane_sum(const float *GCONV_RESTRICT x, int64_t n) {
     return total;
 }
 
+/* The plane loops of global and adaptive average pooling. */
+typedef struct {
+    const float *x;
+    float *y;
+    int64_t in_plane, out_plane, in_h, in_w, out_h, out_w;
+    double inv_count; /* global: 1 / (h*w) */
+} plane_loop;
+
+static void global_avgpool_share(const void *ctx, int64_t begin, int64_t end, int tid) {
+    const plane_loop *l = ctx;
+    (void)tid;
+    for (int64_t p = begin; p < end; p++) l->y[p] = (float)(plane_sum(l->x + p * l->in_plane, l->in_plane) * l->inv_count);
+}
+
 gconv_status gconv_global_avgpool(const gconv_tensor_shape *in, const float *x, float *y, int num_threads) {
     GCONV_FPENV_SCOPE();
     int64_t count;
@@ -353,18 +373,9 @@ gconv_status gconv_global_avgpool(const gconv_tensor_shape *in, const float *x, 
     if (count == 0) return GCONV_OK;
     if (!x || !y) return gconv_fail(GCONV_EINVAL, "x and y must not be NULL");
     const int64_t planes = in->n * in->c, hw = in->h * in->w;
-    const double inv_count = 1.0 / (double)hw;
     const int threads = gconv_ops_threads(num_threads, planes, count);
-    const gconv_fpenv team_fp = gconv_fpenv_current();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) if (threads > 1)
-#endif
-    {
-        GCONV_FPENV_ADOPT(team_fp);
-        GCONV_OMP("omp for schedule(static)")
-        for (int64_t p = 0; p < planes; p++) y[p] = (float)(plane_sum(x + p * hw, hw) * inv_count);
-    }
-    (void)threads;
+    const plane_loop gl = {x, y, hw, 0, 0, 0, 0, 0, 1.0 / (double)hw};
+    gconv_parallel_for(threads, planes, global_avgpool_share, &gl);
     return GCONV_OK;
 }
 
@@ -372,6 +383,25 @@ gconv_status gconv_global_avgpool(const gconv_tensor_shape *in, const float *x, 
 static inline int64_t adaptive_start(int64_t o, int64_t out, int64_t in) { return (o / out) * in + ((o % out) * in) / out; }
 static inline int64_t adaptive_end(int64_t o, int64_t out, int64_t in) {
     return in - ((out - 1 - o) * in) / out; /* = ceil((o+1)*in/out), as in - floor((out-o-1)*in/out) */
+}
+
+static void adaptive_avgpool_share(const void *ctx, int64_t begin, int64_t end, int tid) {
+    const plane_loop *l = ctx;
+    (void)tid;
+    for (int64_t p = begin; p < end; p++) {
+        const float *xp = l->x + p * l->in_plane;
+        float *yp = l->y + p * l->out_plane;
+        for (int64_t oy = 0; oy < l->out_h; oy++) {
+            const int64_t y0 = adaptive_start(oy, l->out_h, l->in_h), y1 = adaptive_end(oy, l->out_h, l->in_h);
+            for (int64_t ox = 0; ox < l->out_w; ox++) {
+                const int64_t x0 = adaptive_start(ox, l->out_w, l->in_w), x1 = adaptive_end(ox, l->out_w, l->in_w);
+                float s = 0.0f;
+                for (int64_t iy = y0; iy < y1; iy++)
+                    for (int64_t ix = x0; ix < x1; ix++) s += xp[iy * l->in_w + ix];
+                yp[oy * l->out_w + ox] = s / (float)((y1 - y0) * (x1 - x0));
+            }
+        }
+    }
 }
 
 gconv_status gconv_adaptive_avgpool2d(const gconv_tensor_shape *in, int64_t out_h, int64_t out_w, const float *x,
@@ -398,28 +428,7 @@ gconv_status gconv_adaptive_avgpool2d(const gconv_tensor_shape *in, int64_t out_
     const int64_t planes = in->n * in->c, in_plane = in->h * in->w, out_plane = out_h * out_w;
     int64_t work = count > out_count ? count : out_count;
     const int threads = gconv_ops_threads(num_threads, planes, work);
-    const gconv_fpenv team_fp = gconv_fpenv_current();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) if (threads > 1)
-#endif
-    {
-        GCONV_FPENV_ADOPT(team_fp);
-        GCONV_OMP("omp for schedule(static)")
-        for (int64_t p = 0; p < planes; p++) {
-            const float *xp = x + p * in_plane;
-            float *yp = y + p * out_plane;
-            for (int64_t oy = 0; oy < out_h; oy++) {
-                const int64_t y0 = adaptive_start(oy, out_h, in->h), y1 = adaptive_end(oy, out_h, in->h);
-                for (int64_t ox = 0; ox < out_w; ox++) {
-                    const int64_t x0 = adaptive_start(ox, out_w, in->w), x1 = adaptive_end(ox, out_w, in->w);
-                    float s = 0.0f;
-                    for (int64_t iy = y0; iy < y1; iy++)
-                        for (int64_t ix = x0; ix < x1; ix++) s += xp[iy * in->w + ix];
-                    yp[oy * out_w + ox] = s / (float)((y1 - y0) * (x1 - x0));
-                }
-            }
-        }
-    }
-    (void)threads;
+    const plane_loop al = {x, y, in_plane, out_plane, in->h, in->w, out_h, out_w, 0.0};
+    gconv_parallel_for(threads, planes, adaptive_avgpool_share, &al);
     return GCONV_OK;
 }

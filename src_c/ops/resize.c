@@ -202,6 +202,28 @@ static gconv_status make_axis(double scale, int64_t in, int64_t out, gconv_coord
     return GCONV_OK;
 }
 
+typedef struct {
+    const resize_geom *g;
+    const float *x;
+    float *y;
+    int64_t chunks, rows_per_chunk, in_plane, out_plane, out_h;
+} resize_loop;
+
+static void resize_share(const void *ctx, int64_t begin, int64_t end, int tid) {
+    const resize_loop *l = ctx;
+    (void)tid;
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t plane = item / l->chunks, oy0 = (item % l->chunks) * l->rows_per_chunk;
+        const int64_t oy1 = gconv_ops_min_i64(oy0 + l->rows_per_chunk, l->out_h);
+        const float *xp = l->x + plane * l->in_plane;
+        float *yp = l->y + plane * l->out_plane;
+        if (l->g->mode == GCONV_RESIZE_NEAREST)
+            nearest_plane_rows(l->g, xp, yp, oy0, oy1);
+        else
+            bilinear_plane_rows(l->g, xp, yp, oy0, oy1);
+    }
+}
+
 gconv_status gconv_resize(const gconv_resize_desc *d, const gconv_tensor_shape *in, const float *x, int64_t out_h,
                           int64_t out_w, float *y, int num_threads) {
     GCONV_FPENV_SCOPE();
@@ -250,22 +272,7 @@ gconv_status gconv_resize(const gconv_resize_desc *d, const gconv_tensor_shape *
     int64_t work;
     if (!gconv_mul_i64(out_count, d->mode == GCONV_RESIZE_BILINEAR ? 4 : 1, &work)) work = INT64_MAX;
     const int threads = gconv_ops_threads(num_threads, items, work);
-    const gconv_fpenv team_fp = gconv_fpenv_current();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) if (threads > 1)
-#endif
-    {
-        GCONV_FPENV_ADOPT(team_fp);
-        GCONV_OMP("omp for schedule(static)")
-        for (int64_t item = 0; item < items; item++) {
-            const int64_t plane = item / chunks, oy0 = (item % chunks) * rows_per_chunk;
-            const int64_t oy1 = gconv_ops_min_i64(oy0 + rows_per_chunk, out_h);
-            if (g.mode == GCONV_RESIZE_NEAREST)
-                nearest_plane_rows(&g, x + plane * in_plane, y + plane * out_plane, oy0, oy1);
-            else
-                bilinear_plane_rows(&g, x + plane * in_plane, y + plane * out_plane, oy0, oy1);
-        }
-    }
-    (void)threads;
+    const resize_loop rl = {&g, x, y, chunks, rows_per_chunk, in_plane, out_plane, out_h};
+    gconv_parallel_for(threads, items, resize_share, &rl);
     return GCONV_OK;
 }

@@ -33,6 +33,35 @@ static int64_t unary_cost(gconv_unary_kind kind) {
     }
 }
 
+typedef struct {
+    gconv_unary_loop_fn loop;
+    const float *x;
+    float *y;
+    int64_t count, hw, channels;
+    float alpha, beta;
+    const float *per_channel; /* PReLU's slopes, or affine's scales then shifts; NULL for the others */
+    int affine;
+} unary_loop;
+
+static void unary_share(const void *ctx, int64_t first, int64_t last, int tid) {
+    const unary_loop *l = ctx;
+    (void)tid;
+    for (int64_t item = first; item < last; item++) {
+        const int64_t begin = item * GCONV_OPS_CHUNK, end = gconv_ops_min_i64(begin + GCONV_OPS_CHUNK, l->count);
+        if (!l->per_channel) {
+            l->loop(l->x + begin, l->y + begin, end - begin, l->alpha, l->beta);
+            continue;
+        }
+        for (int64_t i = begin; i < end;) {
+            const int64_t plane = i / l->hw, seg_end = gconv_ops_min_i64(end, (plane + 1) * l->hw);
+            const int64_t c = plane % l->channels;
+            const float p = l->per_channel[c], q = l->affine ? l->per_channel[l->channels + c] : 0.0f;
+            l->loop(l->x + i, l->y + i, seg_end - i, p, q);
+            i = seg_end;
+        }
+    }
+}
+
 gconv_status gconv_unary(gconv_unary_kind kind, const gconv_tensor_shape *s, const float *x, float *y, float alpha,
                          float beta, const float *per_channel, int num_threads) {
     GCONV_FPENV_SCOPE();
@@ -79,28 +108,8 @@ gconv_status gconv_unary(gconv_unary_kind kind, const gconv_tensor_shape *s, con
     int64_t work;
     if (!gconv_mul_i64(count, unary_cost(kind), &work)) work = INT64_MAX;
     const int threads = gconv_ops_threads(num_threads, items, work);
-    const gconv_fpenv team_fp = gconv_fpenv_current();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) if (threads > 1)
-#endif
-    {
-        GCONV_FPENV_ADOPT(team_fp);
-        GCONV_OMP("omp for schedule(static)")
-        for (int64_t item = 0; item < items; item++) {
-            const int64_t begin = item * GCONV_OPS_CHUNK, end = gconv_ops_min_i64(begin + GCONV_OPS_CHUNK, count);
-            if (!per_ch) {
-                loop(x + begin, y + begin, end - begin, alpha, beta);
-                continue;
-            }
-            for (int64_t i = begin; i < end;) {
-                const int64_t plane = i / hw, seg_end = gconv_ops_min_i64(end, (plane + 1) * hw);
-                const int64_t c = plane % channels;
-                const float p = per_channel[c], q = kind == GCONV_UNARY_AFFINE ? per_channel[channels + c] : 0.0f;
-                loop(x + i, y + i, seg_end - i, p, q);
-                i = seg_end;
-            }
-        }
-    }
-    (void)threads;
+    const unary_loop ul = {loop, x, y, count, hw, channels, alpha, beta, per_ch ? per_channel : NULL,
+                           kind == GCONV_UNARY_AFFINE};
+    gconv_parallel_for(threads, items, unary_share, &ul);
     return GCONV_OK;
 }
