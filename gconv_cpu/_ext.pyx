@@ -4,7 +4,7 @@ see (buffer lengths, dtypes, contiguity), releases the GIL and dispatches."""
 import numpy as np
 
 cimport numpy as cnp
-from libc.stdint cimport int64_t, uintptr_t
+from libc.stdint cimport int32_t, int64_t, uintptr_t
 
 cnp.import_array()
 
@@ -92,6 +92,8 @@ cdef extern from "gconv.h" nogil:
     double gconv_bench_fma_gflops(gconv_isa isa, long iters)
     double gconv_bench_triad_gbps(size_t floats, int reps, int num_threads)
     int gconv_bench_fork_join_us(int num_threads, int reps, double *region_us, double *barrier_us)
+    int gconv_test_parallel_for(int threads, int in_team, int loops, int64_t items, int slow_tid, int slow_us,
+                                int32_t *runner, int32_t *runs)
     int gconv_openmp_max_threads()
 
 ISA_NAMES = ("scalar", "avx2", "avx512")
@@ -179,6 +181,25 @@ def fork_join_us(int num_threads=2, int reps=2000):
     if r < 0:
         raise ValueError("num_threads and reps must be positive")
     return region, barrier
+
+
+def parallel_for_check(int threads, bint in_team, int loops, int64_t items, int slow_tid=-1, int slow_us=0):
+    """Test hook (common/team.c): runs `loops` parallel loops of `items` on `threads` threads and
+    returns (runner, runs), each of shape (loops, items): the member that ran each item, and how
+    many times it ran. Member slow_tid sleeps slow_us in its first chunk of every loop."""
+    if threads < 1 or loops < 1 or items < 0 or slow_us < 0:
+        raise ValueError("threads and loops must be positive, items and slow_us non-negative")
+    runner = np.full((loops, items), -1, np.int32)
+    runs = np.zeros((loops, items), np.int32)
+    if items == 0:
+        return runner, runs
+    cdef int32_t[:, ::1] rv = runner, nv = runs
+    cdef int r
+    with nogil:
+        r = gconv_test_parallel_for(threads, in_team, loops, items, slow_tid, slow_us, &rv[0, 0], &nv[0, 0])
+    if r < 0:
+        raise ValueError("bad arguments")
+    return runner, runs
 
 
 def kernel_table():

@@ -1,28 +1,35 @@
-"""Whether gconv_cpu's idle OpenMP threads spin or sleep, decided before libgomp loads.
+"""How long gconv_cpu's idle OpenMP threads spin before they sleep, decided before libgomp loads.
 
 libgomp reads its settings from the environment once, when it is loaded (with the extension). With
 neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT set, an idle thread spins for 300,000 pause instructions,
 ~3 ms on the 2-core Xeon (a pause is ~10 ns there), before it sleeps. That is harmless on an idle
 machine and ruinous on a busy one: the spinning thread uses up its share of a core, the scheduler
-runs another process in its place, and the next parallel region waits for it (every region ends in
-a barrier that the whole team must reach). With one or two other busy processes on the 2 cores,
-mobilenet_v2 and shufflenet_v2 on 2 threads ran 10-100x slower than on 1 (0.1-1.3 s a forward)
-while ONNX Runtime and LiteRT held. Timed in alternation at a load of ~6 (shufflenet_v2, 2-thread
-forward over 1-thread forward): default spin 10-100x, GOMP_SPINCOUNT=1000 (~10 us) 1.9x, 300 1.4x,
-100 1.2x, OMP_WAIT_POLICY=passive 1.1-1.2x. Passive costs a futex wake per parallel region
-(an empty region: ~3 us passive, ~1 us spinning, on a quiet moment), which the planner's per-step
-thread counts keep off small steps. OMP_WAIT_POLICY is the standard variable, so it also works
-with OpenMP runtimes other than libgomp.
+runs another process in its place, and the next parallel region waits for it. With per-step
+regions, mobilenet_v2 and shufflenet_v2 on 2 threads ran 10-100x slower than on 1 under load.
 
-So when the user has set neither variable, gconv_cpu sets OMP_WAIT_POLICY=passive while libgomp
-loads and removes it again, so child processes and later-loaded libraries see the environment as it
-was. libgomp is one runtime per process: when another library (torch ships a libgomp.so.1) loaded it
-first, gconv_cpu shares that runtime and its settings, and when gconv_cpu loads it first, such a
-library shares gconv_cpu's. wait_policy() says which happened.
+Sleeping at once (OMP_WAIT_POLICY=passive, the previous default) has the opposite cost: on this
+project's VMs waking a halted vCPU takes 30-70 us, paid by every parallel region. A planned model
+now opens one region per forward (src_c/common/team.c, whose members spin then yield between loops),
+so that cost is left to single layers called back to back, where a 2-thread dw3x3_s1_c32_112 ran
+0.128 ms against 0.128 on 1 thread, passive.
+
+So gconv_cpu sets GOMP_SPINCOUNT=1000 (~10 us) when the user has set neither variable: long enough
+to span the gap between two calls, short enough that a busy machine gets the core back. Measured on
+the idle 2-core VM, 2-thread over 1-thread time of single layers (dw3x3_s1_c32_112, dw3x3_s1_c144_56,
+pw1x1_960to320_7, dw3x3_s1_c384_14): passive 1.00 / 0.86 / 0.92 / -, spin 300 0.80 / 0.76 / 0.80 /
+2.3, spin 1000 0.45 / 0.47 / 0.53 / 0.67, spin 10000 the same as 1000. With one busy process beside
+it, spin 3000 and passive both ran those layers at 0.6-1.1x of their 1-thread time and the networks
+at ~1.0x: no collapse, because shares are claimed (a descheduled thread's share is taken by the
+other, team.c).
+
+The variable is set while libgomp loads and removed again, so child processes and later-loaded
+libraries see the environment as it was. libgomp is one runtime per process: when another library
+(torch ships a libgomp.so.1) loaded it first, gconv_cpu shares that runtime and its settings, and
+when gconv_cpu loads it first, such a library shares gconv_cpu's. wait_policy() says which happened.
 """
 import os
 
-POLICY = "passive"
+SPIN_VARIABLE, SPIN_COUNT = "GOMP_SPINCOUNT", "1000"
 _USER_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 _policy = None
 
@@ -37,7 +44,7 @@ def _libgomp_loaded():
 
 
 def _load_extension():
-    """Imports gconv_cpu._ext with the wait policy described above."""
+    """Imports gconv_cpu._ext with the spin count described above."""
     global _policy
     user = {k: os.environ[k] for k in _USER_VARIABLES if k in os.environ}
     set_here = not user and not _libgomp_loaded()
@@ -46,13 +53,13 @@ def _load_extension():
     elif not set_here:
         _policy = "inherited: libgomp was loaded before gconv_cpu"
     else:
-        _policy = f"OMP_WAIT_POLICY={POLICY} (gconv_cpu's default)"
-        os.environ["OMP_WAIT_POLICY"] = POLICY
+        _policy = f"{SPIN_VARIABLE}={SPIN_COUNT} (gconv_cpu's default)"
+        os.environ[SPIN_VARIABLE] = SPIN_COUNT
     try:
         from . import _ext
     finally:
         if set_here:
-            os.environ.pop("OMP_WAIT_POLICY", None)
+            os.environ.pop(SPIN_VARIABLE, None)
     if not _ext.openmp_enabled():
         _policy = "none: built without OpenMP"
 

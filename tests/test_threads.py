@@ -324,6 +324,36 @@ def test_threads_for_work_bounds():
     assert _threads.threads_for_work(4, per_thread_macs, 0, "dwconv") > _threads.threads_for_work(4, per_thread_macs, 0)
 
 
+# ------------------------------------------------- parallel loops and the forward-long team (team.c)
+
+@pytest.mark.parametrize("in_team", [False, True], ids=["own-region", "team"])
+@pytest.mark.parametrize("threads", [1, 2, 3, 5])
+@pytest.mark.parametrize("items", [1, 2, 3, 7, 64, 1001])
+def test_parallel_for_runs_every_item_once(items, threads, in_team):
+    """Every item of every loop runs exactly once, on a member below the loop's thread count (the
+    others have no scratch slice), whether the loops share one team or open a region each."""
+    from gconv_cpu import _ext
+    runner, runs = _ext.parallel_for_check(threads, in_team, 4, items)
+    assert (runs == 1).all(), f"items run {np.unique(runs)} times"
+    assert runner.min() >= 0 and runner.max() < threads
+    if not OPENMP:
+        assert (runner == 0).all()
+
+
+@pytest.mark.skipif(not OPENMP, reason="without OpenMP there is no second member to be late")
+@pytest.mark.parametrize("in_team", [False, True], ids=["own-region", "team"])
+def test_a_late_members_share_is_taken_over(in_team):
+    """Member 1 sleeps 0.3 s after claiming its first chunk (a descheduled thread): member 0 runs the
+    rest of member 1's share instead of leaving it to wait, in every loop."""
+    from gconv_cpu import _ext
+    items = 64
+    runner, runs = _ext.parallel_for_check(2, in_team, 2, items, slow_tid=1, slow_us=300_000)
+    assert (runs == 1).all()
+    for loop in runner:
+        share_1 = loop[items // 2:]
+        assert (share_1 == 0).sum() >= items // 4, f"member 0 took only {(share_1 == 0).sum()} of member 1's items"
+
+
 @pytest.mark.parametrize("name", ["shufflenet_v2", "mobilenet_v2"])
 def test_planned_threads_give_the_same_bits_as_every_step_on_all_threads(name, restore_threads):
     """Per-step counts only pick how many threads run a step; the partitions of every kernel give each
@@ -366,18 +396,20 @@ def test_executor_rejects_negative_step_threads(restore_threads):
 
 # -------------------------------------------------------- OpenMP wait policy at import
 
-_SHOW_POLICY = "import os, gconv_cpu; print(gconv_cpu.cpu_info()['openmp_wait_policy']); print(os.environ.get('OMP_WAIT_POLICY'))"
+_SHOW_POLICY = ("import os, gconv_cpu; print(gconv_cpu.cpu_info()['openmp_wait_policy']); "
+                "print(os.environ.get('OMP_WAIT_POLICY')); print(os.environ.get('GOMP_SPINCOUNT'))")
 
 
 @pytest.mark.skipif(not OPENMP, reason="a build without OpenMP loads no OpenMP runtime")
-def test_default_wait_policy_is_passive_and_the_environment_is_restored():
-    # OMP_DISPLAY_ENV makes libgomp print the settings it read when it loaded
-    proc = run_python(_SHOW_POLICY, env={"OMP_WAIT_POLICY": None, "GOMP_SPINCOUNT": None, "OMP_DISPLAY_ENV": "true"})
+def test_default_spin_count_is_short_and_the_environment_is_restored():
+    # OMP_DISPLAY_ENV=verbose makes libgomp print the settings it read when it loaded
+    proc = run_python(_SHOW_POLICY, env={"OMP_WAIT_POLICY": None, "GOMP_SPINCOUNT": None,
+                                         "OMP_DISPLAY_ENV": "verbose"})
     assert proc.returncode == 0, f"{describe_exit(proc)}: {proc.stderr[-500:]}"
-    policy, env_after = proc.stdout.strip().splitlines()
-    assert policy.startswith("OMP_WAIT_POLICY=passive"), policy
-    assert env_after == "None", "the environment must be restored after libgomp has read it"
-    assert "OMP_WAIT_POLICY = 'PASSIVE'" in proc.stderr, proc.stderr[-2000:]
+    policy, wait_after, spin_after = proc.stdout.strip().splitlines()
+    assert policy.startswith("GOMP_SPINCOUNT=1000"), policy
+    assert (wait_after, spin_after) == ("None", "None"), "the environment must be restored after libgomp has read it"
+    assert "GOMP_SPINCOUNT = '1000'" in proc.stderr, proc.stderr[-2000:]
 
 
 @pytest.mark.skipif(not OPENMP, reason="a build without OpenMP loads no OpenMP runtime")
@@ -386,9 +418,9 @@ def test_a_user_wait_policy_is_left_alone(var, value):
     other = "GOMP_SPINCOUNT" if var == "OMP_WAIT_POLICY" else "OMP_WAIT_POLICY"
     proc = run_python(_SHOW_POLICY, env={var: value, other: None, "OMP_DISPLAY_ENV": "true"})
     assert proc.returncode == 0, f"{describe_exit(proc)}: {proc.stderr[-500:]}"
-    policy, env_after = proc.stdout.strip().splitlines()
+    policy, wait_after, spin_after = proc.stdout.strip().splitlines()
     assert policy == f"from the environment: {var}={value}", policy
-    assert env_after == (value if var == "OMP_WAIT_POLICY" else "None")
+    assert (wait_after, spin_after) == ((value, "None") if var == "OMP_WAIT_POLICY" else ("None", value))
     if var == "OMP_WAIT_POLICY":
         assert "OMP_WAIT_POLICY = 'ACTIVE'" in proc.stderr, proc.stderr[-2000:]
 
@@ -400,9 +432,9 @@ def test_wait_policy_reports_a_runtime_loaded_before_us():
         pytest.skip("this torch build does not load libgomp")
     proc = run_python("import torch; " + _SHOW_POLICY, env={"OMP_WAIT_POLICY": None, "GOMP_SPINCOUNT": None})
     assert proc.returncode == 0, f"{describe_exit(proc)}: {proc.stderr[-500:]}"
-    policy, env_after = proc.stdout.strip().splitlines()
+    policy, wait_after, spin_after = proc.stdout.strip().splitlines()
     assert policy.startswith("inherited"), policy
-    assert env_after == "None"
+    assert (wait_after, spin_after) == ("None", "None")
 
 
 @pytest.mark.parametrize("transposed", [False, True])

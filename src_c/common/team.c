@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <time.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -21,16 +22,60 @@
  * slower than 1-thread ones under load (see gconv_cpu/_openmp_env.py). */
 #define SPIN_PAUSES 1000
 
+/* Shares are claimed, not assigned: member t's share [t*items/n, (t+1)*items/n) is run front to back
+ * in a few chunks taken through its own atomic cursor, and a member done with its share takes the
+ * chunks left in the others'. When every member runs, each runs its own share, as with static
+ * shares; when one is descheduled (another process wanted its core), the others finish its share
+ * instead of waiting a time slice for it. Items are independent, so who runs one does not change
+ * the result. */
+#define CLAIM_MAX_THREADS 64
+#define CLAIMS_PER_SHARE 4
+
 typedef struct {
-    /* The leader bumps `job` to publish a loop (or the end, with fn NULL); members wait for it to
-     * change, so it gets a cache line of its own, as does the counter the leader waits on. */
+    _Alignas(64) _Atomic int64_t next;
+    int64_t end, grain;
+} share_cursor;
+
+static void cursors_init(share_cursor *c, int64_t items, int n) {
+    for (int t = 0; t < n; t++) {
+        int64_t begin, end;
+        gconv_share_bounds(items, t, n, &begin, &end);
+        atomic_init(&c[t].next, begin);
+        c[t].end = end;
+        c[t].grain = (end - begin + CLAIMS_PER_SHARE - 1) / CLAIMS_PER_SHARE;
+        if (c[t].grain < 1) c[t].grain = 1;
+    }
+}
+
+/* Member tid's own share first, then what is left of the others'. */
+static void claim_and_run(share_cursor *c, int n, gconv_share_fn fn, const void *ctx, int tid) {
+    for (int k = 0; k < n; k++) {
+        share_cursor *s = &c[(tid + k) % n];
+        for (;;) {
+            const int64_t begin = atomic_fetch_add_explicit(&s->next, s->grain, memory_order_relaxed);
+            if (begin >= s->end) break;
+            fn(ctx, begin, begin + s->grain < s->end ? begin + s->grain : s->end, tid);
+        }
+    }
+}
+
+/* The team's job word: the job number above JOB_SHIFT, then a closed bit, then how many members are
+ * inside the job. A member joins only an open job, so the leader, once every chunk is claimed,
+ * closes the job and waits only for the members that joined; one still descheduled from before
+ * skips the job when it runs. */
+#define JOB_SHIFT 16
+#define JOB_CLOSED ((uint64_t)1 << 15)
+#define JOB_ACTIVE (JOB_CLOSED - 1)
+
+typedef struct {
     _Alignas(64) _Atomic uint64_t job;
-    _Alignas(64) _Atomic int unfinished; /* members (all but the leader) not yet done with `job` */
+    _Atomic int quit;
+    /* the open job, written by the leader before it bumps the job number */
     _Alignas(64) gconv_share_fn fn;
     const void *ctx;
-    int64_t items;
-    int threads; /* members 0..threads-1 take a share, the rest only acknowledge */
+    int threads; /* members 0..threads-1 may join: the others have no scratch slice */
     int size;
+    share_cursor cursors[CLAIM_MAX_THREADS];
 } team;
 
 /* The team whose leader is this thread, while gconv_team_run's body runs. */
@@ -45,35 +90,41 @@ static inline void backoff(unsigned *spins) {
     }
 }
 
-static void run_share(gconv_share_fn fn, const void *ctx, int64_t items, int tid, int threads) {
-    int64_t begin, end;
-    gconv_share_bounds(items, tid, threads, &begin, &end);
-    if (begin < end) fn(ctx, begin, end, tid);
+static int join(team *t, uint64_t number) {
+    uint64_t w = atomic_load_explicit(&t->job, memory_order_relaxed);
+    do {
+        if (w >> JOB_SHIFT != number || (w & JOB_CLOSED)) return 0;
+    } while (!atomic_compare_exchange_weak_explicit(&t->job, &w, w + 1, memory_order_acquire, memory_order_relaxed));
+    return 1;
 }
 
 static void team_loop(team *t, int tid) {
     uint64_t seen = 0;
     for (;;) {
-        uint64_t job;
+        uint64_t number;
         unsigned spins = 0;
-        while ((job = atomic_load_explicit(&t->job, memory_order_acquire)) == seen) backoff(&spins);
-        seen = job;
-        if (!t->fn) return;
-        if (tid < t->threads) run_share(t->fn, t->ctx, t->items, tid, t->threads);
-        atomic_fetch_sub_explicit(&t->unfinished, 1, memory_order_release);
+        while ((number = atomic_load_explicit(&t->job, memory_order_acquire) >> JOB_SHIFT) == seen) {
+            if (atomic_load_explicit(&t->quit, memory_order_acquire)) return;
+            backoff(&spins);
+        }
+        seen = number;
+        if (!join(t, number)) continue;
+        if (tid < t->threads) claim_and_run(t->cursors, t->threads, t->fn, t->ctx, tid);
+        atomic_fetch_sub_explicit(&t->job, 1, memory_order_release);
     }
 }
 
 static void team_dispatch(team *t, int threads, int64_t items, gconv_share_fn fn, const void *ctx) {
+    const uint64_t number = (atomic_load_explicit(&t->job, memory_order_relaxed) >> JOB_SHIFT) + 1;
     t->fn = fn;
     t->ctx = ctx;
-    t->items = items;
     t->threads = threads < t->size ? threads : t->size;
-    atomic_store_explicit(&t->unfinished, t->size - 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&t->job, 1, memory_order_release);
-    run_share(fn, ctx, items, 0, t->threads);
+    cursors_init(t->cursors, items, t->threads);
+    atomic_store_explicit(&t->job, number << JOB_SHIFT, memory_order_release);
+    claim_and_run(t->cursors, t->threads, fn, ctx, 0);
+    atomic_fetch_or_explicit(&t->job, JOB_CLOSED, memory_order_relaxed);
     unsigned spins = 0;
-    while (atomic_load_explicit(&t->unfinished, memory_order_acquire) > 0) backoff(&spins);
+    while (atomic_load_explicit(&t->job, memory_order_acquire) & JOB_ACTIVE) backoff(&spins);
 }
 
 void gconv_parallel_for(int threads, int64_t items, gconv_share_fn fn, const void *ctx) {
@@ -88,11 +139,14 @@ void gconv_parallel_for(int threads, int64_t items, gconv_share_fn fn, const voi
         return;
     }
 #ifdef _OPENMP
+    if (threads > CLAIM_MAX_THREADS) threads = CLAIM_MAX_THREADS;
+    share_cursor cursors[CLAIM_MAX_THREADS];
+    cursors_init(cursors, items, threads);
     const gconv_fpenv team_fp = gconv_fpenv_current();
 #pragma omp parallel num_threads(threads)
     {
         GCONV_FPENV_ADOPT(team_fp);
-        run_share(fn, ctx, items, omp_get_thread_num(), omp_get_num_threads());
+        claim_and_run(cursors, threads, fn, ctx, omp_get_thread_num());
     }
 #else
     fn(ctx, 0, items, 0);
@@ -102,9 +156,10 @@ void gconv_parallel_for(int threads, int64_t items, gconv_share_fn fn, const voi
 int gconv_team_run(int threads, int (*body)(void *ctx), void *ctx) {
     if (threads <= 1 || leading) return body(ctx);
 #ifdef _OPENMP
+    if (threads > CLAIM_MAX_THREADS) threads = CLAIM_MAX_THREADS;
     team t = {.fn = NULL};
     atomic_init(&t.job, 0);
-    atomic_init(&t.unfinished, 0);
+    atomic_init(&t.quit, 0);
     int result = 0;
     const gconv_fpenv team_fp = gconv_fpenv_current();
 #pragma omp parallel num_threads(threads)
@@ -115,8 +170,7 @@ int gconv_team_run(int threads, int (*body)(void *ctx), void *ctx) {
             leading = &t;
             result = body(ctx);
             leading = NULL;
-            t.fn = NULL;
-            atomic_fetch_add_explicit(&t.job, 1, memory_order_release);
+            atomic_store_explicit(&t.quit, 1, memory_order_release);
         } else {
             team_loop(&t, omp_get_thread_num());
         }
@@ -125,4 +179,45 @@ int gconv_team_run(int threads, int (*body)(void *ctx), void *ctx) {
 #else
     return body(ctx);
 #endif
+}
+
+/* ------------------------------------------------------------ test hook */
+
+typedef struct {
+    int64_t items;
+    int threads, loops, slow_tid, slow_us; /* member slow_tid sleeps slow_us in its first chunk of each loop */
+    int32_t *runner, *runs;
+    int loop;
+    _Atomic int slept;
+} check_loop;
+
+static void check_share(const void *ctx, int64_t begin, int64_t end, int tid) {
+    check_loop *c = (check_loop *)ctx;
+    if (tid == c->slow_tid && !atomic_exchange(&c->slept, 1)) {
+        struct timespec ts = {c->slow_us / 1000000, (long)(c->slow_us % 1000000) * 1000};
+        nanosleep(&ts, NULL);
+    }
+    for (int64_t i = begin; i < end; i++) {
+        const int64_t k = (int64_t)c->loop * c->items + i;
+        atomic_fetch_add((_Atomic int32_t *)&c->runs[k], 1);
+        c->runner[k] = tid;
+    }
+}
+
+static int check_body(void *ctx) {
+    check_loop *c = ctx;
+    for (c->loop = 0; c->loop < c->loops; c->loop++) {
+        atomic_store(&c->slept, 0);
+        gconv_parallel_for(c->threads, c->items, check_share, c);
+    }
+    return 0;
+}
+
+int gconv_test_parallel_for(int threads, int in_team, int loops, int64_t items, int slow_tid, int slow_us,
+                            int32_t *runner, int32_t *runs) {
+    if (threads < 1 || loops < 1 || items < 0 || slow_us < 0 || !runner || !runs) return -1;
+    check_loop c = {.items = items, .threads = threads, .loops = loops, .slow_tid = slow_tid, .slow_us = slow_us,
+                    .runner = runner, .runs = runs};
+    atomic_init(&c.slept, 0);
+    return in_team ? gconv_team_run(threads, check_body, &c) : check_body(&c);
 }

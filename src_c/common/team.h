@@ -2,9 +2,9 @@
  * parallel region.
  *
  * Every multi-threaded loop in the C core is a gconv_parallel_for: `items` independent work items,
- * cut into static contiguous shares (thread t of n owns [t*items/n, (t+1)*items/n), the same share on
- * every call, so its part of the data stays in its own cache), each share run by one call of a
- * gconv_share_fn.
+ * cut into contiguous shares (thread t of n owns [t*items/n, (t+1)*items/n), the same share on every
+ * call, so its part of the data stays in its own cache), each run in a few chunks by calls of a
+ * gconv_share_fn. A thread done with its share takes what is left of a late one's (team.c).
  *
  * Why not one `#pragma omp parallel` per loop: with OMP_WAIT_POLICY=passive (gconv_cpu's default,
  * see gconv_cpu/_openmp_env.py) each region wakes sleeping threads, and on this project's VMs waking

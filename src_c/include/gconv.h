@@ -252,6 +252,12 @@ double gconv_bench_triad_gbps(size_t floats, int reps, int num_threads);
 /* Microseconds per empty parallel region of num_threads (fork + join) and per barrier within one. */
 int gconv_bench_fork_join_us(int num_threads, int reps, double *region_us, double *barrier_us);
 
+/* Test hook for common/team.c: `loops` parallel loops of `items` on `threads` threads, in one team
+ * (in_team) or one region each; member slow_tid (-1: none) sleeps slow_us in its first chunk of each
+ * loop. runs[loop*items + i] counts the runs of item i, runner[...] is the member that ran it last. */
+int gconv_test_parallel_for(int threads, int in_team, int loops, int64_t items, int slow_tid, int slow_us,
+                            int32_t *runner, int32_t *runs);
+
 /* Flush denormals: FTZ|DAZ in every thread of every float kernel call, the caller's MXCSR restored
  * afterwards (src_c/common/fpenv.h). Process-wide, default on; off clears FTZ|DAZ for the call, so
  * subnormals are computed exactly as torch's defaults do. Read once per outermost call. */
