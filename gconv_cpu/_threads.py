@@ -46,8 +46,9 @@ def get_num_threads():
 MACS_PER_NS = {"dwconv": 20.0}
 DEFAULT_MACS_PER_NS = 60.0
 BYTES_PER_NS = 35.0
-# Waking a team of 2 and joining it costs ~3-5 us with passive waiting on this machine (an empty
-# `omp parallel` in a loop), so a thread must get at least this much work to pay for itself.
+# Handing a loop to a waiting team member and joining it costs ~1 us (inside a planned forward's team,
+# or a region whose threads are still spinning), more when a thread has to be woken, so a thread
+# must get at least this much work to pay for itself.
 MIN_US_PER_THREAD = 5.0
 
 
