@@ -1,4 +1,5 @@
 /* gconv_parallel_for and the forward-long team (team.h). */
+#define _GNU_SOURCE /* sched_getcpu, sched_{get,set}affinity */
 #include "team.h"
 
 #include "internal.h"
@@ -127,6 +128,37 @@ static void team_dispatch(team *t, int threads, int64_t items, gconv_share_fn fn
     while (atomic_load_explicit(&t->job, memory_order_acquire) & JOB_ACTIVE) backoff(&spins);
 }
 
+/* Linux wakes a sleeping thread on or near the CPU of the thread that woke it. After an idle pause
+ * (a service between requests; the bench's 30 ms gap between engines) libgomp's woken worker
+ * landed on the caller's CPU and stayed there, the two threads sharing one core while the other
+ * idled: dw3x3_s1_c384_14 on 2 threads took 0.044 ms after a 30 ms pause, 0.012 without one, and
+ * 0.012 either way with OMP_PROC_BIND. Binding is not an option for a library (libgomp would pin
+ * the caller's thread, and every thread it later creates inherits that). So a member that starts
+ * a region on its leader's CPU moves itself off it: its affinity without that CPU (the kernel
+ * migrates it at once), then its own mask back, so it stays unpinned. Costs a sched_getcpu (vDSO)
+ * per member per region when the threads are already apart. */
+static int current_cpu(void) {
+#ifdef __linux__
+    return sched_getcpu();
+#else
+    return -1;
+#endif
+}
+
+static void move_off_cpu(int leader_cpu) {
+#ifdef __linux__
+    if (leader_cpu < 0 || sched_getcpu() != leader_cpu) return;
+    cpu_set_t own, others;
+    if (sched_getaffinity(0, sizeof own, &own)) return; /* more CPUs than a cpu_set_t: leave it */
+    others = own;
+    CPU_CLR(leader_cpu, &others);
+    if (CPU_COUNT(&others) == 0) return;
+    if (sched_setaffinity(0, sizeof others, &others) == 0) sched_setaffinity(0, sizeof own, &own);
+#else
+    (void)leader_cpu;
+#endif
+}
+
 void gconv_parallel_for(int threads, int64_t items, gconv_share_fn fn, const void *ctx) {
     if (items <= 0) return;
     if ((int64_t)threads > items) threads = (int)items;
@@ -143,10 +175,13 @@ void gconv_parallel_for(int threads, int64_t items, gconv_share_fn fn, const voi
     share_cursor cursors[CLAIM_MAX_THREADS];
     cursors_init(cursors, items, threads);
     const gconv_fpenv team_fp = gconv_fpenv_current();
+    const int leader_cpu = current_cpu();
 #pragma omp parallel num_threads(threads)
     {
         GCONV_FPENV_ADOPT(team_fp);
-        claim_and_run(cursors, threads, fn, ctx, omp_get_thread_num());
+        const int tid = omp_get_thread_num();
+        if (tid) move_off_cpu(leader_cpu);
+        claim_and_run(cursors, threads, fn, ctx, tid);
     }
 #else
     fn(ctx, 0, items, 0);
@@ -162,6 +197,7 @@ int gconv_team_run(int threads, int (*body)(void *ctx), void *ctx) {
     atomic_init(&t.quit, 0);
     int result = 0;
     const gconv_fpenv team_fp = gconv_fpenv_current();
+    const int leader_cpu = current_cpu();
 #pragma omp parallel num_threads(threads)
     {
         GCONV_FPENV_ADOPT(team_fp);
@@ -172,6 +208,7 @@ int gconv_team_run(int threads, int (*body)(void *ctx), void *ctx) {
             leading = NULL;
             atomic_store_explicit(&t.quit, 1, memory_order_release);
         } else {
+            move_off_cpu(leader_cpu);
             team_loop(&t, omp_get_thread_num());
         }
     }
