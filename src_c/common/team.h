@@ -6,11 +6,11 @@
  * call, so its part of the data stays in its own cache), each run in a few chunks by calls of a
  * gconv_share_fn. A thread done with its share takes what is left of a late one's (team.c).
  *
- * Why not one `#pragma omp parallel` per loop: with OMP_WAIT_POLICY=passive (gconv_cpu's default,
- * see gconv_cpu/_openmp_env.py) each region wakes sleeping threads, and on this project's VMs waking
- * a halted vCPU costs 30-70 us. A forward of a 50-step network paid that at every step, more than
- * the 2nd thread saved. gconv_program_run therefore opens one region per forward (gconv_team_run):
- * its thread 0 runs the steps, and every gconv_parallel_for that the steps reach hands the other
+ * Why not one `#pragma omp parallel` per loop: a region whose threads have gone to sleep wakes them,
+ * and on this project's VMs waking a halted vCPU costs 30-70 us; a 50-step network paid that at
+ * every step (with OMP_WAIT_POLICY=passive, the old default), more than the 2nd thread saved.
+ * gconv_program_run therefore opens one region per forward (gconv_team_run): its thread 0 runs the
+ * steps, and every gconv_parallel_for that the steps reach hands the other
  * shares to the team members, who wait between loops by spinning briefly and then yielding the core
  * (so a busy machine gets it back), never sleeping. Outside a team a gconv_parallel_for opens its own
  * region, as before.
