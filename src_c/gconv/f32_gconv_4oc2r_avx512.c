@@ -13,22 +13,11 @@
 #include <immintrin.h>
 
 #include "../common/internal.h"
+#include "../common/simd_avx512.h"
 
 #define OC GCONV_GCONV_OC
 #define LANES 16
 #define MAX_KW 16
-
-static inline __m512 clamp_ps(__m512 v, __m512 lo, __m512 hi) {
-    return _mm512_min_ps(hi, _mm512_max_ps(lo, v)); /* NaN stays NaN, as in gconv_clampf */
-}
-
-static inline __mmask16 lane_range(int64_t begin, int64_t end) {
-    begin = begin < 0 ? 0 : begin;
-    end = end > LANES ? LANES : end;
-    if (end <= begin) return 0;
-    const uint32_t upto_end = end >= 16 ? 0xFFFFu : (1u << end) - 1u;
-    return (__mmask16)(upto_end & ~((1u << begin) - 1u));
-}
 
 /* Rows oy, oy + 1, columns [ox, ox + 32), all 4 channel slots (stores limited to cout). */
 static inline void block_2r(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in, const float *w,
