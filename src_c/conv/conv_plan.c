@@ -907,6 +907,7 @@ typedef struct {
     const run_ctx *rc;
     const gconv_conv_geom *g;
     const gconv_dw_geom *dg;
+    int global; /* dw_is_global */
     int64_t chunks;
     const float *x;
     float *y;
@@ -915,7 +916,7 @@ typedef struct {
 static void dw_share(const void *ctx, int64_t begin, int64_t end, int tid) {
     const dw_loop *l = ctx;
     (void)tid;
-    if (dw_is_global(l->p, l->g))
+    if (l->global)
         dw_run_global(l->p, l->rc, l->g, begin, end, l->x, l->y);
     else
         dw_run_items(l->p, l->rc, l->g, l->dg, l->chunks, begin, end, l->x, l->y);
@@ -927,10 +928,11 @@ static void dw_run(const gconv_conv_plan *p, const run_ctx *rc, const gconv_conv
     const gconv_dw_geom dg = {g->in_h, g->in_w, g->out_h, g->out_w, d->kernel_h, d->kernel_w,
                               d->stride_h, d->stride_w, d->dilation_h, d->dilation_w, d->pad_top, d->pad_left};
     const int threads = dw_threads(p, g, num_threads);
-    const int64_t chunks = dw_is_global(p, g) ? 1 : dw_row_chunks(p, g, threads);
+    const int global = dw_is_global(p, g);
+    const int64_t chunks = global ? 1 : dw_row_chunks(p, g, threads);
     /* Static contiguous shares: thread t always gets the same planes, so on
      * repeated calls its part of the input and output stays in its own L2. */
-    const dw_loop loop = {p, rc, g, &dg, chunks, x, y};
+    const dw_loop loop = {p, rc, g, &dg, global, chunks, x, y};
     gconv_parallel_for(threads, g->batch * d->c_out * chunks, dw_share, &loop);
 }
 

@@ -22,16 +22,18 @@ typedef struct {
     const float *a, *b;
     float *y;
     const gconv_eltwise_loops *L;
-    gconv_binary_vv_fn vv;
-    gconv_binary_sv_fn sv;
-    gconv_binary_vs_fn vs;
-    int fused;
-    float lo, hi;
+    gconv_binary_kind kind;
+    gconv_unary_kind activation; /* identity, relu or relu6 */
 } binary_loop;
 
 static void binary_share(const void *ctx, int64_t first, int64_t last, int tid) {
     const binary_loop *l = ctx;
     const loop_dim *dims = l->dims;
+    const gconv_binary_vv_fn vv = l->L->vv[l->kind];
+    const gconv_binary_sv_fn sv = l->L->sv[l->kind];
+    const gconv_binary_vs_fn vs = l->L->vs[l->kind];
+    const int fused = l->activation != GCONV_UNARY_IDENTITY;
+    const float lo = 0.0f, hi = l->activation == GCONV_UNARY_RELU6 ? 6.0f : INFINITY;
     const int64_t inner = dims[0].extent;
     const int a_vec = dims[0].a_stride != 0, b_vec = dims[0].b_stride != 0;
     (void)tid;
@@ -46,12 +48,12 @@ static void binary_share(const void *ctx, int64_t first, int64_t last, int tid) 
                               (b_vec ? begin : 0);
         float *yb = l->y + o * inner + begin;
         if (a_vec && b_vec)
-            l->vv(l->a + a_off, l->b + b_off, yb, n);
+            vv(l->a + a_off, l->b + b_off, yb, n);
         else if (b_vec)
-            l->sv(l->a[a_off], l->b + b_off, yb, n);
+            sv(l->a[a_off], l->b + b_off, yb, n);
         else /* a vector against a scalar, or one element (a and b both scalars) */
-            l->vs(l->a + a_off, l->b[b_off], yb, n);
-        if (l->fused) l->L->clamp(yb, n, l->lo, l->hi);
+            vs(l->a + a_off, l->b[b_off], yb, n);
+        if (fused) l->L->clamp(yb, n, lo, hi);
     }
 }
 
@@ -115,13 +117,8 @@ gconv_status gconv_binary(gconv_binary_kind kind, const gconv_tensor_shape *a_sh
     const int64_t outer = dims[1].extent * dims[2].extent * dims[3].extent;
     const int64_t items = outer * blocks;
     const int threads = gconv_ops_threads(num_threads, items, y_count);
-    const int fused = activation != GCONV_UNARY_IDENTITY;
-    const float lo = 0.0f, hi = activation == GCONV_UNARY_RELU6 ? 6.0f : INFINITY;
-    const gconv_eltwise_loops *L = gconv_ops_eltwise_loops();
-    const gconv_binary_vv_fn vv = L->vv[kind];
-    const gconv_binary_sv_fn sv = L->sv[kind];
-    const gconv_binary_vs_fn vs = L->vs[kind];
-    const binary_loop bl = {{dims[0], dims[1], dims[2], dims[3]}, blocks, block, a, b, y, L, vv, sv, vs, fused, lo, hi};
+    const binary_loop bl = {{dims[0], dims[1], dims[2], dims[3]}, blocks, block, a, b, y, gconv_ops_eltwise_loops(),
+                            kind, activation};
     gconv_parallel_for(threads, items, binary_share, &bl);
     return GCONV_OK;
 }

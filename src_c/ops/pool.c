@@ -352,13 +352,13 @@ typedef struct {
     const float *x;
     float *y;
     int64_t in_plane, out_plane, in_h, in_w, out_h, out_w;
-    double inv_count; /* global: 1 / (h*w) */
 } plane_loop;
 
 static void global_avgpool_share(const void *ctx, int64_t begin, int64_t end, int tid) {
     const plane_loop *l = ctx;
+    const double inv_count = 1.0 / (double)l->in_plane;
     (void)tid;
-    for (int64_t p = begin; p < end; p++) l->y[p] = (float)(plane_sum(l->x + p * l->in_plane, l->in_plane) * l->inv_count);
+    for (int64_t p = begin; p < end; p++) l->y[p] = (float)(plane_sum(l->x + p * l->in_plane, l->in_plane) * inv_count);
 }
 
 gconv_status gconv_global_avgpool(const gconv_tensor_shape *in, const float *x, float *y, int num_threads) {
@@ -374,7 +374,7 @@ gconv_status gconv_global_avgpool(const gconv_tensor_shape *in, const float *x, 
     if (!x || !y) return gconv_fail(GCONV_EINVAL, "x and y must not be NULL");
     const int64_t planes = in->n * in->c, hw = in->h * in->w;
     const int threads = gconv_ops_threads(num_threads, planes, count);
-    const plane_loop gl = {x, y, hw, 0, 0, 0, 0, 0, 1.0 / (double)hw};
+    const plane_loop gl = {x, y, hw, 0, 0, 0, 0, 0};
     gconv_parallel_for(threads, planes, global_avgpool_share, &gl);
     return GCONV_OK;
 }
@@ -428,7 +428,7 @@ gconv_status gconv_adaptive_avgpool2d(const gconv_tensor_shape *in, int64_t out_
     const int64_t planes = in->n * in->c, in_plane = in->h * in->w, out_plane = out_h * out_w;
     int64_t work = count > out_count ? count : out_count;
     const int threads = gconv_ops_threads(num_threads, planes, work);
-    const plane_loop al = {x, y, in_plane, out_plane, in->h, in->w, out_h, out_w, 0.0};
+    const plane_loop al = {x, y, in_plane, out_plane, in->h, in->w, out_h, out_w};
     gconv_parallel_for(threads, planes, adaptive_avgpool_share, &al);
     return GCONV_OK;
 }
