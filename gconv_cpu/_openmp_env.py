@@ -13,14 +13,16 @@ now opens one region per forward (src_c/common/team.c, whose members spin then y
 so that cost is left to single layers called back to back, where a 2-thread dw3x3_s1_c32_112 ran
 0.128 ms against 0.128 on 1 thread, passive.
 
-So gconv_cpu sets GOMP_SPINCOUNT=1000 (~10 us) when the user has set neither variable: long enough
-to span the gap between two calls, short enough that a busy machine gets the core back. Measured on
-the idle 2-core VM, 2-thread over 1-thread time of single layers (dw3x3_s1_c32_112, dw3x3_s1_c144_56,
-pw1x1_960to320_7, dw3x3_s1_c384_14): passive 1.00 / 0.86 / 0.92 / -, spin 300 0.80 / 0.76 / 0.80 /
-2.3, spin 1000 0.45 / 0.47 / 0.53 / 0.67, spin 10000 the same as 1000. With one busy process beside
-it, spin 3000 and passive both ran those layers at 0.6-1.1x of their 1-thread time and the networks
-at ~1.0x: no collapse, because shares are claimed (a descheduled thread's share is taken by the
-other, team.c).
+So gconv_cpu sets GOMP_SPINCOUNT=10000 (~0.1 ms) when the user has set neither variable: long
+enough to span the gap between two calls, short enough that a busy machine gets the core back.
+Measured on the 2-core VM (a pause is ~11 ns there), dw3x3_s1_c32_112 called back to back on 2
+threads after a 30 ms pause, median of 60 calls, four pauses: spin 1000 (~11 us) 0.106 / 0.116 /
+0.160 / 0.145 ms, spin 3000 0.055 each, spin 10000 0.053-0.055 (1 thread: 0.12). At 1000 the
+workers fell asleep between calls, and a woken worker lands on its waker's CPU (the idle vCPU looks
+preempted to the guest) and waits there for the caller. With one busy process beside it, spin
+10000 and 1000 ran 2-thread layers at 1.1-1.3x and networks at 0.7-0.8x of their 1-thread speed
+(spin 3000 the same): no collapse, because shares are claimed (a descheduled thread's share is
+taken by the other, team.c).
 
 The variable is set while libgomp loads and removed again, so child processes and later-loaded
 libraries see the environment as it was. libgomp is one runtime per process: when another library
@@ -29,7 +31,7 @@ when gconv_cpu loads it first, such a library shares gconv_cpu's. wait_policy() 
 """
 import os
 
-SPIN_VARIABLE, SPIN_COUNT = "GOMP_SPINCOUNT", "1000"
+SPIN_VARIABLE, SPIN_COUNT = "GOMP_SPINCOUNT", "10000"
 _USER_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 _policy = None
 

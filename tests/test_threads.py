@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import gconv_cpu
+from gconv_cpu import _openmp_env
 from gconv_cpu.nn import Conv2d
 
 from reference import assert_conv_close, conv2d_ref, conv2d_ref_abs, describe_exit, run_python
@@ -407,9 +408,10 @@ def test_default_spin_count_is_short_and_the_environment_is_restored():
                                          "OMP_DISPLAY_ENV": "verbose"})
     assert proc.returncode == 0, f"{describe_exit(proc)}: {proc.stderr[-500:]}"
     policy, wait_after, spin_after = proc.stdout.strip().splitlines()
-    assert policy.startswith("GOMP_SPINCOUNT=1000"), policy
+    assert policy.startswith(f"GOMP_SPINCOUNT={_openmp_env.SPIN_COUNT} "), policy
+    assert _openmp_env.SPIN_COUNT == "10000"  # ~0.1 ms: shorter let workers sleep between calls
     assert (wait_after, spin_after) == ("None", "None"), "the environment must be restored after libgomp has read it"
-    assert "GOMP_SPINCOUNT = '1000'" in proc.stderr, proc.stderr[-2000:]
+    assert f"GOMP_SPINCOUNT = '{_openmp_env.SPIN_COUNT}'" in proc.stderr, proc.stderr[-2000:]
 
 
 @pytest.mark.skipif(not OPENMP, reason="a build without OpenMP loads no OpenMP runtime")
