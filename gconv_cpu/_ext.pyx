@@ -52,7 +52,7 @@ cdef extern from "gconv.h" nogil:
         const char *name
         gconv_kernel_kind kind
         gconv_isa isa
-        int mr, nr
+        int mr, nr, nr_edge
         int kernel_h, kernel_w, stride
         gconv_gemm_ukernel_fn gemm
         gconv_dw_ukernel_fn dw
@@ -207,7 +207,8 @@ def kernel_table():
     cdef size_t n, i
     cdef const gconv_kernel_info *t = gconv_kernel_table(&n)
     return [dict(index=i, name=t[i].name.decode(), kind=KIND_NAMES[t[i].kind], isa=ISA_NAMES[t[i].isa],
-                 mr=t[i].mr, nr=t[i].nr, kernel_h=t[i].kernel_h, kernel_w=t[i].kernel_w, stride=t[i].stride,
+                 mr=t[i].mr, nr=t[i].nr, nr_edge=t[i].nr_edge,
+                 kernel_h=t[i].kernel_h, kernel_w=t[i].kernel_w, stride=t[i].stride,
                  activation=ACTIVATION_NAMES[t[i].activation], dilation=t[i].dilation)
             for i in range(n)]
 
@@ -338,7 +339,7 @@ def gemm_ukernel(size_t index, size_t mr, size_t nc, size_t kc, cnp.ndarray w, c
     cdef const gconv_kernel_info *k = kernel_at(index)
     if k.gemm == NULL:
         raise ValueError("not a GEMM kernel")
-    if not (1 <= mr <= <size_t>k.mr and 1 <= nc <= <size_t>k.nr and kc >= 1):
+    if not (1 <= mr <= <size_t>k.mr and 1 <= nc <= <size_t>(k.nr + k.nr_edge) and kc >= 1):
         raise ValueError("tile out of range")
     cdef const float *wp = float_ptr(w, "w", k.mr * (kc + 1))
     cdef const float *bp = float_ptr(b, "b", (kc - 1) * b_stride + nc)

@@ -145,9 +145,10 @@ def test_gemm_kernel(entry, clamp):
     _need(entry)
     twin = _twin(entry)
     lo_hi = CLAMPS[clamp]
-    MR, NR = entry["mr"], entry["nr"]
+    MR, NR, most = entry["mr"], entry["nr"], entry["nr"] + entry["nr_edge"]
     rng = np.random.default_rng(entry["index"] * 10 + len(clamp))
-    ncs = sorted(n for n in {1, 2, NR // 2, NR // 2 + 1, NR - 1, NR} if 1 <= n <= NR)
+    # and one column past each whole 16-float vector, up to the edge columns past NR (nr_edge)
+    ncs = sorted(n for n in {1, 2, NR // 2, NR // 2 + 1, NR - 1, NR, *range(17, most + 1, 16), most} if 1 <= n <= most)
     checked = 0
     for kc in (1, 2, 7, 64):
         for nc in ncs:
@@ -156,7 +157,7 @@ def test_gemm_kernel(entry, clamp):
                 bias = rng.standard_normal(m).astype(np.float32)
                 bmat = (rng.standard_normal((kc, nc)) * 2).astype(np.float32)
                 # strides: packed, and with gaps (b_stride, c_stride > nc)
-                strides = [(nc, nc), (nc + 3, nc + 5)] if m in (1, MR) or nc in (1, NR) else [(nc + 1, nc + 2)]
+                strides = [(nc, nc), (nc + 3, nc + 5)] if m in (1, MR) or nc in (1, NR, most) else [(nc + 1, nc + 2)]
                 ref, absref = _gemm_ref(wmat, bias, bmat, lo_hi)
                 for bs, cs in strides:
                     what = f"{entry['name']} m={m} nc={nc} kc={kc} b_stride={bs} c_stride={cs} clamp={clamp}"
@@ -174,9 +175,10 @@ def test_gemm_kernel(entry, clamp):
 
 @pytest.mark.parametrize("entry", GEMM, ids=[k["name"] for k in GEMM])
 def test_gemm_kernel_nan_inf(entry):
-    """NaN/Inf in b reach exactly the columns they touch; clamp does not swallow NaN."""
+    """NaN/Inf in b reach exactly the columns they touch (the edge columns past nr included); clamp
+    does not swallow NaN."""
     _need(entry)
-    MR, NR = entry["mr"], entry["nr"]
+    MR, NR = entry["mr"], entry["nr"] + entry["nr_edge"]
     rng = np.random.default_rng(5)
     wmat = rng.standard_normal((MR, 3)).astype(np.float32)
     bias = rng.standard_normal(MR).astype(np.float32)
@@ -208,6 +210,11 @@ def test_gemm_binding_checks_lengths():
         _ext.gemm_ukernel(k["index"], mr + 1, nr, 2, ok["w"], ok["b"], nr, ok["c"], nr, -math.inf, math.inf)
     with pytest.raises(ValueError, match="tile"):
         _ext.gemm_ukernel(k["index"], mr, nr, 0, ok["w"], ok["b"], nr, ok["c"], nr, -math.inf, math.inf)
+    for wide in GEMM:  # nc past nr + nr_edge, with buffers long enough for it
+        most = wide["nr"] + wide["nr_edge"] + 1
+        w, b, c = np.zeros(wide["mr"] * 3, np.float32), np.zeros(2 * most, np.float32), np.zeros(most, np.float32)
+        with pytest.raises(ValueError, match="tile"):
+            _ext.gemm_ukernel(wide["index"], 1, most, 2, w, b, most, c, most, -math.inf, math.inf)
     with pytest.raises(TypeError, match="w"):
         _ext.gemm_ukernel(k["index"], mr, nr, 2, ok["w"].astype(np.float64), ok["b"], nr, ok["c"], nr,
                           -math.inf, math.inf)

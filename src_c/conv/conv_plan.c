@@ -545,13 +545,16 @@ static gemm_schedule gemm_plan_schedule(const gconv_conv_plan *p, const gconv_co
 }
 
 /* Where the few-pixel kernel takes over: the pixels past the last whole GEMM_TILE_QUANTUM vector,
- * when there are few enough. A one-pixel kernel takes up to GEMV_MAX_PIXELS - 1 (four of its
+ * when there are few enough and the wide kernel's edge columns cannot take them (those need
+ * whole vectors before them). A one-pixel kernel takes up to GEMV_MAX_PIXELS - 1 (four of its
  * calls cost what one masked wide vector does), a wider one up to its width. The split depends
  * on the pixel count alone, never on the tiles, so a pixel gets the same kernel (and bits) at
- * every thread count. */
-static int64_t gemm_narrow_from(const gconv_kernel_info *narrow, int64_t pixels) {
+ * every thread count: the wide kernel's columns all sum in the same order, whichever of its
+ * forms (whole, masked or edge) computes them. */
+static int64_t gemm_narrow_from(const gconv_kernel_info *wide, const gconv_kernel_info *narrow, int64_t pixels) {
     if (!narrow) return pixels;
     const int64_t rest = pixels % GEMM_TILE_QUANTUM;
+    if (rest <= wide->nr_edge && pixels > rest) return pixels;
     const int64_t most = narrow->nr > 1 ? narrow->nr : GEMV_MAX_PIXELS - 1;
     return rest <= most ? pixels - rest : pixels;
 }
@@ -577,10 +580,10 @@ static void gemm_pixels(const gconv_conv_plan *p, const gconv_kernel_info *gk, c
         b_stride = (size_t)ld;
     }
     const int64_t mr = gk->mr, nr = gk->nr;
-    /* A few pixels (a Linear layer, an SE block's 1x1 convs, the 49th of a 7x7 pointwise, the
-     * last 4 of a 14x14) would waste most of a wide kernel's vector: the few-pixel kernel
-     * vectorizes over output channels instead. */
-    int64_t wide_end = gemm_narrow_from(narrow, pixels) - p0;
+    /* A few pixels (a Linear layer, an SE block's 1x1 convs, the last 4 of a 14x14) would waste
+     * most of a wide kernel's vector: the few-pixel kernel vectorizes over output channels
+     * instead. */
+    int64_t wide_end = gemm_narrow_from(gk, narrow, pixels) - p0;
     if (wide_end > nt) wide_end = nt;
     if (wide_end < 0) wide_end = 0;
     for (int64_t panel = panel_begin; panel < panel_end; panel++) {
@@ -588,9 +591,10 @@ static void gemm_pixels(const gconv_conv_plan *p, const gconv_kernel_info *gk, c
         const int64_t m0 = panel * mr;
         const size_t rows = (size_t)(p->cout_g - m0 < mr ? p->cout_g - m0 : mr);
         float *c = y + (n * d->c_out + grp * p->cout_g + m0) * pixels + p0;
-        for (int64_t j = 0; j < wide_end; j += nr) {
-            const size_t cols = (size_t)(wide_end - j < nr ? wide_end - j : nr);
-            gk->gemm(rows, cols, (size_t)p->kdim, w, b + j, b_stride, c + j, (size_t)pixels, rc->kernel_clamp);
+        /* the last call takes up to nr_edge columns more (a 7x7's 49th pixel) */
+        for (int64_t j = 0, cols; j < wide_end; j += cols) {
+            cols = wide_end - j <= nr + gk->nr_edge ? wide_end - j : nr;
+            gk->gemm(rows, (size_t)cols, (size_t)p->kdim, w, b + j, b_stride, c + j, (size_t)pixels, rc->kernel_clamp);
         }
         for (int64_t j = wide_end; j < nt; j += narrow->nr) {
             const size_t cols = (size_t)(nt - j < narrow->nr ? nt - j : narrow->nr);

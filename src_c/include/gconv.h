@@ -200,6 +200,8 @@ typedef struct {
     gconv_dw_multi_ukernel_fn dw_multi; /* dwconv: multi-channel form of dw, or NULL */
     gconv_wino_in_ukernel_fn wino_in;   /* winograd: input transform (nr = tiles per vector) */
     gconv_wino_out_ukernel_fn wino_out; /* winograd: output transform */
+    int nr_edge; /* GEMM: a call may take nc up to nr + nr_edge (the planner gives a tile's last call
+                  * up to nr_edge more columns, instead of a few-pixel call that streams the weights again) */
 } gconv_kernel_info;
 
 /* The table of every kernel compiled into this build (all ISAs). */
