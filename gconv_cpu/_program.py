@@ -52,63 +52,79 @@ def _fusable_conv(node):
 
 
 def fuse(graph):
-    """Returns a fused copy of graph (see the module docstring); the input graph is not modified."""
+    """Returns a fused copy of graph (see the module docstring); the input graph is not modified.
+
+    One pass in node order: a node keeps absorbing its output's single user while a rule applies, then
+    the pass moves on. That decides exactly as restarting from the first node after every fusion would,
+    since no fusion lets a node already passed fuse: a fusion removes only the absorbed node, whose one
+    input was the absorbing node's output, and what it changes in the passed nodes' single users (a
+    conv's attributes, or an add turned into a conv, or an add's activation set) only ever stops a rule.
+    The use map is built once and kept up to date, so the pass is linear in the nodes."""
     g = graph.copy()
-    g.nodes = [_as_conv(n) if n.op == "linear" else n for n in g.nodes]
-    changed = True
-    while changed:
-        changed = False
-        users = g.consumers()
-        for i, node in enumerate(g.nodes):
-            if node is None:
-                continue
-            out = node.outputs[0] if node.outputs else None
-            use = users.get(out, [])
-            if len(use) != 1 or use[0][0] < 0:
-                continue
-            j, pos = use[0]
-            nxt = g.nodes[j]
-            if node.op == "conv" and _fusable_conv(node) and len(node.inputs) == 1 and nxt.op == "affine":
-                c = node.attrs["spec"][1]
-                scale, shift = _per_channel(nxt.params["scale"], c), _per_channel(nxt.params["shift"], c)
-                w = node.params["weight"]
-                b = node.params.get("bias")
-                node.params["weight"] = (w.astype(np.float64) * scale[:, None, None, None]).astype(np.float32)
-                bias = (np.zeros(c) if b is None else b.astype(np.float64)) * scale + shift
-                node.params["bias"] = bias.astype(np.float32)
-            elif node.op == "conv" and _fusable_conv(node) and nxt.op == "unary" and \
-                    nxt.attrs["kind"] in ("relu", "relu6", "prelu", "hardswish", "clip"):
-                kind = nxt.attrs["kind"]
-                if kind == "clip":
-                    node.attrs["clamp"] = (nxt.attrs["alpha"], nxt.attrs["beta"])
-                else:
-                    node.attrs["activation"] = _CONV_ACTIVATIONS[kind]
-                    if kind == "prelu":
-                        node.params["prelu_weight"] = _per_channel(nxt.params["slope"], node.attrs["spec"][1])
-            elif node.op == "conv" and _fusable_conv(node) and len(node.inputs) == 1 and nxt.op == "binary" \
-                    and nxt.attrs["kind"] == "add" and nxt.attrs.get("activation") is None:
-                other = nxt.inputs[1 - pos]
-                if other == out or g.shapes[other] != g.shapes[out]:
-                    continue
-                node.inputs = node.inputs + [other]
-                node.attrs["residual"] = True
-                # the conv now runs where the add was, when its residual exists
-                node.outputs = nxt.outputs
-                g.nodes[j] = node
-                g.nodes[i] = None
-                changed = True
-                break
-            elif node.op == "binary" and node.attrs.get("activation") is None and nxt.op == "unary" and \
-                    nxt.attrs["kind"] in ("relu", "relu6"):
-                node.attrs["activation"] = nxt.attrs["kind"]
-            else:
-                continue
-            node.outputs = nxt.outputs
-            g.nodes[j] = None
-            changed = True
-            break
-        g.nodes = [n for n in g.nodes if n is not None]
+    nodes = [_as_conv(n) if n.op == "linear" else n for n in g.nodes]
+    g.nodes = nodes
+    users = g.consumers()  # kept up to date below; node indices stay valid as removed nodes become None
+    i = 0
+    while i < len(nodes):
+        if nodes[i] is None or not _absorb_next(g, users, i):
+            i += 1
+    g.nodes = [n for n in nodes if n is not None]
     return g
+
+
+def _absorb_next(g, users, i):
+    """Fuses node i with its output's single user where a rule applies. True when node i absorbed it
+    and stays at i (it may absorb again); False when nothing was fused, or when node i moved forward
+    to where its residual add was (the pass meets it there again)."""
+    nodes = g.nodes
+    node = nodes[i]
+    out = node.outputs[0] if node.outputs else None
+    use = users.get(out, [])
+    if len(use) != 1 or use[0][0] < 0:
+        return False
+    j, pos = use[0]
+    nxt = nodes[j]
+    if node.op == "conv" and _fusable_conv(node) and len(node.inputs) == 1 and nxt.op == "affine":
+        c = node.attrs["spec"][1]
+        scale, shift = _per_channel(nxt.params["scale"], c), _per_channel(nxt.params["shift"], c)
+        w = node.params["weight"]
+        b = node.params.get("bias")
+        node.params["weight"] = (w.astype(np.float64) * scale[:, None, None, None]).astype(np.float32)
+        bias = (np.zeros(c) if b is None else b.astype(np.float64)) * scale + shift
+        node.params["bias"] = bias.astype(np.float32)
+    elif node.op == "conv" and _fusable_conv(node) and nxt.op == "unary" and \
+            nxt.attrs["kind"] in ("relu", "relu6", "prelu", "hardswish", "clip"):
+        kind = nxt.attrs["kind"]
+        if kind == "clip":
+            node.attrs["clamp"] = (nxt.attrs["alpha"], nxt.attrs["beta"])
+        else:
+            node.attrs["activation"] = _CONV_ACTIVATIONS[kind]
+            if kind == "prelu":
+                node.params["prelu_weight"] = _per_channel(nxt.params["slope"], node.attrs["spec"][1])
+    elif node.op == "conv" and _fusable_conv(node) and len(node.inputs) == 1 and nxt.op == "binary" \
+            and nxt.attrs["kind"] == "add" and nxt.attrs.get("activation") is None:
+        other = nxt.inputs[1 - pos]
+        if other == out or g.shapes[other] != g.shapes[out]:
+            return False
+        # the conv now runs where the add was, when its residual exists
+        moved = {(i, 0): (j, 0), (j, 1 - pos): (j, 1)}  # other may be the conv's own input: one pass
+        for v in {node.inputs[0], other}:
+            users[v] = [moved.get(user, user) for user in users[v]]
+        del users[out]
+        node.inputs = node.inputs + [other]
+        node.attrs["residual"] = True
+        node.outputs = nxt.outputs
+        nodes[j], nodes[i] = node, None
+        return False
+    elif node.op == "binary" and node.attrs.get("activation") is None and nxt.op == "unary" and \
+            nxt.attrs["kind"] in ("relu", "relu6"):
+        node.attrs["activation"] = nxt.attrs["kind"]
+    else:
+        return False
+    del users[out]  # nxt's one input; the values it made keep their users, now fed by node
+    node.outputs = nxt.outputs
+    nodes[j] = None
+    return True
 
 
 # ---- storage --------------------------------------------------------------------------------------------

@@ -112,12 +112,18 @@ def numeric_array(a, name, ndim=None):
 
 def shaped_float_array(a, name, shape, described=None):
     """A layer parameter: checked to have exactly `shape` (on the caller's array, before any float32
-    copy), then as float32. The error shows the expected shape, prefixed by `described` if given."""
+    copy), then as a float32 array of the layer's own. The error shows the expected shape, prefixed by
+    `described` if given."""
     arr = numeric_array(a, name, ndim=len(shape))
     if arr.shape != tuple(shape):
         expected = f"{described} = {tuple(shape)}" if described else f"{tuple(shape)}"
         raise ValueError(f"{name}: expected shape {expected}, got {arr.shape}")
-    return float_array(arr, name)
+    out = float_array(arr, name)
+    # Like torch's copy on load_state_dict: the caller's array (or a torch tensor's memory) must not
+    # stay aliased, or editing it later would change the layer behind its packed plan.
+    if out is arr or not out.flags.owndata:
+        out = out.copy()
+    return out
 
 
 def float_array(a, name, ndim=None):

@@ -20,7 +20,6 @@ class Linear(Module):
         bound = 1.0 / math.sqrt(self.in_features)  # torch: kaiming_uniform_(a=sqrt(5)) and the bias rule
         self._weight = np.random.uniform(-bound, bound, (self.out_features, self.in_features)).astype(np.float32)
         self._bias = np.random.uniform(-bound, bound, self.out_features).astype(np.float32) if bias else None
-        self._op = None
 
     @property
     def weight(self):
@@ -28,7 +27,7 @@ class Linear(Module):
 
     @weight.setter
     def weight(self, value):
-        self._weight, self._op = shaped_float_array(value, "weight", (self.out_features, self.in_features)), None
+        self._weight = shaped_float_array(value, "weight", (self.out_features, self.in_features))
         touch()
 
     @property
@@ -37,11 +36,7 @@ class Linear(Module):
 
     @bias.setter
     def bias(self, value):
-        if value is not None:
-            value = shaped_float_array(value, "bias", (self.out_features,))
-        elif self._bias is not None:
-            raise ValueError("bias: this Linear has a bias; it cannot be set to None")
-        self._bias, self._op = value, None
+        self._bias = None if value is None else shaped_float_array(value, "bias", (self.out_features,))
         touch()
 
     def _trace(self, x):
