@@ -128,6 +128,35 @@ def test_max_pool_3x3s2_fast_path(F, threads, shape):
         assert_exact(ops.max_pool2d(x, 3, 2, p, 1, ceil), ref)
 
 
+def _avg_pool_3x3s2_in_order(x, oh, ow, p, cip):
+    """torch's average pool (3x3, stride 2) in float32, taps summed from 0 in torch's order (ky, then kx)."""
+    h, w = x.shape[-2:]
+    xp = np.zeros(x.shape[:-2] + (h + 2 * p + 2, w + 2 * p + 2), np.float32)  # room for ceil windows
+    xp[..., p:p + h, p:p + w] = x
+    total = np.zeros(x.shape[:-2] + (oh, ow), np.float32)
+    for ky in range(3):
+        for kx in range(3):
+            total += xp[..., ky:ky + 2 * oh:2, kx:kx + 2 * ow:2]
+    def extent(o, size):  # the window clipped to the padded input (cip) or to the input
+        start = o * 2 - p
+        end = min(start + 3, size + p) if cip else min(start + 3, size)
+        return end - (start if cip else max(start, 0))
+    rows = np.array([extent(o, h) for o in range(oh)], np.float32)
+    cols = np.array([extent(o, w) for o in range(ow)], np.float32)
+    return total / (rows[:, None] * cols[None, :])
+
+
+@pytest.mark.parametrize("shape", [(1, 24, 56, 56), (1, 240, 28, 28), (1, 3, 113, 111), (2, 5, 9, 40)])
+def test_avg_pool_3x3s2_fast_path(F, threads, shape):
+    """ShuffleNet's shortcut pool (3x3, stride 2, pad 1): the same bits as summing in torch's order."""
+    x = rand(shape, seed=8)
+    for p, ceil in ((1, False), (0, False), (1, True)):
+        for cip in (True, False):
+            got = ops.avg_pool2d(x, 3, 2, p, ceil, cip)
+            assert_exact(got, _avg_pool_3x3s2_in_order(x, *got.shape[-2:], p, cip))
+            assert_close(got, F.avg_pool2d(tt(x), 3, 2, p, ceil, cip).numpy(), scale=np.abs(x).max())
+
+
 def test_pool_nan_inf_and_unbatched(F, threads):
     x = rand((3, 9, 10), seed=1)
     x[0, 2, 3] = np.nan

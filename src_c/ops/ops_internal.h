@@ -46,6 +46,9 @@ typedef struct {
     gconv_binary_sv_fn sv[GCONV_BINARY_COUNT];
     gconv_binary_vs_fn vs[GCONV_BINARY_COUNT];
     void (*clamp)(float *y, int64_t n, float lo, float hi); /* NaN-preserving, in place */
+    /* pooling rows: y[o] for o < n from columns 2o..2o+2 of rows r0..r2 (pool.c) */
+    void (*max_3x3s2)(const float *r0, const float *r1, const float *r2, float *y, int64_t n);
+    void (*avg_3x3s2)(const float *r0, const float *r1, const float *r2, float *y, int64_t n, float divisor);
 } gconv_eltwise_loops;
 
 extern const gconv_eltwise_loops gconv_eltwise_loops_scalar;

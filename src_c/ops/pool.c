@@ -142,29 +142,16 @@ static void max_accumulate_any(float *GCONV_RESTRICT yr, const float *GCONV_REST
         max_accumulate(yr, src, n, stride);
 }
 
-/* 3x3 window, stride 2 (ShuffleNet's and ResNet's stem pool): all nine taps
- * of an interior pixel in one pass, one store per output. r0..r2 point at the
- * first tap of the first output. */
-static void max_row_3x3s2(const float *GCONV_RESTRICT r0, const float *GCONV_RESTRICT r1,
-                          const float *GCONV_RESTRICT r2, float *GCONV_RESTRICT yr, int64_t n) {
-    for (int64_t o = 0; o < n; o++) {
-        const int64_t i = 2 * o;
-        float m = r0[i];
-        m = gconv_ops_max_nan(m, r0[i + 1]);
-        m = gconv_ops_max_nan(m, r0[i + 2]);
-        m = gconv_ops_max_nan(m, r1[i]);
-        m = gconv_ops_max_nan(m, r1[i + 1]);
-        m = gconv_ops_max_nan(m, r1[i + 2]);
-        m = gconv_ops_max_nan(m, r2[i]);
-        m = gconv_ops_max_nan(m, r2[i + 1]);
-        m = gconv_ops_max_nan(m, r2[i + 2]);
-        yr[o] = m;
-    }
+/* 3x3 windows at stride 2 (ShuffleNet's and ResNet's pools): whole-window rows go to the ISA's
+ * row loop (eltwise_loops.h) */
+static int is_3x3s2(const pool_geom *g) {
+    return g->kernel_h == 3 && g->kernel_w == 3 && g->stride_h == 2 && g->stride_w == 2 && g->dilation_h == 1 &&
+           g->dilation_w == 1;
 }
 
-static void max_pool_rows(const pool_geom *g, const float *x, float *y, int64_t oy_begin, int64_t oy_end) {
-    const int fast_3x3s2 = g->kernel_h == 3 && g->kernel_w == 3 && g->stride_h == 2 && g->stride_w == 2 &&
-                           g->dilation_h == 1 && g->dilation_w == 1;
+static void max_pool_rows(const pool_geom *g, const gconv_eltwise_loops *loops, const float *x, float *y,
+                          int64_t oy_begin, int64_t oy_end) {
+    const int fast_3x3s2 = is_3x3s2(g);
     for (int64_t oy = oy_begin; oy < oy_end; oy++) {
         const int64_t iy0 = oy * g->stride_h - g->pad_top;
         int64_t ky_lo, ky_hi;
@@ -178,7 +165,7 @@ static void max_pool_rows(const pool_geom *g, const float *x, float *y, int64_t 
         float *yi = yr + g->ox_lo;
         if (fast_3x3s2 && ky_lo == 0 && ky_hi == 3) {
             const float *r0 = x + iy0 * g->in_w + col0;
-            max_row_3x3s2(r0, r0 + g->in_w, r0 + 2 * g->in_w, yi, n);
+            loops->max_3x3s2(r0, r0 + g->in_w, r0 + 2 * g->in_w, yi, n);
             continue;
         }
         for (int64_t i = 0; i < n; i++) yi[i] = -INFINITY;
@@ -236,7 +223,9 @@ static void sum_accumulate_any(float *GCONV_RESTRICT yr, const float *GCONV_REST
         sum_accumulate(yr, src, n, stride);
 }
 
-static void avg_pool_rows(const pool_geom *g, const float *x, float *y, int64_t oy_begin, int64_t oy_end) {
+static void avg_pool_rows(const pool_geom *g, const gconv_eltwise_loops *loops, const float *x, float *y,
+                          int64_t oy_begin, int64_t oy_end) {
+    const int fast_3x3s2 = is_3x3s2(g);
     for (int64_t oy = oy_begin; oy < oy_end; oy++) {
         const int64_t iy0 = oy * g->stride_h - g->pad_top;
         int64_t ky_lo, ky_hi;
@@ -248,14 +237,19 @@ static void avg_pool_rows(const pool_geom *g, const float *x, float *y, int64_t 
         if (g->ox_lo == g->ox_hi) continue;
         const int64_t n = g->ox_hi - g->ox_lo, col0 = g->ox_lo * g->stride_w - g->pad_left;
         float *yi = yr + g->ox_lo;
+        /* Interior windows span kernel_w columns whichever count_include_pad says. */
+        const int64_t div = rows_div * g->kernel_w;
+        const float fdiv = (float)div;
+        if (fast_3x3s2 && ky_lo == 0 && ky_hi == 3 && div > 0) {
+            const float *r0 = x + iy0 * g->in_w + col0;
+            loops->avg_3x3s2(r0, r0 + g->in_w, r0 + 2 * g->in_w, yi, n, fdiv);
+            continue;
+        }
         for (int64_t i = 0; i < n; i++) yi[i] = 0.0f;
         for (int64_t ky = ky_lo; ky < ky_hi; ky++) {
             const float *row = x + (iy0 + ky) * g->in_w + col0;
             for (int64_t kx = 0; kx < g->kernel_w; kx++) sum_accumulate_any(yi, row + kx, n, g->stride_w);
         }
-        /* Interior windows span kernel_w columns whichever count_include_pad says. */
-        const int64_t div = rows_div * g->kernel_w;
-        const float fdiv = (float)div;
         for (int64_t i = 0; i < n; i++) yi[i] = div > 0 ? yi[i] / fdiv : 0.0f;
     }
 }
@@ -271,6 +265,7 @@ static int64_t row_chunks_per_plane(int64_t planes, int64_t rows, int num_thread
 
 typedef struct {
     const pool_geom *g;
+    const gconv_eltwise_loops *loops;
     const float *x;
     float *y;
     int64_t chunks, rows_per_chunk, in_plane, out_plane, out_h;
@@ -287,9 +282,9 @@ static void pool_share(const void *ctx, int64_t begin, int64_t end, int tid) {
         const float *xp = l->x + plane * l->in_plane;
         float *yp = l->y + plane * l->out_plane;
         if (l->is_max)
-            max_pool_rows(l->g, xp, yp, oy0, oy1);
+            max_pool_rows(l->g, l->loops, xp, yp, oy0, oy1);
         else
-            avg_pool_rows(l->g, xp, yp, oy0, oy1);
+            avg_pool_rows(l->g, l->loops, xp, yp, oy0, oy1);
     }
 }
 
@@ -319,7 +314,7 @@ gconv_status gconv_pool2d(const gconv_pool_desc *d, const gconv_tensor_shape *in
     if (!gconv_mul_i64(out_count, taps, &work)) work = INT64_MAX;
     const int threads = gconv_ops_threads(num_threads, items, work);
     const int is_max = d->kind == GCONV_POOL_MAX;
-    const pool_loop pl = {&g, x, y, chunks, rows_per_chunk, in_plane, out_plane, oh, is_max};
+    const pool_loop pl = {&g, gconv_ops_eltwise_loops(), x, y, chunks, rows_per_chunk, in_plane, out_plane, oh, is_max};
     gconv_parallel_for(threads, items, pool_share, &pl);
     return GCONV_OK;
 }
