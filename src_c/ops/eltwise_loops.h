@@ -138,25 +138,20 @@ static void clamp_block(float *y, int64_t n, float lo, float hi) {
  * ResNet's stem max pool, ShuffleNet's shortcut average pool). y[o] takes columns 2o..2o+2 of rows
  * r0..r2, the taps in torch's order; the average sums from 0 as torch does. Compiled plain, they
  * ran at 2.4-3.4 ns an output (SSE2 and strided scalar loads); vectorized, the stride-2 columns
- * come from pairs of loads split into even and odd lanes. */
-/* max(m, v) that takes v when v is NaN, as gconv_ops_max_nan, in two selects GCC vectorizes */
-static inline float pool_max_tap(float m, float v) {
-    m = v > m ? v : m;
-    return v != v ? v : m;
-}
-
+ * come from pairs of loads split into even and odd lanes. Not GCONV_FP_NO_TRAP: with it GCC left
+ * the max loop scalar ("no vectype"). */
 static void pool_max_3x3s2(const float *r0, const float *r1, const float *r2, float *y, int64_t n) {
     for (int64_t o = 0; o < n; o++) {
         const int64_t i = 2 * o;
         float m = r0[i];
-        m = pool_max_tap(m, r0[i + 1]);
-        m = pool_max_tap(m, r0[i + 2]);
-        m = pool_max_tap(m, r1[i]);
-        m = pool_max_tap(m, r1[i + 1]);
-        m = pool_max_tap(m, r1[i + 2]);
-        m = pool_max_tap(m, r2[i]);
-        m = pool_max_tap(m, r2[i + 1]);
-        m = pool_max_tap(m, r2[i + 2]);
+        m = gconv_ops_max_nan(m, r0[i + 1]);
+        m = gconv_ops_max_nan(m, r0[i + 2]);
+        m = gconv_ops_max_nan(m, r1[i]);
+        m = gconv_ops_max_nan(m, r1[i + 1]);
+        m = gconv_ops_max_nan(m, r1[i + 2]);
+        m = gconv_ops_max_nan(m, r2[i]);
+        m = gconv_ops_max_nan(m, r2[i + 1]);
+        m = gconv_ops_max_nan(m, r2[i + 2]);
         y[o] = m;
     }
 }
