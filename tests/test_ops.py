@@ -157,6 +157,80 @@ def test_avg_pool_3x3s2_fast_path(F, threads, shape):
             assert_close(got, F.avg_pool2d(tt(x), 3, 2, p, ceil, cip).numpy(), scale=np.abs(x).max())
 
 
+@pytest.mark.parametrize("width", list(range(1, 40)) + [63, 64, 65, 66, 67])
+def test_pool_3x3s2_every_block_edge(F, threads, width):
+    """The 3x3 stride-2 kernels work in blocks of 16 outputs from 33 input columns: every width up to two
+    blocks and around four, so that the last block, its last column and the border windows take
+    every position; max bitwise against torch, avg bitwise against torch's summation order."""
+    x = rand((2, 3, 5, width), seed=width)
+    for p, ceil in ((1, False), (0, False), (1, True), (0, True)):
+        ref = _torch_or_none(lambda: F.max_pool2d(tt(x), 3, 2, p, 1, ceil).numpy())
+        if ref is None:
+            continue
+        assert_exact(ops.max_pool2d(x, 3, 2, p, 1, ceil), ref)
+        for cip in (True, False):
+            got = ops.avg_pool2d(x, 3, 2, p, ceil, cip)
+            assert_exact(got, _avg_pool_3x3s2_in_order(x, *got.shape[-2:], p, cip))
+
+
+def test_max_pool_3x3s2_keeps_torchs_zero_and_nan(F, threads):
+    """torch's max keeps the first of equal values (so -0.0 or +0.0 by scan order) and the last NaN of a
+    window, including windows at the borders: the bits must match, not just the values."""
+    rng = np.random.default_rng(5)
+    x = rng.choice(np.array([0.0, -0.0, -1.0], np.float32), size=(2, 4, 13, 37)).astype(np.float32)
+    x[0, 1, rng.integers(0, 13, 20), rng.integers(0, 37, 20)] = np.nan
+    x[1, 2, 0, :] = np.inf
+    x[1, 3] = -np.inf
+    for p, ceil in ((1, False), (0, True), (1, True)):
+        got = ops.max_pool2d(x, 3, 2, p, 1, ceil)
+        ref = F.max_pool2d(tt(x), 3, 2, p, 1, ceil).numpy()
+        assert np.array_equal(got.view(np.uint32), ref.view(np.uint32)), p
+
+
+_POOL_ISA_SCRIPT = r"""
+import sys
+import numpy as np
+from gconv_cpu import _functional_ops as ops
+x = np.load(sys.argv[1])
+out = {}
+for p, ceil in ((1, False), (0, False), (1, True)):
+    out[f"max{p}{ceil}"] = ops.max_pool2d(x, 3, 2, p, 1, ceil)
+    for cip in (True, False):
+        out[f"avg{p}{ceil}{cip}"] = ops.avg_pool2d(x, 3, 2, p, ceil, cip)
+np.savez(sys.argv[2], **out)
+"""
+
+
+def test_pool_3x3s2_bitwise_across_isas(tmp_path):
+    """GCONV_ISA=scalar (per-pixel and row loops), avx2 (the row loop GCC vectorizes) and avx512 (the
+    whole-row kernel of pool_avx512.c) must give the same bits, NaN, Inf and signed zeros included;
+    each ISA runs in its own process because the operators read GCONV_ISA once."""
+    import os
+    import subprocess
+    import sys
+    isas = [i for i in ("scalar", "avx2", "avx512") if i in gconv_cpu.available_isas()]
+    if "avx512" not in isas:
+        pytest.skip("CPU lacks avx512: the whole-row pool kernel cannot run here")
+    x = rand((2, 5, 30, 47), seed=11)
+    x[0, 0, 3, 4] = np.nan
+    x[0, 1, :, 7] = -0.0
+    x[1, 2, 5, 5] = np.inf
+    x[1, 3, 0] = -np.inf
+    np.save(tmp_path / "x.npy", x)
+    script = tmp_path / "run.py"
+    script.write_text(_POOL_ISA_SCRIPT)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(gconv_cpu.__file__)))  # this build
+    outs = {}
+    for isa in isas:
+        env = dict(os.environ, GCONV_ISA=isa, OMP_NUM_THREADS="1", PYTHONPATH=root)
+        subprocess.run([sys.executable, str(script), str(tmp_path / "x.npy"), str(tmp_path / f"{isa}.npz")],
+                       env=env, check=True)
+        outs[isa] = np.load(tmp_path / f"{isa}.npz")
+    for k in outs["scalar"].files:
+        for isa in isas[1:]:
+            assert np.array_equal(outs["scalar"][k].view(np.uint32), outs[isa][k].view(np.uint32)), (k, isa)
+
+
 def test_pool_nan_inf_and_unbatched(F, threads):
     x = rand((3, 9, 10), seed=1)
     x[0, 2, 3] = np.nan

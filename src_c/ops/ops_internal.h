@@ -56,8 +56,44 @@ extern const gconv_eltwise_loops gconv_eltwise_loops_scalar;
 extern const gconv_eltwise_loops gconv_eltwise_loops_avx2;
 #endif
 
+/* The ISA the operators' loops use: the CPU's widest, capped by GCONV_ISA (read once per process). */
+gconv_isa gconv_ops_isa(void);
+
 /* The widest table this CPU runs (AVX2 where available; the memory-bound loops gain nothing from 512 bits). */
 const gconv_eltwise_loops *gconv_ops_eltwise_loops(void);
+
+/* Cells of an average-pool window along one axis, torch's divisor: the window clipped to the
+ * padded input (count_include_pad) or to the input; `start` is its first position (may be negative). */
+static inline int64_t gconv_ops_avg_extent(int64_t start, int64_t kernel, int64_t size, int64_t pad_end,
+                                           int include_pad) {
+    int64_t end = start + kernel;
+    if (include_pad) {
+        if (end > size + pad_end) end = size + pad_end;
+        return end - start;
+    }
+    if (end > size) end = size;
+    if (start < 0) start = 0;
+    return end - start;
+}
+
+/* ---- 3x3 stride-2 pooling over whole output rows, borders included (pool_avx512.c) ----
+ * Output rows [oy_begin, oy_end) of `planes` consecutive planes; pads of at most 1 (torch allows no more for a
+ * 3x3 window), so every window holds a cell of the input. Taps are visited in torch's order (ky,
+ * then kx): max keeps the first of equal values (which zero, -0 or +0) and the last NaN; avg sums
+ * from +0 and divides by the window's cells as gconv_ops_avg_extent counts them. */
+typedef struct {
+    int64_t in_h, in_w, out_h, out_w;
+    int64_t pad_top, pad_left, pad_bottom, pad_right;
+    int count_include_pad; /* avg */
+} gconv_pool_3x3s2_geom;
+typedef void (*gconv_pool_3x3s2_fn)(const gconv_pool_3x3s2_geom *g, int64_t planes, const float *x, float *y,
+                                    int64_t oy_begin, int64_t oy_end);
+#if defined(__x86_64__) || defined(__i386__)
+void gconv_f32_maxpool_3x3s2__avx512(const gconv_pool_3x3s2_geom *g, int64_t planes, const float *x, float *y,
+                                     int64_t oy_begin, int64_t oy_end);
+void gconv_f32_avgpool_3x3s2__avx512(const gconv_pool_3x3s2_geom *g, int64_t planes, const float *x, float *y,
+                                     int64_t oy_begin, int64_t oy_end);
+#endif
 
 /* max that propagates NaN from either side, as torch's max pooling and
  * torch.maximum do (a NaN already in `acc` stays; a NaN in `v` replaces it). */

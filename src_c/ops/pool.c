@@ -179,19 +179,6 @@ static void max_pool_rows(const pool_geom *g, const gconv_eltwise_loops *loops, 
 
 /* ------------------------------------------------------------------- avg */
 
-/* torch's divisor: the window clipped to the padded input (count_include_pad)
- * or to the input; `start` is the window's first position (may be negative). */
-static inline int64_t avg_extent(int64_t start, int64_t kernel, int64_t size, int64_t pad_end, int include_pad) {
-    int64_t end = start + kernel;
-    if (include_pad) {
-        if (end > size + pad_end) end = size + pad_end;
-        return end - start;
-    }
-    if (end > size) end = size;
-    if (start < 0) start = 0;
-    return end - start;
-}
-
 static float avg_pixel(const pool_geom *g, const float *x, int64_t ky_lo, int64_t ky_hi, int64_t iy0,
                        int64_t rows_div, int64_t ox) {
     const int64_t ix0 = ox * g->stride_w - g->pad_left;
@@ -202,7 +189,7 @@ static float avg_pixel(const pool_geom *g, const float *x, int64_t ky_lo, int64_
         const float *row = x + (iy0 + ky) * g->in_w + ix0;
         for (int64_t kx = kx_lo; kx < kx_hi; kx++) s += row[kx];
     }
-    const int64_t div = rows_div * avg_extent(ix0, g->kernel_w, g->in_w, g->pad_right, g->count_include_pad);
+    const int64_t div = rows_div * gconv_ops_avg_extent(ix0, g->kernel_w, g->in_w, g->pad_right, g->count_include_pad);
     /* Only a window wholly in padding has no cells; torch's rule for pads <= kernel/2 never makes one. */
     return div > 0 ? s / (float)div : 0.0f;
 }
@@ -230,7 +217,7 @@ static void avg_pool_rows(const pool_geom *g, const gconv_eltwise_loops *loops, 
         const int64_t iy0 = oy * g->stride_h - g->pad_top;
         int64_t ky_lo, ky_hi;
         valid_taps(iy0, g->in_h, g->kernel_h, 1, &ky_lo, &ky_hi);
-        const int64_t rows_div = avg_extent(iy0, g->kernel_h, g->in_h, g->pad_bottom, g->count_include_pad);
+        const int64_t rows_div = gconv_ops_avg_extent(iy0, g->kernel_h, g->in_h, g->pad_bottom, g->count_include_pad);
         float *yr = y + oy * g->out_w;
         for (int64_t ox = 0; ox < g->ox_lo; ox++) yr[ox] = avg_pixel(g, x, ky_lo, ky_hi, iy0, rows_div, ox);
         for (int64_t ox = g->ox_hi; ox < g->out_w; ox++) yr[ox] = avg_pixel(g, x, ky_lo, ky_hi, iy0, rows_div, ox);
@@ -266,6 +253,8 @@ static int64_t row_chunks_per_plane(int64_t planes, int64_t rows, int num_thread
 typedef struct {
     const pool_geom *g;
     const gconv_eltwise_loops *loops;
+    gconv_pool_3x3s2_fn whole_rows; /* or NULL */
+    const gconv_pool_3x3s2_geom *g3;
     const float *x;
     float *y;
     int64_t chunks, rows_per_chunk, in_plane, out_plane, out_h;
@@ -275,13 +264,19 @@ typedef struct {
 static void pool_share(const void *ctx, int64_t begin, int64_t end, int tid) {
     const pool_loop *l = ctx;
     (void)tid;
+    if (l->whole_rows && l->chunks == 1) { /* whole planes: one call for the share */
+        l->whole_rows(l->g3, end - begin, l->x + begin * l->in_plane, l->y + begin * l->out_plane, 0, l->out_h);
+        return;
+    }
     for (int64_t item = begin; item < end; item++) {
         const int64_t plane = item / l->chunks, chunk = item % l->chunks;
         const int64_t oy0 = chunk * l->rows_per_chunk;
         const int64_t oy1 = gconv_ops_min_i64(oy0 + l->rows_per_chunk, l->out_h);
         const float *xp = l->x + plane * l->in_plane;
         float *yp = l->y + plane * l->out_plane;
-        if (l->is_max)
+        if (l->whole_rows)
+            l->whole_rows(l->g3, 1, xp, yp, oy0, oy1);
+        else if (l->is_max)
             max_pool_rows(l->g, l->loops, xp, yp, oy0, oy1);
         else
             avg_pool_rows(l->g, l->loops, xp, yp, oy0, oy1);
@@ -314,7 +309,16 @@ gconv_status gconv_pool2d(const gconv_pool_desc *d, const gconv_tensor_shape *in
     if (!gconv_mul_i64(out_count, taps, &work)) work = INT64_MAX;
     const int threads = gconv_ops_threads(num_threads, items, work);
     const int is_max = d->kind == GCONV_POOL_MAX;
-    const pool_loop pl = {&g, gconv_ops_eltwise_loops(), x, y, chunks, rows_per_chunk, in_plane, out_plane, oh, is_max};
+    const gconv_pool_3x3s2_geom g3 = {in->h, in->w, oh, ow, d->pad_top, d->pad_left, d->pad_bottom, d->pad_right,
+                                      d->count_include_pad != 0};
+    gconv_pool_3x3s2_fn whole_rows = NULL;
+#if defined(__x86_64__) || defined(__i386__)
+    if (is_3x3s2(&g) && d->pad_top <= 1 && d->pad_left <= 1 && d->pad_bottom <= 1 && d->pad_right <= 1 &&
+        gconv_ops_isa() >= GCONV_ISA_AVX512)
+        whole_rows = is_max ? gconv_f32_maxpool_3x3s2__avx512 : gconv_f32_avgpool_3x3s2__avx512;
+#endif
+    const pool_loop pl = {&g, gconv_ops_eltwise_loops(), whole_rows, &g3, x, y, chunks, rows_per_chunk,
+                          in_plane, out_plane, oh, is_max};
     gconv_parallel_for(threads, items, pool_share, &pl);
     return GCONV_OK;
 }

@@ -35,18 +35,34 @@ gconv_status gconv_ops_check_shape(const gconv_tensor_shape *s, const char *name
     return GCONV_OK;
 }
 
-const gconv_eltwise_loops *gconv_ops_eltwise_loops(void) {
+gconv_isa gconv_ops_isa(void) {
 #if defined(__x86_64__) || defined(__i386__)
     /* Decided once: CPUID can trap to a hypervisor, and this runs on every element-wise call.
-     * GCONV_ISA=scalar (the variable the Python layer reads at import) keeps the baseline table. */
-    static int use_avx2 = -1;
-    int v = __atomic_load_n(&use_avx2, __ATOMIC_RELAXED);
+     * GCONV_ISA (the variable the Python layer reads at import) caps it: scalar keeps the baseline
+     * loops, avx2 the AVX2 ones. */
+    static int chosen = -1;
+    int v = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
     if (v < 0) {
+        const unsigned cpu = gconv_cpu_isa_mask();
         const char *forced = getenv("GCONV_ISA");
-        v = (int)((gconv_cpu_isa_mask() >> GCONV_ISA_AVX2) & 1u) && !(forced && strcmp(forced, "scalar") == 0);
-        __atomic_store_n(&use_avx2, v, __ATOMIC_RELAXED);
+        const int cap = !forced ? GCONV_ISA_AVX512
+                        : strcmp(forced, "scalar") == 0 ? GCONV_ISA_SCALAR
+                        : strcmp(forced, "avx2") == 0   ? GCONV_ISA_AVX2
+                                                        : GCONV_ISA_AVX512;
+        v = GCONV_ISA_SCALAR;
+        if (cap >= GCONV_ISA_AVX2 && ((cpu >> GCONV_ISA_AVX2) & 1u)) v = GCONV_ISA_AVX2;
+        if (cap >= GCONV_ISA_AVX512 && ((cpu >> GCONV_ISA_AVX512) & 1u)) v = GCONV_ISA_AVX512;
+        __atomic_store_n(&chosen, v, __ATOMIC_RELAXED);
     }
-    if (v) return &gconv_eltwise_loops_avx2;
+    return (gconv_isa)v;
+#else
+    return GCONV_ISA_SCALAR;
+#endif
+}
+
+const gconv_eltwise_loops *gconv_ops_eltwise_loops(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (gconv_ops_isa() >= GCONV_ISA_AVX2) return &gconv_eltwise_loops_avx2;
 #endif
     return &gconv_eltwise_loops_scalar;
 }
