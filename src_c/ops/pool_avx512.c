@@ -20,16 +20,10 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "../common/simd_avx512.h"
 #include "ops_internal.h"
 
 #define LANES 16
-
-/* Lanes [lo, hi) of a 16-lane mask, both clipped to [0, 16]. */
-static inline __mmask16 lanes_between(int64_t lo, int64_t hi) {
-    lo = lo < 0 ? 0 : (lo > LANES ? LANES : lo);
-    hi = hi < 0 ? 0 : (hi > LANES ? LANES : hi);
-    return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-}
 
 /* Which of a block's 33 columns lie in the row: lo and hi hold columns c0 + [0, 16) and
  * c0 + 16 + [0, 16), last the one column c0 + 32; a block of n outputs uses columns up to c0 + 2n. */
@@ -40,8 +34,8 @@ typedef struct {
 static inline block_masks columns_in_row(int64_t c0, int64_t in_w, int64_t n) {
     const int64_t used = 2 * n + 1;
     block_masks m;
-    m.lo = lanes_between(-c0, in_w - c0 < used ? in_w - c0 : used);
-    m.hi = lanes_between(-c0 - LANES, (in_w - c0 < used ? in_w - c0 : used) - LANES);
+    m.lo = lane_range(-c0, in_w - c0 < used ? in_w - c0 : used);
+    m.hi = lane_range(-c0 - LANES, (in_w - c0 < used ? in_w - c0 : used) - LANES);
     m.last = used > 2 * LANES && c0 + 2 * LANES >= 0 && c0 + 2 * LANES < in_w ? (__mmask16)1 : 0;
     return m;
 }
@@ -89,7 +83,7 @@ void gconv_f32_maxpool_3x3s2__avx512(const gconv_pool_3x3s2_geom *g, int64_t pla
                 row_taps(x + (2 * oy - g->pad_top + ky) * g->in_w + c0, &m, neg_inf, &t0, &t1, &t2);
                 acc = max_step(max_step(max_step(acc, t0), t1), t2);
             }
-            _mm512_mask_storeu_ps(y + oy * g->out_w + ox0, lanes_between(0, n), acc);
+            _mm512_mask_storeu_ps(y + oy * g->out_w + ox0, lane_mask((size_t)n), acc);
         }
     }
 }
@@ -133,7 +127,7 @@ void gconv_f32_avgpool_3x3s2__avx512(const gconv_pool_3x3s2_geom *g, int64_t pla
                 row_taps(x + (2 * oy - g->pad_top + ky) * g->in_w + c0, &m, zero, &t0, &t1, &t2);
                 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(sum, t0), t1), t2);
             }
-            _mm512_mask_storeu_ps(y + oy * g->out_w + ox0, lanes_between(0, n), _mm512_div_ps(sum, divisor));
+            _mm512_mask_storeu_ps(y + oy * g->out_w + ox0, lane_mask((size_t)n), _mm512_div_ps(sum, divisor));
         }
     }
 }
