@@ -55,6 +55,7 @@ DET_CONFIGS = [
     (1, 256, 7, 7, 512, 1, 1, 1, 0, "gemm"),          # 7x7 pointwise: output channels split over threads
     (1, 32, 14, 14, 40, 1, 1, 1, 0, "gemm"),          # 196 pixels: two tiles plus a channel split
     (1, 9, 28, 28, 12, 3, 1, 1, 0, "gemm"),           # grouped 1x1, one panel per group
+    (1, 96, 14, 14, 48, 3, 1, 1, 0, "gemm"),          # grouped 1x1, weights < input: (group, tile) items, no channel split where they share evenly
     (1, 64, 9, 9, 64, 16, 3, 1, 1, "auto"),
     (1, 16, 12, 12, 32, 1, 3, 2, 1, "reference"),
 ]
