@@ -123,13 +123,7 @@ def save_module(module, path, input_shape=None):
     from .graph_model import GraphModel
     if isinstance(module, GraphModel):
         return module.save(path, input_shape)
-    if input_shape is None:
-        input_shape = getattr(module, "input_shape", None)
-        if input_shape is None:
-            raise ValueError(f"input_shape: {type(module).__name__} defines no input_shape; pass the shape to "
-                             "trace it at, e.g. save(path, input_shape=(1, 3, 224, 224))")
-    shapes = [input_shape] if input_shape and isinstance(input_shape[0], (int, np.integer)) else list(input_shape)
-    graph = module.trace(*[tuple(int(d) for d in s) for s in shapes])
+    graph = module.trace(*module.default_input_shapes(input_shape, "save(path, input_shape=(1, 3, 224, 224))"))
     save_graph(graph, path)
 
 

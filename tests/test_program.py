@@ -227,6 +227,22 @@ def test_bad_inputs_name_the_problem():
         model("not an array")
 
 
+def test_prepare_without_shapes_plans_at_input_shape():
+    model = randomize_bn(chain(CASES["dense"]))
+    with pytest.raises(ValueError, match=r"input_shape: Sequential defines no input_shape.*prepare\("):
+        model.prepare()
+    model.input_shape = (1, 3, 12, 10)
+    assert model.prepare() is model
+    programs = model.__dict__["_programs"]
+    assert [key[0] for key in programs] == [((1, 3, 12, 10),)]
+    prepared = list(programs.values())
+    x = np.random.default_rng(0).standard_normal((1, 3, 12, 10)).astype(np.float32)
+    np.testing.assert_allclose(model(x), model.run_eager(x), rtol=1e-5, atol=1e-5)
+    assert list(programs.values()) == prepared  # the call ran the prepared program
+    model.prepare((1, 3, 8, 8))  # explicit shapes still win
+    assert ((1, 3, 8, 8),) in [key[0] for key in programs]
+
+
 def test_executor_checks_every_reference_before_running():
     layer = nn.Conv2d(4, 4, 3, padding=1, algorithm="reference").prepare()
     plan = layer._op._plan

@@ -181,10 +181,23 @@ class Module:
         from .._program import run_module
         return run_module(self, inputs, out)
 
+    def default_input_shapes(self, input_shape, example):
+        """input_shape as a list of shape tuples (one shape, or a list of shapes for several inputs),
+        self.input_shape where it is None; `example` shows the call for the error when neither exists."""
+        if input_shape is None:
+            input_shape = getattr(self, "input_shape", None)
+            if input_shape is None:
+                raise ValueError(f"input_shape: {type(self).__name__} defines no input_shape; pass the shape, "
+                                 f"e.g. {example}")
+        single = len(input_shape) > 0 and isinstance(input_shape[0], (int, np.integer))
+        return [tuple(int(d) for d in s) for s in ([input_shape] if single else input_shape)]
+
     def prepare(self, *input_shapes):
-        """Plans now for these input shapes (otherwise the first call does). Returns self."""
+        """Plans now for these input shapes (otherwise the first call does); with none, for
+        self.input_shape (builders define it). Returns self."""
         from .._program import program_for
-        program_for(self, [tuple(s) for s in input_shapes])
+        shapes = [tuple(s) for s in input_shapes] if input_shapes else self.default_input_shapes(None, "prepare((1, 3, 224, 224))")
+        program_for(self, shapes)
         return self
 
     def save(self, path, input_shape=None):
