@@ -123,7 +123,7 @@ def save_module(module, path, input_shape=None):
     from .graph_model import GraphModel
     if isinstance(module, GraphModel):
         return module.save(path, input_shape)
-    graph = module.trace(*module.default_input_shapes(input_shape, "save(path, input_shape=(1, 3, 224, 224))"))
+    graph = module.trace(*module._default_input_shapes(input_shape, "save(path, input_shape=(1, 3, 224, 224))"))
     save_graph(graph, path)
 
 

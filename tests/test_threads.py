@@ -53,9 +53,10 @@ DET_CONFIGS = [
     (1, 4, 31, 29, 8, 4, 3, 1, 1, "dwconv"),          # depthwise, few planes: rows split over threads
     (1, 4, 31, 29, 4, 4, 5, 2, 2, "auto"),
     (1, 256, 7, 7, 512, 1, 1, 1, 0, "gemm"),          # 7x7 pointwise: output channels split over threads
-    (1, 32, 14, 14, 40, 1, 1, 1, 0, "gemm"),          # 196 pixels: two tiles plus a channel split
+    (1, 32, 14, 14, 40, 1, 1, 1, 0, "gemm"),          # 196 pixels, weights < input: two tiles (+ channels at 3, 4)
+    (1, 32, 14, 14, 256, 1, 1, 1, 0, "gemm"),         # 196 pixels, weights > input: two tiles plus a channel split
     (1, 9, 28, 28, 12, 3, 1, 1, 0, "gemm"),           # grouped 1x1, one panel per group
-    (1, 96, 14, 14, 48, 3, 1, 1, 0, "gemm"),          # grouped 1x1, weights < input: (group, tile) items, no channel split where they share evenly
+    (1, 96, 14, 14, 48, 3, 1, 1, 0, "gemm"),          # grouped 1x1, weights < input: no channel split at 2, 3
     (1, 64, 9, 9, 64, 16, 3, 1, 1, "auto"),
     (1, 16, 12, 12, 32, 1, 3, 2, 1, "reference"),
 ]

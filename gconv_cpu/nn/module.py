@@ -181,7 +181,7 @@ class Module:
         from .._program import run_module
         return run_module(self, inputs, out)
 
-    def default_input_shapes(self, input_shape, example):
+    def _default_input_shapes(self, input_shape, example):
         """input_shape as a list of shape tuples (one shape, or a list of shapes for several inputs),
         self.input_shape where it is None; `example` shows the call for the error when neither exists."""
         if input_shape is None:
@@ -196,8 +196,9 @@ class Module:
         """Plans now for these input shapes (otherwise the first call does); with none, for
         self.input_shape (builders define it). Returns self."""
         from .._program import program_for
-        shapes = [tuple(s) for s in input_shapes] if input_shapes else self.default_input_shapes(None, "prepare((1, 3, 224, 224))")
-        program_for(self, shapes)
+        if not input_shapes:
+            input_shapes = self._default_input_shapes(None, "prepare((1, 3, 224, 224))")
+        program_for(self, [tuple(s) for s in input_shapes])
         return self
 
     def save(self, path, input_shape=None):
