@@ -22,7 +22,7 @@ import numpy as np
 
 from ._validate import float_array
 from .graph import Graph, GraphError, Node, Value, infer_node
-from .nn.module import Module, checked_state, touch
+from .nn.module import Module, checked_state, shape_list, touch
 
 _MAX_CACHED_GRAPHS = 8
 
@@ -94,9 +94,7 @@ class GraphModel(Module):
         if len(set(self.input_names)) != len(self.input_names):
             raise ValueError(f"input_names: duplicate names in {self.input_names}")
         if input_shapes is not None:
-            if input_shapes and isinstance(input_shapes[0], (int, np.integer)):
-                input_shapes = [input_shapes]
-            input_shapes = [tuple(int(d) for d in s) for s in input_shapes]
+            input_shapes = shape_list(input_shapes)
             if len(input_shapes) != len(self.input_names):
                 raise ValueError(f"input_shapes: the model has {len(self.input_names)} inputs, got "
                                  f"{len(input_shapes)} shapes")
@@ -125,6 +123,12 @@ class GraphModel(Module):
     def input_shape(self):
         """The (first) input's default shape, or None (what Module.save and builders call input_shape)."""
         return self.input_shapes[0] if self.input_shapes else None
+
+    def _default_input_shapes(self, input_shape, example):
+        """prepare() with no shapes plans for every input's default shape, not the first one's alone."""
+        if input_shape is None and self.input_shapes is not None:
+            return list(self.input_shapes)
+        return super()._default_input_shapes(input_shape, example)
 
     # ---- graphs ------------------------------------------------------------------------------------------
     def graph_for(self, input_shapes):
@@ -283,8 +287,7 @@ class GraphModel(Module):
         at (default: the model's input_shapes, or the last shapes it ran with)."""
         from . import serialize
         if input_shape is not None:
-            shapes = [input_shape] if input_shape and isinstance(input_shape[0], (int, np.integer)) else input_shape
-            graph = self.graph_for(shapes)
+            graph = self.graph_for(shape_list(input_shape))
         else:
             graph = self.graph
         serialize.save_graph(graph, path, fixed_shapes=self.fixed_shapes or getattr(graph, "fixed_shapes", False))

@@ -70,6 +70,12 @@ def checked_state(state_dict, own, strict):
     return values, missing, unexpected
 
 
+def shape_list(shapes):
+    """One shape, or a list of shapes for several inputs, as a list of int tuples."""
+    single = len(shapes) > 0 and isinstance(shapes[0], (int, np.integer))
+    return [tuple(int(d) for d in s) for s in ([shapes] if single else shapes)]
+
+
 class Module:
     """Base class of every layer and model."""
 
@@ -182,15 +188,14 @@ class Module:
         return run_module(self, inputs, out)
 
     def _default_input_shapes(self, input_shape, example):
-        """input_shape as a list of shape tuples (one shape, or a list of shapes for several inputs),
-        self.input_shape where it is None; `example` shows the call for the error when neither exists."""
+        """input_shape as a list of shape tuples (see shape_list), self.input_shape where it is None;
+        `example` shows the call for the error when neither exists."""
         if input_shape is None:
             input_shape = getattr(self, "input_shape", None)
             if input_shape is None:
                 raise ValueError(f"input_shape: {type(self).__name__} defines no input_shape; pass the shape, "
                                  f"e.g. {example}")
-        single = len(input_shape) > 0 and isinstance(input_shape[0], (int, np.integer))
-        return [tuple(int(d) for d in s) for s in ([input_shape] if single else input_shape)]
+        return shape_list(input_shape)
 
     def prepare(self, *input_shapes):
         """Plans now for these input shapes (otherwise the first call does); with none, for

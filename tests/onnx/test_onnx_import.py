@@ -558,6 +558,9 @@ def test_named_inputs_outputs_and_state_dict(tmp_path):
     assert list(out) == ["sum", "feat"] and np.array_equal(out["feat"], f)
     with pytest.raises(TypeError, match="unknown input"):
         model(a, c=b)
+    # prepare() with no shapes plans for both inputs' shapes (not the first input's alone)
+    assert model.prepare() is model
+    assert ((1, C, 5, 5), (1, 8, 5, 5)) in [key[0] for key in model.__dict__["_programs"]]
     with pytest.raises(TypeError, match="missing input"):
         model(a)
     sd = model.state_dict()
