@@ -102,6 +102,36 @@ def test_gemm_schedule_covers_every_output(hw, cout, isa, restore_threads):
         assert_conv_close(y, ref, absref, 20, what=f"{t} threads")
 
 
+
+
+# A 1x1 direct GEMM starts its tiles and column blocks on the input planes' cache lines where the
+# planes are whole vectors apart (16, 64, 784, 3136 pixels; not 7x7): the input at every float
+# offset within a line, batch 2 and grouped, must give the same bits as an aligned one, cover every
+# output exactly once and match the reference, at every thread count.
+@pytest.mark.parametrize("hw", [(4, 4), (8, 8), (28, 28), (56, 56), (7, 7)])
+@pytest.mark.parametrize("groups", [1, 3])
+def test_gemm_1x1_input_at_any_offset_in_a_line(hw, groups, isa, restore_threads):
+    rng = np.random.default_rng(hw[0] * 10 + groups)
+    cin, cout = 12, 24
+    x0 = rng.standard_normal((2, cin, *hw)).astype(np.float32)
+    wt = rng.standard_normal((cout, cin // groups, 1, 1)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    ref, absref = conv2d_ref(x0, wt, b, groups=groups), conv2d_ref_abs(x0, wt, b, groups=groups)
+    buf = np.empty(x0.size + 32, np.float32)
+    aligned = (-(buf.ctypes.data // 4)) % 16
+    first = None
+    for lead in range(16):
+        x = buf[aligned + lead:aligned + lead + x0.size].reshape(x0.shape)
+        x[...] = x0
+        for t in (1, 2, 3):
+            gconv_cpu.set_num_threads(t)
+            y = np.full(ref.shape, np.nan, np.float32)
+            gconv_cpu.conv2d(x, wt, b, groups=groups, algorithm="gemm", out=y)
+            if first is None:
+                assert_conv_close(y, ref, absref, cin // groups, what=f"input {lead} floats past a line")
+                first = y
+            else:
+                assert np.array_equal(y, first), f"input {lead} floats past a line, {t} threads: bits differ"
 # -------------------------------------------------------------- reentrancy
 
 @pytest.mark.parametrize("groups, cout, k", [(4, 16, 3), (16, 16, 3), (1, 24, 1)], ids=["g4", "dw", "pointwise"])
