@@ -222,11 +222,47 @@ cdef gconv_conv_desc make_desc(tuple spec, int activation=0) except *:
 
 
 cdef float *float_ptr(cnp.ndarray a, str name, int64_t count) except NULL:
-    if cnp.PyArray_TYPE(a) != cnp.NPY_FLOAT32 or not cnp.PyArray_IS_C_CONTIGUOUS(a):
+    # (a byte-swapped float32 array has the same type number: its floats would be read as garbage)
+    if (cnp.PyArray_TYPE(a) != cnp.NPY_FLOAT32 or not cnp.PyArray_ISNOTSWAPPED(a)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(a)):
         raise TypeError(f"{name} must be a C-contiguous float32 array")
     if cnp.PyArray_SIZE(a) < count:
         raise ValueError(f"{name} has {cnp.PyArray_SIZE(a)} elements, needs {count}")
     return <float *>cnp.PyArray_DATA(a)
+
+
+def check_out(out, shape, x):
+    """Validates a caller-provided output buffer (out= of a layer or of conv2d) for an output of
+    this shape and input x. Here rather than in _validate: it runs on every call of the hot path,
+    where np.may_share_memory and the flag lookups took 0.44 us of a 1.7 us call."""
+    if type(out) is not np.ndarray:
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    cdef cnp.ndarray o = <cnp.ndarray>out
+    if (cnp.PyArray_TYPE(o) != cnp.NPY_FLOAT32 or not cnp.PyArray_ISNOTSWAPPED(o)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(o) or not cnp.PyArray_ISWRITEABLE(o)):
+        raise TypeError("out must be a writable C-contiguous float32 array")
+    cdef int nd = cnp.PyArray_NDIM(o), i
+    cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(o)
+    cdef bint same = len(shape) == nd
+    if same:
+        for i in range(nd):
+            if dims[i] != shape[i]:
+                same = False
+                break
+    if not same:
+        raise ValueError(f"out: expected shape {tuple(shape)}, got {out.shape}")
+    cdef cnp.ndarray xa
+    cdef uintptr_t x0, x1, o0 = <uintptr_t>cnp.PyArray_DATA(o), o1 = o0 + <uintptr_t>cnp.PyArray_NBYTES(o)
+    if type(x) is np.ndarray and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>x):
+        xa = <cnp.ndarray>x
+        x0 = <uintptr_t>cnp.PyArray_DATA(xa)
+        x1 = x0 + <uintptr_t>cnp.PyArray_NBYTES(xa)
+        overlap = x0 < o1 and o0 < x1 and x1 > x0 and o1 > o0
+    else:
+        overlap = np.may_share_memory(out, x)
+    if overlap:
+        raise ValueError("out must not overlap the input x")
+    return out
 
 
 def output_size(tuple spec, int64_t batch, int64_t in_h, int64_t in_w):

@@ -11,7 +11,8 @@ import threading
 import numpy as np
 
 from . import _ext, _isa, _threads
-from ._validate import check_out, conv_geometry, float_array, int_param, numeric_array, pair, padding4
+from ._ext import check_out
+from ._validate import conv_geometry, float_array, int_param, numeric_array, pair, padding4
 
 ALGORITHMS = _ext.ALGO_NAMES  # ("auto", "reference", "dwconv", "gemm", "grouped_direct")
 ACTIVATIONS = _ext.ACTIVATION_NAMES  # (None, "relu", "relu6", "prelu", "hardswish")

@@ -158,14 +158,3 @@ def conv_geometry(x_shape, spec):
     return shape
 
 
-def check_out(out, shape, x):
-    """Validates a caller-provided output buffer."""
-    if type(out) is not np.ndarray:
-        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
-    if out.dtype != np.float32 or not out.flags.c_contiguous or not out.flags.writeable:
-        raise TypeError("out must be a writable C-contiguous float32 array")
-    if out.shape != tuple(shape):
-        raise ValueError(f"out: expected shape {tuple(shape)}, got {out.shape}")
-    if np.may_share_memory(out, x):
-        raise ValueError("out must not overlap the input x")
-    return out

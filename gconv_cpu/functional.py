@@ -2,7 +2,8 @@
 import numpy as np
 
 from ._plan import ConvOp, activation_index, algorithm_index, conv_spec, prelu_slopes
-from ._validate import check_out, conv_geometry, float_array, int_param, numeric_array
+from ._ext import check_out
+from ._validate import conv_geometry, float_array, int_param, numeric_array
 from .graph import Value
 
 

@@ -1,10 +1,12 @@
 """gconv_cpu.conv2d against a float64 NumPy reference and torch, on every algorithm and ISA."""
 import functools
+import sys
 
 import numpy as np
 import pytest
 
 import gconv_cpu
+from gconv_cpu.nn import Conv2d
 from reference import (assert_conv_close, conv2d_ref, conv2d_ref_abs, out_extent, pads4,
                        torch_conv2d64)
 
@@ -357,7 +359,9 @@ def test_out_unbatched():
     (lambda s: np.zeros(s, np.float64), TypeError, "out"),
     (lambda s: np.zeros(s[:3] + (2 * s[3],), np.float32)[..., ::2], TypeError, "out"),
     (lambda s: np.zeros(s, np.float32).tolist(), TypeError, "out"),
-], ids=["wrong-width", "wrong-batch", "float64", "non-contiguous", "list"])
+    (lambda s: np.zeros(s, ">f4" if sys.byteorder == "little" else "<f4"), TypeError, "out"),
+    (lambda s: np.zeros(s[1:], np.float32), ValueError, "out"),
+], ids=["wrong-width", "wrong-batch", "float64", "non-contiguous", "list", "byte-swapped", "3-D"])
 def test_out_rejected(bad, exc, match):
     x, wt, b = _small(9, cin=4, cout=4, groups=2)
     shape = gconv_cpu.conv2d(x, wt, b, padding=1, groups=2).shape
@@ -380,6 +384,22 @@ def test_out_overlapping_input_rejected():
     with pytest.raises(ValueError, match="out"):
         gconv_cpu.conv2d(x, wt, b, groups=4, out=x)
     np.testing.assert_array_equal(x, keep)
+
+
+def test_out_sharing_one_float_with_the_input_rejected_and_adjacent_accepted():
+    x0, wt, b = _small(12, cin=4, cout=4, groups=4, k=1)
+    n = x0.size
+    buf = np.zeros(2 * n, np.float32)
+    x = buf[:n].reshape(x0.shape)
+    x[...] = x0
+    with pytest.raises(ValueError, match="out must not overlap"):
+        gconv_cpu.conv2d(x, wt, b, groups=4, out=buf[n - 1:2 * n - 1].reshape(x0.shape))
+    np.testing.assert_array_equal(x, x0)
+    layer = Conv2d(4, 4, 1, groups=4)
+    with pytest.raises(ValueError, match="out must not overlap"):
+        layer(x, out=buf[n - 1:2 * n - 1].reshape(x0.shape))
+    y = gconv_cpu.conv2d(x, wt, b, groups=4, out=buf[n:].reshape(x0.shape))
+    np.testing.assert_array_equal(y, gconv_cpu.conv2d(x0, wt, b, groups=4))
 
 
 # ---------------------------------------------------------------- empty batch
