@@ -61,6 +61,26 @@ gconv_status gconv_fail(gconv_status code, const char *fmt, ...)
 #endif
     ;
 
+/* The fields a convolution and a transposed convolution describe alike. */
+typedef struct {
+    int64_t c_in, c_out, groups;
+    int64_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
+    int64_t pad_top, pad_bottom, pad_left, pad_right;
+    gconv_activation activation;
+    gconv_minmax clamp;
+} gconv_window;
+
+/* The window of a gconv_conv_desc or a gconv_deconv_desc (same field names). */
+#define GCONV_WINDOW_OF(d)                                                                                   \
+    {(d)->c_in,       (d)->c_out,    (d)->groups,   (d)->kernel_h,   (d)->kernel_w, (d)->stride_h, (d)->stride_w, \
+     (d)->dilation_h, (d)->dilation_w, (d)->pad_top, (d)->pad_bottom, (d)->pad_left, (d)->pad_right,             \
+     (d)->activation, (d)->clamp}
+
+/* Checks w (desc_check.c): positive channels, groups dividing both, positive kernel, stride and
+ * dilation, non-negative padding, a known activation, min <= max, and a dilated kernel extent that
+ * fits in 64 bits. */
+gconv_status gconv_window_check(const gconv_window *w);
+
 /* ---- microkernels (declared here, listed in kernels/table.c) ------------- */
 void gconv_f32_gemm_4x8__scalar(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
                                 size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp);

@@ -43,24 +43,11 @@ struct gconv_conv_plan {
 
 gconv_status gconv_conv_desc_check(const gconv_conv_desc *d) {
     if (!d) return gconv_fail(GCONV_EINVAL, "desc is NULL");
-    if (d->groups <= 0) return gconv_fail(GCONV_EINVAL, "groups must be positive, got %lld", (long long)d->groups);
-    if (d->c_in <= 0) return gconv_fail(GCONV_EINVAL, "in_channels must be positive, got %lld", (long long)d->c_in);
-    if (d->c_out <= 0) return gconv_fail(GCONV_EINVAL, "out_channels must be positive, got %lld", (long long)d->c_out);
-    if (d->c_in % d->groups) return gconv_fail(GCONV_EINVAL, "groups=%lld does not divide in_channels=%lld", (long long)d->groups, (long long)d->c_in);
-    if (d->c_out % d->groups) return gconv_fail(GCONV_EINVAL, "groups=%lld does not divide out_channels=%lld", (long long)d->groups, (long long)d->c_out);
-    if (d->kernel_h <= 0 || d->kernel_w <= 0) return gconv_fail(GCONV_EINVAL, "kernel_size must be positive");
-    if (d->stride_h <= 0 || d->stride_w <= 0) return gconv_fail(GCONV_EINVAL, "stride must be positive");
-    if (d->dilation_h <= 0 || d->dilation_w <= 0) return gconv_fail(GCONV_EINVAL, "dilation must be positive");
-    if (d->pad_top < 0 || d->pad_bottom < 0 || d->pad_left < 0 || d->pad_right < 0)
-        return gconv_fail(GCONV_EINVAL, "padding must be non-negative");
-    if ((unsigned)d->activation >= GCONV_ACT_COUNT)
-        return gconv_fail(GCONV_EINVAL, "activation: unknown value %d", (int)d->activation);
-    if (isnan(d->clamp.min) || isnan(d->clamp.max) || d->clamp.min > d->clamp.max)
-        return gconv_fail(GCONV_EINVAL, "clamp bounds must satisfy min <= max");
+    const gconv_window w = GCONV_WINDOW_OF(d);
+    const gconv_status st = gconv_window_check(&w);
+    if (st != GCONV_OK) return st;
     int64_t t, kdim, wcount;
-    if (!gconv_mul_i64(d->kernel_h - 1, d->dilation_h, &t) || !gconv_add_i64(t, 1, &t) ||
-        !gconv_mul_i64(d->kernel_w - 1, d->dilation_w, &t) || !gconv_add_i64(t, 1, &t) ||
-        !gconv_mul_i64(d->c_in / d->groups, d->kernel_h, &kdim) || !gconv_mul_i64(kdim, d->kernel_w, &kdim) ||
+    if (!gconv_mul_i64(d->c_in / d->groups, d->kernel_h, &kdim) || !gconv_mul_i64(kdim, d->kernel_w, &kdim) ||
         !gconv_mul_i64(kdim, d->c_out, &wcount) || !gconv_mul_i64(wcount, (int64_t)sizeof(float), &t) ||
         (uint64_t)t > SIZE_MAX / 2)
         return gconv_fail(GCONV_EOVERFLOW, "weight size overflows");

@@ -45,26 +45,9 @@ static inline bool sub_i64(int64_t a, int64_t b, int64_t *r) { return !__builtin
 
 gconv_status gconv_deconv_desc_check(const gconv_deconv_desc *d) {
     if (!d) return gconv_fail(GCONV_EINVAL, "desc is NULL");
-    if (d->groups <= 0) return gconv_fail(GCONV_EINVAL, "groups must be positive, got %lld", (long long)d->groups);
-    if (d->c_in <= 0) return gconv_fail(GCONV_EINVAL, "in_channels must be positive, got %lld", (long long)d->c_in);
-    if (d->c_out <= 0) return gconv_fail(GCONV_EINVAL, "out_channels must be positive, got %lld", (long long)d->c_out);
-    if (d->c_in % d->groups)
-        return gconv_fail(GCONV_EINVAL, "groups=%lld does not divide in_channels=%lld", (long long)d->groups,
-                          (long long)d->c_in);
-    if (d->c_out % d->groups)
-        return gconv_fail(GCONV_EINVAL, "groups=%lld does not divide out_channels=%lld", (long long)d->groups,
-                          (long long)d->c_out);
-    if (d->kernel_h <= 0 || d->kernel_w <= 0)
-        return gconv_fail(GCONV_EINVAL, "kernel_size must be positive, got (%lld, %lld)", (long long)d->kernel_h,
-                          (long long)d->kernel_w);
-    if (d->stride_h <= 0 || d->stride_w <= 0)
-        return gconv_fail(GCONV_EINVAL, "stride must be positive, got (%lld, %lld)", (long long)d->stride_h,
-                          (long long)d->stride_w);
-    if (d->dilation_h <= 0 || d->dilation_w <= 0)
-        return gconv_fail(GCONV_EINVAL, "dilation must be positive, got (%lld, %lld)", (long long)d->dilation_h,
-                          (long long)d->dilation_w);
-    if (d->pad_top < 0 || d->pad_bottom < 0 || d->pad_left < 0 || d->pad_right < 0)
-        return gconv_fail(GCONV_EINVAL, "padding must be non-negative");
+    const gconv_window w = GCONV_WINDOW_OF(d);
+    const gconv_status st = gconv_window_check(&w);
+    if (st != GCONV_OK) return st;
     if (d->output_pad_h < 0 || d->output_pad_w < 0)
         return gconv_fail(GCONV_EINVAL, "output_padding must be non-negative, got (%lld, %lld)",
                           (long long)d->output_pad_h, (long long)d->output_pad_w);
@@ -78,16 +61,9 @@ gconv_status gconv_deconv_desc_check(const gconv_deconv_desc *d) {
                           "output_padding: width %lld must be smaller than either the stride (%lld) or the "
                           "dilation (%lld)", (long long)d->output_pad_w, (long long)d->stride_w,
                           (long long)d->dilation_w);
-    if ((unsigned)d->activation >= GCONV_ACT_COUNT)
-        return gconv_fail(GCONV_EINVAL, "activation: unknown value %d", (int)d->activation);
     if (d->activation != GCONV_ACT_NONE && d->activation != GCONV_ACT_RELU && d->activation != GCONV_ACT_RELU6)
         return gconv_fail(GCONV_EUNSUPPORTED, "activation: transposed convolution fuses only none, relu and relu6");
-    if (isnan(d->clamp.min) || isnan(d->clamp.max) || d->clamp.min > d->clamp.max)
-        return gconv_fail(GCONV_EINVAL, "clamp bounds must satisfy min <= max");
     int64_t t, wcount;
-    if (!gconv_mul_i64(d->kernel_h - 1, d->dilation_h, &t) || !gconv_add_i64(t, 1, &t) ||
-        !gconv_mul_i64(d->kernel_w - 1, d->dilation_w, &t) || !gconv_add_i64(t, 1, &t))
-        return gconv_fail(GCONV_EOVERFLOW, "kernel_size: the dilated kernel size overflows");
     if (!gconv_mul_i64(d->c_in, d->c_out / d->groups, &wcount) || !gconv_mul_i64(wcount, d->kernel_h, &wcount) ||
         !gconv_mul_i64(wcount, d->kernel_w, &wcount) || !gconv_add_i64(wcount, d->c_out, &t) ||
         !gconv_mul_i64(t, (int64_t)sizeof(float), &t) || (uint64_t)t > SIZE_MAX / 4)
