@@ -244,6 +244,33 @@ def test_every_algorithm_runs_on_a_resnext_block(algorithm, isa):
                       key=isa, what=f"{isa}/{algorithm}/resnext-block")
 
 
+@pytest.mark.parametrize("cin, cout, hw, padding", [
+    (3, 32, (225, 223), 1), (3, 24, (56, 57), (0, 1, 0, 1)), (4, 16, (33, 65), 0), (3, 64, (112, 112), 1),
+    (2, 8, (9, 10), 2)], ids=["3to32-odd", "3to24-tf-same", "4to16-valid", "3to64-112", "2to8-pad2"])
+def test_first_layers_take_the_direct_kernel(cin, cout, hw, padding, isa, restore_threads):
+    """A first layer (at most 4 input channels, 3x3 stride 2) runs on the direct stride-2 kernel where
+    the ISA has one (AVX-512), else as a GEMM; either way it matches the reference, with its fused
+    clamp, at batch 2 and 1-3 threads, with the same bits at every thread count."""
+    rng = np.random.default_rng(cin * 100 + cout)
+    x = rng.standard_normal((2, cin, *hw)).astype(np.float32)
+    layer = Conv2d(cin, cout, 3, stride=2, padding=padding, activation="relu6")
+    layer.weight[...] = rng.standard_normal(layer.weight.shape).astype(np.float32)
+    layer.bias[...] = rng.standard_normal(cout).astype(np.float32)
+    pads = padding if isinstance(padding, tuple) else (padding,) * 4
+    ref = np.clip(conv2d_ref(x, layer.weight, layer.bias, 2, pads, 1, 1), 0, 6)
+    absref = conv2d_ref_abs(x, layer.weight, layer.bias, 2, pads, 1, 1)
+    first = None
+    for t in (1, 2, 3):
+        gconv_cpu.set_num_threads(t)
+        y = layer(x)
+        assert_conv_close(y, ref, absref, cin * 9, key=isa, what=f"{isa}/first-layer/{t}t")
+        first = y if first is None else first
+        assert np.array_equal(y, first), f"{t} threads differ from 1"
+    direct = isa == "avx512"
+    assert layer._op.algorithm == ("grouped_direct" if direct else "gemm"), layer._op.algorithm
+    assert (layer._op.kernel_name == "f32-gconv-3x3s2-8oc-avx512") == direct
+
+
 # ---------------------------------------------------------- input conversions
 
 def _small(seed=0, n=2, cin=6, h=9, w=11, cout=9, groups=3, k=3):

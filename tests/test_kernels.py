@@ -464,6 +464,14 @@ def run_gconv(entry, geom, oh, ow, cin, cout, x, wts, bias, clamp, rows):
     return y
 
 
+def run_gconv_blocks(entry, geom, oh, ow, cin, cout, x, wts, bias, clamp, rows):
+    """run_gconv over any cout, in calls of up to the entry's mr channels (a twin's block may be
+    narrower than the kernel's under test)."""
+    mr = entry["mr"]
+    return np.concatenate([run_gconv(entry, geom, oh, ow, cin, min(mr, cout - c), x, wts[c:c + mr], bias[c:c + mr],
+                                     clamp, rows) for c in range(0, cout, mr)])
+
+
 @pytest.mark.parametrize("in_w", WIDTHS)
 @pytest.mark.parametrize("entry", GCONV, ids=[k["name"] for k in GCONV])
 def test_gconv_kernel(entry, in_w):
@@ -495,7 +503,7 @@ def test_gconv_kernel(entry, in_w):
             y = run_gconv(entry, geom, oh, ow, cin, cout, x, wts, bias, clamp, rows)
             sl = (slice(None), slice(*rows))
             assert_conv_close(y[sl], ref[sl], absref[sl], K, key=f"kernel:{entry['name']}", what=what)
-            yt = run_gconv(twin, geom, oh, ow, cin, cout, x, wts, bias, clamp, rows)
+            yt = run_gconv_blocks(twin, geom, oh, ow, cin, cout, x, wts, bias, clamp, rows)
             assert_conv_close(y[sl], yt[sl].astype(np.float64), absref[sl], K, what=what + " vs twin",
                               rtol=2 * RTOL)
 
@@ -1053,20 +1061,13 @@ def test_dwconv_multi_channel_kernel(entry):
     assert checked > 10
 
 
-@pytest.mark.parametrize("entry", GCONV, ids=[k["name"] for k in GCONV])
-def test_gconv_kernel_tile_edges(entry):
-    """Output widths at/below/above one and two column steps (entry['nr']: 16 AVX2, 32 AVX-512), every
-    cout 1..4 of the 4-channel block, cin 1/3/8, with and without padding, full and partial rows."""
-    _need(entry)
+def _check_gconv_geoms(entry, geoms, rng, cins):
+    """Each geometry through the kernel (one call per row range, every cout of its block in turn)
+    against the float64 reference and the scalar twin."""
     twin = _twin(entry)
-    step = max(entry["nr"], 4)
-    widths = sorted({1, step - 1, step, step + 1, 2 * step - 1, 2 * step, 2 * step + 1})
-    rng = np.random.default_rng(700 + entry["index"])
-    generic = dict(entry, kernel_h=0, kernel_w=0, stride=0)
-    geoms = _edge_geoms(generic, (1, 5), widths, lambda kh, kw, d: [(0, 0, 0, 0), (1, 1, 1, 1), (0, 2, 2, 0)])
     for n, (geom, oh, ow) in enumerate(geoms):
         in_h, in_w, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr = geom
-        cin, cout = (1, 3, 8)[n % 3], 1 + n % entry["mr"]
+        cin, cout = cins[n % len(cins)], 1 + n % entry["mr"]
         clamp = CLAMPS[list(CLAMPS)[n % 3]]
         x = rng.standard_normal((cin, in_h, in_w)).astype(np.float32)
         wts = rng.standard_normal((cout, cin, kh, kw)).astype(np.float32)
@@ -1079,8 +1080,39 @@ def test_gconv_kernel_tile_edges(entry):
         sl = (slice(None), slice(*rows))
         K = cin * kh * kw
         assert_conv_close(y[sl], ref[sl], absref[sl], K, key=f"kernel:{entry['name']}", what=what)
-        yt = run_gconv(twin, geom, oh, ow, cin, cout, x, wts, bias, clamp, rows)
+        yt = run_gconv_blocks(twin, geom, oh, ow, cin, cout, x, wts, bias, clamp, rows)
         assert_conv_close(y[sl], yt[sl].astype(np.float64), absref[sl], K, what=what + " vs twin", rtol=2 * RTOL)
+
+
+@pytest.mark.parametrize("entry", GCONV, ids=[k["name"] for k in GCONV])
+def test_gconv_kernel_tile_edges(entry):
+    """Output widths at/below/above one and two column steps (entry['nr']: 16 AVX2, 32 AVX-512), every
+    cout of the block, cin 1/3/8, with and without padding, full and partial rows (3x3 stride 1: a
+    specialized kernel's other-geometry path)."""
+    _need(entry)
+    step = max(entry["nr"], 4)
+    widths = sorted({1, step - 1, step, step + 1, 2 * step - 1, 2 * step, 2 * step + 1})
+    rng = np.random.default_rng(700 + entry["index"])
+    generic = dict(entry, kernel_h=0, kernel_w=0, stride=0)
+    geoms = _edge_geoms(generic, (1, 5), widths, lambda kh, kw, d: [(0, 0, 0, 0), (1, 1, 1, 1), (0, 2, 2, 0)])
+    _check_gconv_geoms(entry, geoms, rng, (1, 3, 8))
+
+
+GCONV_SPECIALIZED = [k for k in GCONV if k["kernel_h"]]
+
+
+@pytest.mark.parametrize("entry", GCONV_SPECIALIZED, ids=[k["name"] for k in GCONV_SPECIALIZED])
+def test_gconv_specialized_kernel(entry):
+    """The geometry a specialized kernel is built for (f32-gconv-3x3s2-8oc: 3x3 stride 2): output
+    widths at/below/above its 16-column head and 32-column blocks and a 224-pixel stem's 112, each
+    side's padding 0..3 (blocks with and without masks, the last one reading the row's last column),
+    cin 1..4 and 8, every cout of the block, full and partial rows."""
+    _need(entry)
+    widths = (1, 2, 15, 16, 17, 31, 32, 33, 47, 48, 49, 65, 112)
+    pads = [(0, 0, 0, 0), (1, 1, 1, 1), (0, 2, 2, 0), (3, 1, 1, 3), (1, 0, 0, 1), (2, 3, 3, 2)]
+    geoms = _edge_geoms(entry, (1, 2, 5), widths, lambda kh, kw, d: pads)
+    assert all(g[0][2:8] == (3, 3, 2, 2, 1, 1) for g in geoms) and len(geoms) > 150
+    _check_gconv_geoms(entry, geoms, np.random.default_rng(750 + entry["index"]), (1, 2, 3, 4, 8))
 
 
 @pytest.mark.parametrize("entry", GDC, ids=[k["name"] for k in GDC])

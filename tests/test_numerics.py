@@ -44,6 +44,8 @@ CONFIGS = [
     ("gemm-im2col", 2, 6, 9, 11, 10, 1, 3, 2, 1, 1, "gemm"),
     ("gemm-1x1", 1, 12, 5, 9, 20, 1, 1, 1, 0, 1, "gemm"),
     ("reference", 1, 6, 7, 8, 6, 3, 3, 1, 1, 1, "reference"),
+    # a first layer: the direct 3x3 stride-2 kernel on AVX-512, else the GEMM
+    ("first-layer-auto", 2, 3, 11, 13, 16, 1, 3, 2, 1, 1, "auto"),
 ]
 IDS = [c[0] for c in CONFIGS]
 
@@ -182,6 +184,7 @@ BORDER_CONVS = [
     ("dense3x3-16", 1, 16, 10, 9, 8, 1, 3, 1, 1, 1),
     ("dense5x5-16", 1, 16, 10, 9, 8, 1, 5, 1, 2, 1),
     ("dense3x3s2-asym", 2, 6, 9, 8, 10, 1, (3, 2), 2, (1, 0), 1),
+    ("first3x3s2", 2, 3, 11, 13, 16, 1, 3, 2, 1, 1),  # auto: the direct stride-2 kernel on AVX-512
     ("same4x4", 1, 6, 7, 9, 6, 3, 4, 1, "same", 1),
 ]
 ALGORITHMS = ("auto", "reference", "dwconv", "gemm", "grouped_direct", "winograd")

@@ -159,7 +159,7 @@ void gconv_f32_gdc__avx2(size_t channels, size_t taps, const float *in, size_t i
 void gconv_f32_gdc__avx512(size_t channels, size_t taps, const float *in, size_t in_stride, const float *w,
                            float *out, const gconv_minmax *clamp);
 
-/* Output channels per call of the direct grouped-conv kernels. */
+/* Output channels per call of the generic direct grouped-conv kernels (a table entry's mr). */
 #define GCONV_GCONV_OC 4
 void gconv_f32_gconv_4oc__scalar(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in,
                                  const float *w, float *out, int64_t oy_begin, int64_t oy_end,
@@ -174,6 +174,10 @@ void gconv_f32_gconv_4oc__avx512(const gconv_dw_geom *g, size_t cin, size_t cout
 void gconv_f32_gconv_4oc2r__avx512(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in,
                                    const float *w, float *out, int64_t oy_begin, int64_t oy_end,
                                    const gconv_minmax *clamp);
+/* 3x3 stride 2 (else a scalar loop), 8 output channels per call (packed 8 wide): first layers. */
+void gconv_f32_gconv_3x3s2_8oc__avx512(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in,
+                                        const float *w, float *out, int64_t oy_begin, int64_t oy_end,
+                                        const gconv_minmax *clamp);
 void gconv_gconv_point_scalar(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in,
                               const float *w, int64_t oy, int64_t ox, float acc[GCONV_GCONV_OC]);
 

@@ -16,6 +16,9 @@
     {.name = name_, .kind = GCONV_KERNEL_GDC, .isa = isa_, .mr = 1, .nr = 1, .gdc = fn}
 #define GCONV(fn, name_, isa_, oc, cols) \
     {.name = name_, .kind = GCONV_KERNEL_GCONV, .isa = isa_, .mr = oc, .nr = cols, .gconv = fn}
+/* KxK stride-s dilation-1 specialization of a direct grouped-conv kernel */
+#define GCONV_KS(fn, name_, isa_, oc, cols, k, s) \
+    {.name = name_, .kind = GCONV_KERNEL_GCONV, .isa = isa_, .mr = oc, .nr = cols, .kernel_h = k, .kernel_w = k, .stride = s, .dilation = 1, .gconv = fn}
 /* Winograd F(m x m, r x r) transforms: mr = m (output tile side), nr = the vector's lanes
  * (slots per group), kernel r x r, stride 1. */
 #define WINO(fin, fout, name_, isa_, lanes, m, r) \
@@ -55,6 +58,7 @@ static const gconv_kernel_info kernel_table[] = {
     /* the planner takes the first: the 2-row variant (it defers to 4oc where it does not apply) */
     GCONV(gconv_f32_gconv_4oc2r__avx512, "f32-gconv-4oc2r-avx512", GCONV_ISA_AVX512, 4, 32),
     GCONV(gconv_f32_gconv_4oc__avx512, "f32-gconv-4oc-avx512", GCONV_ISA_AVX512, 4, 32),
+    GCONV_KS(gconv_f32_gconv_3x3s2_8oc__avx512, "f32-gconv-3x3s2-8oc-avx512", GCONV_ISA_AVX512, 8, 32, 3, 2),
     WINO(gconv_f32_winograd_in_4x4_3x3__scalar, gconv_f32_winograd_out_4x4_3x3__scalar, "f32-winograd-4x4-3x3-scalar", GCONV_ISA_SCALAR, 1, 4, 3),
     WINO(gconv_f32_winograd_in_4x4_3x3__avx2, gconv_f32_winograd_out_4x4_3x3__avx2, "f32-winograd-4x4-3x3-avx2", GCONV_ISA_AVX2, 8, 4, 3),
     WINO(gconv_f32_winograd_in_4x4_3x3__avx512, gconv_f32_winograd_out_4x4_3x3__avx512, "f32-winograd-4x4-3x3-avx512", GCONV_ISA_AVX512, 16, 4, 3),

@@ -1,0 +1,190 @@
+/* f32-gconv-3x3s2-8oc-avx512: direct 3x3 stride-2 conv for few input channels per group, 8 output
+ * channels x 32 output columns per pass (16 zmm accumulators).
+ *
+ * The case is a network's first layer (3 -> 32 at 224x224, 3 -> 64 at 112x112). As a GEMM its K is
+ * 27, and the im2col (27 stride-2 gathers per row of output) cost almost as much as the GEMM
+ * itself: 0.27 ms for 3 -> 32 at 224, of which the GEMM alone is 0.16. Here each input row is
+ * loaded and split into even and odd columns once per 16 output columns, and those three tap
+ * vectors feed 8 output channels; each weight is broadcast once for the two column vectors. (16
+ * channels x 16 columns, one broadcast per FMA, ran 1.5x slower: twice the loads per FMA.)
+ *
+ * Columns that touch the padding are loaded with lane masks that enable only input columns inside
+ * the row, so zero padding of any width reads nothing outside the plane; rows outside the plane
+ * are skipped. Weights are the planner's packed panels, 8 wide: 8 biases, then per (input channel,
+ * ky, kx) 8 weights; channels past `cout` are computed and not stored. Every output sums the bias
+ * and then every tap in (channel, ky, kx) order, padding as w * 0, as the GEMM over the im2col
+ * does: the same bits. (A NaN/Inf weight meeting padding: the planner marks those outputs.)
+ *
+ * Any other geometry (the table lists this kernel for 3x3 stride 2 dilation 1 only) takes a plain
+ * scalar loop over the same packing, so calling it directly is always safe. */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC target("avx512f,avx2,fma")
+#endif
+#include <immintrin.h>
+#include <math.h>
+
+#include "../common/internal.h"
+#include "../common/simd_avx512.h"
+
+#define OC 8
+#define LANES 16
+
+/* Bits [lo, hi) of a 32-bit mask, both clipped to [0, 32]. */
+static inline uint32_t bits_32(int64_t lo, int64_t hi) {
+    lo = lo < 0 ? 0 : (lo > 32 ? 32 : lo);
+    hi = hi < 0 ? 0 : (hi > 32 ? 32 : hi);
+    return hi <= lo ? 0 : (uint32_t)(((uint64_t)1 << hi) - ((uint64_t)1 << lo));
+}
+
+static void any_geometry(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in, const float *w,
+                         float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp) {
+    const int64_t in_plane = g->in_h * g->in_w, out_plane = g->out_h * g->out_w;
+    for (size_t o = 0; o < cout; o++)
+        for (int64_t oy = oy_begin; oy < oy_end; oy++)
+            for (int64_t ox = 0; ox < g->out_w; ox++) {
+                float acc = w[o];
+                const float *wk = w + OC + o;
+                for (size_t ci = 0; ci < cin; ci++)
+                    for (int64_t ky = 0; ky < g->kernel_h; ky++)
+                        for (int64_t kx = 0; kx < g->kernel_w; kx++, wk += OC) {
+                            const int64_t iy = oy * g->stride_h - g->pad_top + ky * g->dilation_h;
+                            const int64_t ix = ox * g->stride_w - g->pad_left + kx * g->dilation_w;
+                            if (iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w)
+                                acc = fmaf(*wk, in[(int64_t)ci * in_plane + iy * g->in_w + ix], acc);
+                        }
+                out[(int64_t)o * out_plane + oy * g->out_w + ox] = gconv_clampf(acc, clamp);
+            }
+}
+
+/* Pair p of a column vector covers input columns col0 + 2p + [0, 32): taps 2p (even lanes) and
+ * 2p + 1 (odd lanes). Lanes inside the row and used by the vector's n outputs (2n columns, or
+ * 2n - 1 for pair 1, which only needs its even ones). */
+static inline void pair_masks(int64_t col0, int64_t in_w, int64_t n, __mmask16 m[4]) {
+    for (int p = 0; p < 2; p++) {
+        const int64_t first = col0 + 2 * p, want = p == 0 ? 2 * n : 2 * n - 1;
+        const uint32_t b = n > 0 ? bits_32(-first, in_w - first < want ? in_w - first : want) : 0;
+        m[2 * p] = (__mmask16)(b & 0xFFFF);
+        m[2 * p + 1] = (__mmask16)(b >> 16);
+    }
+}
+
+/* Taps kx = 0, 1, 2 of one input row for the 16 outputs of a column vector. MASKED == 0: every
+ * column read (col0 .. col0 + 32) is inside the row; tap 2 is then tap 0 moved one lane, with
+ * column col0 + 32 broadcast in (a 4-byte load never splits; masked loads measured 15% of the
+ * kernel's time). */
+static inline __attribute__((always_inline)) void row_taps(const float *r, const __mmask16 m[4], const int MASKED,
+                                                           __m512i even, __m512i odd, __m512 x[3]) {
+    if (MASKED) {
+        const __m512 a0 = _mm512_maskz_loadu_ps(m[0], r), a1 = _mm512_maskz_loadu_ps(m[1], r + LANES);
+        const __m512 b0 = _mm512_maskz_loadu_ps(m[2], r + 2), b1 = _mm512_maskz_loadu_ps(m[3], r + 2 + LANES);
+        x[0] = _mm512_permutex2var_ps(a0, even, a1);
+        x[1] = _mm512_permutex2var_ps(a0, odd, a1);
+        x[2] = _mm512_permutex2var_ps(b0, even, b1);
+    } else {
+        const __m512 a0 = _mm512_loadu_ps(r), a1 = _mm512_loadu_ps(r + LANES);
+        x[0] = _mm512_permutex2var_ps(a0, even, a1);
+        x[1] = _mm512_permutex2var_ps(a0, odd, a1);
+        x[2] = _mm512_castsi512_ps(
+            _mm512_alignr_epi32(_mm512_castps_si512(_mm512_set1_ps(r[2 * LANES])), _mm512_castps_si512(x[0]), 1));
+    }
+}
+
+/* Output row oy, columns [ox0, ox0 + 16 * NV) (the last vector masked to n outputs in all):
+ * OC x NV accumulators, each weight broadcast once for NV FMAs. */
+static inline __attribute__((always_inline)) void block(const gconv_dw_geom *g, size_t cin, size_t cout,
+                                                        const float *in, const float *w, float *out, int64_t oy,
+                                                        int64_t ox0, int64_t n, const int NV, const int MASKED,
+                                                        const int CLAMPED, const gconv_minmax *clamp) {
+    const int64_t in_h = g->in_h, in_w = g->in_w, out_w = g->out_w;
+    const int64_t in_plane = in_h * in_w, out_plane = g->out_h * out_w;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const int64_t col0 = 2 * ox0 - g->pad_left; /* kx = 0 of the first lane */
+    __mmask16 m[2][4];
+    pair_masks(col0, in_w, n < LANES ? n : LANES, m[0]);
+    if (NV > 1) pair_masks(col0 + 2 * LANES, in_w, n - LANES, m[1]);
+    __m512 acc[2][OC];
+#pragma GCC unroll 8
+    for (int o = 0; o < OC; o++) acc[0][o] = acc[1][o] = _mm512_set1_ps(w[o]);
+    const int64_t iy0 = 2 * oy - g->pad_top;
+    for (size_t ci = 0; ci < cin; ci++) {
+#pragma GCC unroll 3
+        for (int64_t ky = 0; ky < 3; ky++) {
+            const int64_t iy = iy0 + ky;
+            __m512 x[2][3];
+            if (iy < 0 || iy >= in_h) {
+                /* a padding row: its taps multiply zeros, as the im2col's zero rows do */
+                x[0][0] = x[0][1] = x[0][2] = x[1][0] = x[1][1] = x[1][2] = _mm512_setzero_ps();
+            } else {
+                /* the address of column col0 (masked lanes are never read, also left of the row) */
+                const float *r = in + ((int64_t)ci * in_plane + iy * in_w) + col0;
+                row_taps(r, m[0], MASKED, even, odd, x[0]);
+                if (NV > 1) row_taps(r + 2 * LANES, m[1], MASKED, even, odd, x[1]);
+            }
+            const float *wk = w + OC + ((int64_t)ci * 3 + ky) * 3 * OC;
+#pragma GCC unroll 3
+            for (int kx = 0; kx < 3; kx++) {
+#pragma GCC unroll 8
+                for (int o = 0; o < OC; o++) {
+                    const __m512 wv = _mm512_set1_ps(wk[kx * OC + o]);
+                    acc[0][o] = _mm512_fmadd_ps(wv, x[0][kx], acc[0][o]);
+                    if (NV > 1) acc[1][o] = _mm512_fmadd_ps(wv, x[1][kx], acc[1][o]);
+                }
+            }
+        }
+    }
+    const __m512 lo = _mm512_set1_ps(clamp->min), hi = _mm512_set1_ps(clamp->max);
+    const __mmask16 store0 = (__mmask16)bits_32(0, n), store1 = (__mmask16)bits_32(0, n - LANES);
+    float *dst = out + oy * out_w + ox0;
+#pragma GCC unroll 8
+    for (int o = 0; o < OC; o++) {
+        if ((size_t)o >= cout) break; /* a constant index keeps acc[] in registers */
+        _mm512_mask_storeu_ps(dst + (int64_t)o * out_plane, store0, CLAMPED ? clamp_ps(acc[0][o], lo, hi) : acc[0][o]);
+        if (NV > 1)
+            _mm512_mask_storeu_ps(dst + (int64_t)o * out_plane + LANES, store1,
+                                  CLAMPED ? clamp_ps(acc[1][o], lo, hi) : acc[1][o]);
+    }
+}
+
+/* Row by row, the column blocks inner: the input rows a row of outputs reads stay in L1 across its
+ * blocks, and each output plane is written in runs of whole rows. Blocks whose 32 output columns
+ * all exist and read only columns inside the row load without masks; with left padding, a first
+ * block of 16 columns takes it, so that the blocks after it start inside the row. */
+static inline __attribute__((always_inline)) void rows(const gconv_dw_geom *g, size_t cin, size_t cout,
+                                                       const float *in, const float *w, float *out, int64_t oy_begin,
+                                                       int64_t oy_end, const int CLAMPED, const gconv_minmax *clamp) {
+    for (int64_t oy = oy_begin; oy < oy_end; oy++) {
+        for (int64_t ox0 = 0, n; ox0 < g->out_w; ox0 += n) {
+            const int64_t width = ox0 == 0 && g->pad_left > 0 ? LANES : 2 * LANES;
+            n = g->out_w - ox0 < width ? g->out_w - ox0 : width;
+            const int64_t col0 = 2 * ox0 - g->pad_left; /* reads columns col0 .. col0 + 64 */
+            if (n == 2 * LANES && col0 >= 0 && col0 + 4 * LANES + 1 <= g->in_w)
+                block(g, cin, cout, in, w, out, oy, ox0, n, 2, 0, CLAMPED, clamp);
+            else if (n > LANES)
+                block(g, cin, cout, in, w, out, oy, ox0, n, 2, 1, CLAMPED, clamp);
+            else
+                block(g, cin, cout, in, w, out, oy, ox0, n, 1, 1, CLAMPED, clamp);
+        }
+    }
+}
+
+void gconv_f32_gconv_3x3s2_8oc__avx512(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in,
+                                       const float *w, float *out, int64_t oy_begin, int64_t oy_end,
+                                       const gconv_minmax *clamp) {
+    if (g->kernel_h != 3 || g->kernel_w != 3 || g->stride_h != 2 || g->stride_w != 2 || g->dilation_h != 1 ||
+        g->dilation_w != 1) {
+        any_geometry(g, cin, cout, in, w, out, oy_begin, oy_end, clamp);
+        return;
+    }
+    const int clamped = clamp->min != -INFINITY || clamp->max != INFINITY;
+    if (clamped)
+        rows(g, cin, cout, in, w, out, oy_begin, oy_end, 1, clamp);
+    else
+        rows(g, cin, cout, in, w, out, oy_begin, oy_end, 0, clamp);
+}
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
