@@ -102,9 +102,11 @@ static inline __attribute__((always_inline)) void block(const gconv_dw_geom *g, 
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     const int64_t col0 = 2 * ox0 - g->pad_left; /* kx = 0 of the first lane */
-    __mmask16 m[2][4];
-    pair_masks(col0, in_w, n < LANES ? n : LANES, m[0]);
-    if (NV > 1) pair_masks(col0 + 2 * LANES, in_w, n - LANES, m[1]);
+    __mmask16 m[2][4] = {{0}};
+    if (MASKED) {
+        pair_masks(col0, in_w, n < LANES ? n : LANES, m[0]);
+        if (NV > 1) pair_masks(col0 + 2 * LANES, in_w, n - LANES, m[1]);
+    }
     __m512 acc[2][OC];
 #pragma GCC unroll 8
     for (int o = 0; o < OC; o++) acc[0][o] = acc[1][o] = _mm512_set1_ps(w[o]);
