@@ -249,8 +249,8 @@ def test_every_algorithm_runs_on_a_resnext_block(algorithm, isa):
     (2, 8, (9, 10), 2)], ids=["3to32-odd", "3to24-tf-same", "4to16-valid", "3to64-112", "2to8-pad2"])
 def test_first_layers_take_the_direct_kernel(cin, cout, hw, padding, isa, restore_threads):
     """A first layer (at most 4 input channels, 3x3 stride 2) runs on the direct stride-2 kernel where
-    the ISA has one (AVX-512), else as a GEMM; either way it matches the reference, with its fused
-    clamp, at batch 2 and 1-3 threads, with the same bits at every thread count."""
+    the ISA has one (AVX2, AVX-512), else as a GEMM; either way it matches the reference, with its
+    fused clamp, at batch 2 and 1-3 threads, with the same bits at every thread count."""
     rng = np.random.default_rng(cin * 100 + cout)
     x = rng.standard_normal((2, cin, *hw)).astype(np.float32)
     layer = Conv2d(cin, cout, 3, stride=2, padding=padding, activation="relu6")
@@ -266,9 +266,9 @@ def test_first_layers_take_the_direct_kernel(cin, cout, hw, padding, isa, restor
         assert_conv_close(y, ref, absref, cin * 9, key=isa, what=f"{isa}/first-layer/{t}t")
         first = y if first is None else first
         assert np.array_equal(y, first), f"{t} threads differ from 1"
-    direct = isa == "avx512"
+    direct = isa in ("avx2", "avx512")
     assert layer._op.algorithm == ("grouped_direct" if direct else "gemm"), layer._op.algorithm
-    assert (layer._op.kernel_name == "f32-gconv-3x3s2-8oc-avx512") == direct
+    assert (layer._op.kernel_name == f"f32-gconv-3x3s2-8oc-{isa}") == direct
 
 
 # ---------------------------------------------------------- input conversions

@@ -174,10 +174,21 @@ void gconv_f32_gconv_4oc__avx512(const gconv_dw_geom *g, size_t cin, size_t cout
 void gconv_f32_gconv_4oc2r__avx512(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in,
                                    const float *w, float *out, int64_t oy_begin, int64_t oy_end,
                                    const gconv_minmax *clamp);
-/* 3x3 stride 2 (else a scalar loop), 8 output channels per call (packed 8 wide): first layers. */
+/* 3x3 stride 2 (else gconv_gconv_blocked_scalar), 8 output channels per call (packed 8 wide): first layers. */
+void gconv_f32_gconv_3x3s2_8oc__avx2(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in,
+                                     const float *w, float *out, int64_t oy_begin, int64_t oy_end,
+                                     const gconv_minmax *clamp);
 void gconv_f32_gconv_3x3s2_8oc__avx512(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in,
                                         const float *w, float *out, int64_t oy_begin, int64_t oy_end,
                                         const gconv_minmax *clamp);
+/* A kxk kernel at stride s (both axes), dilation 1: what a specialized kernel's fast path needs. */
+static inline int gconv_geom_is(const gconv_dw_geom *g, int64_t k, int64_t s) {
+    return g->kernel_h == k && g->kernel_w == k && g->stride_h == s && g->stride_w == s && g->dilation_h == 1 &&
+           g->dilation_w == 1;
+}
+/* Any geometry, up to `oc` output channels of panels packed `oc` wide (f32_gconv_4oc_scalar.c). */
+void gconv_gconv_blocked_scalar(const gconv_dw_geom *g, size_t cin, size_t cout, size_t oc, const float *in,
+                                const float *w, float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
 void gconv_gconv_point_scalar(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in,
                               const float *w, int64_t oy, int64_t ox, float acc[GCONV_GCONV_OC]);
 

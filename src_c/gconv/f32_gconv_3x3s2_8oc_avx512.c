@@ -15,8 +15,8 @@
  * and then every tap in (channel, ky, kx) order, padding as w * 0, as the GEMM over the im2col
  * does: the same bits. (A NaN/Inf weight meeting padding: the planner marks those outputs.)
  *
- * Any other geometry (the table lists this kernel for 3x3 stride 2 dilation 1 only) takes a plain
- * scalar loop over the same packing, so calling it directly is always safe. */
+ * Any other geometry (the table lists this kernel for 3x3 stride 2 dilation 1 only) takes
+ * gconv_gconv_blocked_scalar over the same packing, so calling it directly is always safe. */
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
 #elif defined(__GNUC__)
@@ -36,26 +36,6 @@ static inline uint32_t bits_32(int64_t lo, int64_t hi) {
     lo = lo < 0 ? 0 : (lo > 32 ? 32 : lo);
     hi = hi < 0 ? 0 : (hi > 32 ? 32 : hi);
     return hi <= lo ? 0 : (uint32_t)(((uint64_t)1 << hi) - ((uint64_t)1 << lo));
-}
-
-static void any_geometry(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in, const float *w,
-                         float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp) {
-    const int64_t in_plane = g->in_h * g->in_w, out_plane = g->out_h * g->out_w;
-    for (size_t o = 0; o < cout; o++)
-        for (int64_t oy = oy_begin; oy < oy_end; oy++)
-            for (int64_t ox = 0; ox < g->out_w; ox++) {
-                float acc = w[o];
-                const float *wk = w + OC + o;
-                for (size_t ci = 0; ci < cin; ci++)
-                    for (int64_t ky = 0; ky < g->kernel_h; ky++)
-                        for (int64_t kx = 0; kx < g->kernel_w; kx++, wk += OC) {
-                            const int64_t iy = oy * g->stride_h - g->pad_top + ky * g->dilation_h;
-                            const int64_t ix = ox * g->stride_w - g->pad_left + kx * g->dilation_w;
-                            if (iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w)
-                                acc = fmaf(*wk, in[(int64_t)ci * in_plane + iy * g->in_w + ix], acc);
-                        }
-                out[(int64_t)o * out_plane + oy * g->out_w + ox] = gconv_clampf(acc, clamp);
-            }
 }
 
 /* Pair p of a column vector covers input columns col0 + 2p + [0, 32): taps 2p (even lanes) and
@@ -175,16 +155,12 @@ static inline __attribute__((always_inline)) void rows(const gconv_dw_geom *g, s
 void gconv_f32_gconv_3x3s2_8oc__avx512(const gconv_dw_geom *g, size_t cin, size_t cout, const float *in,
                                        const float *w, float *out, int64_t oy_begin, int64_t oy_end,
                                        const gconv_minmax *clamp) {
-    if (g->kernel_h != 3 || g->kernel_w != 3 || g->stride_h != 2 || g->stride_w != 2 || g->dilation_h != 1 ||
-        g->dilation_w != 1) {
-        any_geometry(g, cin, cout, in, w, out, oy_begin, oy_end, clamp);
-        return;
-    }
-    const int clamped = clamp->min != -INFINITY || clamp->max != INFINITY;
-    if (clamped)
-        rows(g, cin, cout, in, w, out, oy_begin, oy_end, 1, clamp);
-    else
+    if (!gconv_geom_is(g, 3, 2))
+        gconv_gconv_blocked_scalar(g, cin, cout, OC, in, w, out, oy_begin, oy_end, clamp);
+    else if (clamp->min == -INFINITY && clamp->max == INFINITY)
         rows(g, cin, cout, in, w, out, oy_begin, oy_end, 0, clamp);
+    else
+        rows(g, cin, cout, in, w, out, oy_begin, oy_end, 1, clamp);
 }
 
 #if defined(__clang__)

@@ -55,6 +55,7 @@ static const gconv_kernel_info kernel_table[] = {
     GDC(gconv_f32_gdc__avx512, "f32-gdc-avx512", GCONV_ISA_AVX512),
     GCONV(gconv_f32_gconv_4oc__scalar, "f32-gconv-4oc-scalar", GCONV_ISA_SCALAR, 4, 1),
     GCONV(gconv_f32_gconv_4oc__avx2, "f32-gconv-4oc-avx2", GCONV_ISA_AVX2, 4, 16),
+    GCONV_KS(gconv_f32_gconv_3x3s2_8oc__avx2, "f32-gconv-3x3s2-8oc-avx2", GCONV_ISA_AVX2, 8, 8, 3, 2),
     /* the planner takes the first: the 2-row variant (it defers to 4oc where it does not apply) */
     GCONV(gconv_f32_gconv_4oc2r__avx512, "f32-gconv-4oc2r-avx512", GCONV_ISA_AVX512, 4, 32),
     GCONV(gconv_f32_gconv_4oc__avx512, "f32-gconv-4oc-avx512", GCONV_ISA_AVX512, 4, 32),
