@@ -23,6 +23,17 @@ static inline __m256i lane_mask(size_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n >= 8 ? 8 : (int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+/* The even (odd) floats of a:b in order, a0 a2 .. a6 b0 b2 .. b6 (a1 a3 .. b7): stride-2 columns.
+ * shuffle_ps works per 128-bit half (a0 a2 b0 b2 | a4 a6 b4 b6); a 64-bit permute restores the order. */
+static inline __m256 even_floats(__m256 a, __m256 b) {
+    const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+static inline __m256 odd_floats(__m256 a, __m256 b) {
+    const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
 /* The lane-width-neutral vocabulary that templates shared by the AVX2 and AVX-512 kernels are
  * written in (same names in simd_avx512.h; a file includes exactly one of the two). */
 typedef __m256 vfloat;

@@ -59,13 +59,6 @@ static inline __m256i lanes_mask(int64_t n) { /* 0 <= n <= 8 */
                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* Keeps the even floats of a:b (a0 a2 .. a6 b0 b2 .. b6). */
-static inline __m256 even_floats(__m256 a, __m256 b) {
-    /* shuffle_ps works per 128-bit half: a0 a2 b0 b2 | a4 a6 b4 b6 */
-    const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-
 /* Same NaN rules as gconv_clampf: max/min return their second operand when
  * either input is NaN, so a NaN sum (or NaN bound) leaves v unchanged. */
 /* Input columns p[j * stride_w] for all 8 lanes. For COLS_PAIR the second

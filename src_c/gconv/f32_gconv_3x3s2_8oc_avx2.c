@@ -24,16 +24,6 @@
 #define OC 8
 #define LANES 8
 
-/* Even (or odd) columns of the 16 floats lo, hi: an in-lane shuffle and a 64-bit lane permute. */
-static inline __m256 even_of(__m256 lo, __m256 hi) {
-    const __m256 s = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-static inline __m256 odd_of(__m256 lo, __m256 hi) {
-    const __m256 s = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-
 /* Output row oy, columns [ox0, ox0 + n), n <= 8. MASKED == 0: all 8 outputs exist and every column
  * read (col0 .. col0 + 17) is inside the row. */
 static inline __attribute__((always_inline)) void block(const gconv_dw_geom *g, size_t cin, size_t cout,
@@ -72,9 +62,9 @@ static inline __attribute__((always_inline)) void block(const gconv_dw_geom *g, 
                 const __m256 a1 = MASKED ? _mm256_maskload_ps(r + LANES, m[1]) : _mm256_loadu_ps(r + LANES);
                 const __m256 b0 = MASKED ? _mm256_maskload_ps(r + 2, m[2]) : _mm256_loadu_ps(r + 2);
                 const __m256 b1 = MASKED ? _mm256_maskload_ps(r + 2 + LANES, m[3]) : _mm256_loadu_ps(r + 2 + LANES);
-                x[0] = even_of(a0, a1);
-                x[1] = odd_of(a0, a1);
-                x[2] = even_of(b0, b1);
+                x[0] = even_floats(a0, a1);
+                x[1] = odd_floats(a0, a1);
+                x[2] = even_floats(b0, b1);
             }
             const float *wk = w + OC + ((int64_t)ci * 3 + ky) * 3 * OC;
 #pragma GCC unroll 3

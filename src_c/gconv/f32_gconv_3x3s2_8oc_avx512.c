@@ -4,9 +4,10 @@
  * The case is a network's first layer (3 -> 32 at 224x224, 3 -> 64 at 112x112). As a GEMM its K is
  * 27, and the im2col (27 stride-2 gathers per row of output) cost almost as much as the GEMM
  * itself: 0.27 ms for 3 -> 32 at 224, of which the GEMM alone is 0.16. Here each input row is
- * loaded and split into even and odd columns once per 16 output columns, and those three tap
- * vectors feed 8 output channels; each weight is broadcast once for the two column vectors. (16
- * channels x 16 columns, one broadcast per FMA, ran 1.5x slower: twice the loads per FMA.)
+ * loaded and split into even and odd columns once per 16 output columns (simd_avx512.h's
+ * s2_row_taps, which the 3x3 stride-2 pools use too), and those three tap vectors feed 8 output
+ * channels; each weight is broadcast once for the two column vectors. (16 channels x 16 columns,
+ * one broadcast per FMA, ran 1.5x slower: twice the loads per FMA.)
  *
  * Columns that touch the padding are loaded with lane masks that enable only input columns inside
  * the row, so zero padding of any width reads nothing outside the plane; rows outside the plane
@@ -31,46 +32,6 @@
 #define OC 8
 #define LANES 16
 
-/* Bits [lo, hi) of a 32-bit mask, both clipped to [0, 32]. */
-static inline uint32_t bits_32(int64_t lo, int64_t hi) {
-    lo = lo < 0 ? 0 : (lo > 32 ? 32 : lo);
-    hi = hi < 0 ? 0 : (hi > 32 ? 32 : hi);
-    return hi <= lo ? 0 : (uint32_t)(((uint64_t)1 << hi) - ((uint64_t)1 << lo));
-}
-
-/* Pair p of a column vector covers input columns col0 + 2p + [0, 32): taps 2p (even lanes) and
- * 2p + 1 (odd lanes). Lanes inside the row and used by the vector's n outputs (2n columns, or
- * 2n - 1 for pair 1, which only needs its even ones). */
-static inline void pair_masks(int64_t col0, int64_t in_w, int64_t n, __mmask16 m[4]) {
-    for (int p = 0; p < 2; p++) {
-        const int64_t first = col0 + 2 * p, want = p == 0 ? 2 * n : 2 * n - 1;
-        const uint32_t b = n > 0 ? bits_32(-first, in_w - first < want ? in_w - first : want) : 0;
-        m[2 * p] = (__mmask16)(b & 0xFFFF);
-        m[2 * p + 1] = (__mmask16)(b >> 16);
-    }
-}
-
-/* Taps kx = 0, 1, 2 of one input row for the 16 outputs of a column vector. MASKED == 0: every
- * column read (col0 .. col0 + 32) is inside the row; tap 2 is then tap 0 moved one lane, with
- * column col0 + 32 broadcast in (a 4-byte load never splits; masked loads measured 15% of the
- * kernel's time). */
-static inline __attribute__((always_inline)) void row_taps(const float *r, const __mmask16 m[4], const int MASKED,
-                                                           __m512i even, __m512i odd, __m512 x[3]) {
-    if (MASKED) {
-        const __m512 a0 = _mm512_maskz_loadu_ps(m[0], r), a1 = _mm512_maskz_loadu_ps(m[1], r + LANES);
-        const __m512 b0 = _mm512_maskz_loadu_ps(m[2], r + 2), b1 = _mm512_maskz_loadu_ps(m[3], r + 2 + LANES);
-        x[0] = _mm512_permutex2var_ps(a0, even, a1);
-        x[1] = _mm512_permutex2var_ps(a0, odd, a1);
-        x[2] = _mm512_permutex2var_ps(b0, even, b1);
-    } else {
-        const __m512 a0 = _mm512_loadu_ps(r), a1 = _mm512_loadu_ps(r + LANES);
-        x[0] = _mm512_permutex2var_ps(a0, even, a1);
-        x[1] = _mm512_permutex2var_ps(a0, odd, a1);
-        x[2] = _mm512_castsi512_ps(
-            _mm512_alignr_epi32(_mm512_castps_si512(_mm512_set1_ps(r[2 * LANES])), _mm512_castps_si512(x[0]), 1));
-    }
-}
-
 /* Output row oy, columns [ox0, ox0 + 16 * NV) (the last vector masked to n outputs in all):
  * OC x NV accumulators, each weight broadcast once for NV FMAs. */
 static inline __attribute__((always_inline)) void block(const gconv_dw_geom *g, size_t cin, size_t cout,
@@ -79,14 +40,16 @@ static inline __attribute__((always_inline)) void block(const gconv_dw_geom *g, 
                                                         const int CLAMPED, const gconv_minmax *clamp) {
     const int64_t in_h = g->in_h, in_w = g->in_w, out_w = g->out_w;
     const int64_t in_plane = in_h * in_w, out_plane = g->out_h * out_w;
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     const int64_t col0 = 2 * ox0 - g->pad_left; /* kx = 0 of the first lane */
-    __mmask16 m[2][4] = {{0}};
+    /* MASKED: columns outside the row load as 0, which is what zero padding adds; else every
+     * column read (col0 .. col0 + 32 per vector) is in the row, and plain loads do (masked loads
+     * measured 15% of the kernel's time) */
+    s2_masks m[2] = {{0, 0, 0}, {0, 0, 0}};
     if (MASKED) {
-        pair_masks(col0, in_w, n < LANES ? n : LANES, m[0]);
-        if (NV > 1) pair_masks(col0 + 2 * LANES, in_w, n - LANES, m[1]);
+        m[0] = s2_columns_in_row(col0, in_w, n < LANES ? n : LANES);
+        if (NV > 1) m[1] = s2_columns_in_row(col0 + 2 * LANES, in_w, n - LANES);
     }
+    const __m512 zero = _mm512_setzero_ps();
     __m512 acc[2][OC];
 #pragma GCC unroll 8
     for (int o = 0; o < OC; o++) acc[0][o] = acc[1][o] = _mm512_set1_ps(w[o]);
@@ -98,12 +61,12 @@ static inline __attribute__((always_inline)) void block(const gconv_dw_geom *g, 
             __m512 x[2][3];
             if (iy < 0 || iy >= in_h) {
                 /* a padding row: its taps multiply zeros, as the im2col's zero rows do */
-                x[0][0] = x[0][1] = x[0][2] = x[1][0] = x[1][1] = x[1][2] = _mm512_setzero_ps();
+                x[0][0] = x[0][1] = x[0][2] = x[1][0] = x[1][1] = x[1][2] = zero;
             } else {
                 /* the address of column col0 (masked lanes are never read, also left of the row) */
                 const float *r = in + ((int64_t)ci * in_plane + iy * in_w) + col0;
-                row_taps(r, m[0], MASKED, even, odd, x[0]);
-                if (NV > 1) row_taps(r + 2 * LANES, m[1], MASKED, even, odd, x[1]);
+                s2_row_taps(r, MASKED ? &m[0] : NULL, zero, x[0]);
+                if (NV > 1) s2_row_taps(r + 2 * LANES, MASKED ? &m[1] : NULL, zero, x[1]);
             }
             const float *wk = w + OC + ((int64_t)ci * 3 + ky) * 3 * OC;
 #pragma GCC unroll 3
@@ -118,7 +81,7 @@ static inline __attribute__((always_inline)) void block(const gconv_dw_geom *g, 
         }
     }
     const __m512 lo = _mm512_set1_ps(clamp->min), hi = _mm512_set1_ps(clamp->max);
-    const __mmask16 store0 = (__mmask16)bits_32(0, n), store1 = (__mmask16)bits_32(0, n - LANES);
+    const __mmask16 store0 = lane_range(0, n), store1 = lane_range(0, n - LANES);
     float *dst = out + oy * out_w + ox0;
 #pragma GCC unroll 8
     for (int o = 0; o < OC; o++) {

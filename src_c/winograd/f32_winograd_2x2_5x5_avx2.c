@@ -17,11 +17,9 @@
 static inline void split_columns(const __m256 t[3], __m256 d[6]) {
     const __m256i rot1 = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0), rot2 = _mm256_setr_epi32(2, 3, 4, 5, 6, 7, 0, 1);
     const __m256i spill_e = _mm256_setr_epi32(0, 0, 0, 0, 0, 0, 0, 2), spill_o = _mm256_setr_epi32(1, 1, 1, 1, 1, 1, 1, 3);
-    /* even / odd columns of the 16: [a0 a2 b0 b2 | a4 a6 b4 b6] -> lane order */
-    d[0] = _mm256_castpd_ps(
-        _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(t[0], t[1], _MM_SHUFFLE(2, 0, 2, 0))), 0xD8));
-    d[1] = _mm256_castpd_ps(
-        _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(t[0], t[1], _MM_SHUFFLE(3, 1, 3, 1))), 0xD8));
+    /* even / odd columns of the 16 */
+    d[0] = even_floats(t[0], t[1]);
+    d[1] = odd_floats(t[0], t[1]);
     /* one and two tiles on; the last lanes from the spill vector (columns 16-19) */
     const __m256 e0 = _mm256_permutevar8x32_ps(t[2], _mm256_setzero_si256());
     const __m256 e1 = _mm256_permutevar8x32_ps(t[2], _mm256_set1_epi32(1));
