@@ -62,6 +62,7 @@ cdef extern from "gconv.h" nogil:
         int dilation
         gconv_gdc_ukernel_fn gdc
         gconv_dw_multi_ukernel_fn dw_multi
+        int prefetches_next
     ctypedef struct gconv_conv_plan:
         pass
 
@@ -209,7 +210,8 @@ def kernel_table():
     return [dict(index=i, name=t[i].name.decode(), kind=KIND_NAMES[t[i].kind], isa=ISA_NAMES[t[i].isa],
                  mr=t[i].mr, nr=t[i].nr, nr_edge=t[i].nr_edge,
                  kernel_h=t[i].kernel_h, kernel_w=t[i].kernel_w, stride=t[i].stride,
-                 activation=ACTIVATION_NAMES[t[i].activation], dilation=t[i].dilation)
+                 activation=ACTIVATION_NAMES[t[i].activation], dilation=t[i].dilation,
+                 prefetches_next=bool(t[i].prefetches_next))
             for i in range(n)]
 
 

@@ -62,6 +62,28 @@ def test_table_is_consistent():
             assert any(k["kind"] == kind and k["isa"] == isa for k in TABLE), f"no {kind} kernel for {isa}"
 
 
+def test_prfm_tiles_twin_a_plain_tile():
+    """A -prfm entry is the same tile as the plain entry of its name (the planner swaps one for the
+    other per panel, so they must take the same calls); no other entry claims to prefetch."""
+    by_name = {k["name"]: k for k in TABLE}
+    for k in TABLE:
+        assert k["prefetches_next"] == k["name"].endswith("-prfm"), k["name"]
+        if k["prefetches_next"]:
+            plain = by_name.get(k["name"][:-len("-prfm")])
+            assert plain is not None and not plain["prefetches_next"], k["name"]
+            assert (k["kind"], k["isa"], k["mr"], k["nr"], k["nr_edge"]) == \
+                (plain["kind"], plain["isa"], plain["mr"], plain["nr"], plain["nr_edge"])
+            assert TABLE.index(plain) < TABLE.index(k)
+
+
+def test_plans_never_name_a_prfm_tile():
+    for k in (1, 3):
+        layer = gconv_cpu.nn.Conv2d(144, 24, k, algorithm="gemm")
+        layer(np.zeros((1, 144, 60, 60), np.float32))
+        assert not layer._op.kernel_name.endswith("-prfm"), layer._op.kernel_name
+        assert layer._op.kernel_name.startswith("f32-gemm-")
+
+
 def test_unavailable_kernel_refuses_to_run():
     missing = [k for k in TABLE if k["isa"] not in gconv_cpu.available_isas()]
     if not missing:

@@ -132,6 +132,38 @@ def test_gemm_1x1_input_at_any_offset_in_a_line(hw, groups, isa, restore_threads
                 first = y
             else:
                 assert np.array_equal(y, first), f"input {lead} floats past a line, {t} threads: bits differ"
+
+
+# A group's input over 1 MiB runs each tile's first panel through the -prfm tile, which also
+# prefetches past its own columns: with 4 panels (25 output channels a group: the last one partial),
+# 2 groups, an input 3 floats past a line (60x64: tiles start with a 13-pixel head block; 59x61: a
+# few-pixel tail) and every thread count, each output is still computed once, and as the
+# reference says.
+@pytest.mark.parametrize("hw", [(60, 64), (59, 61)])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_gemm_1x1_input_larger_than_l2(hw, groups, isa, restore_threads):
+    rng = np.random.default_rng(hw[1] + groups)
+    cin_g, cout = 96, 25
+    assert cin_g * hw[0] * hw[1] * 4 > 1 << 20
+    x0 = rng.standard_normal((1, cin_g * groups, *hw)).astype(np.float32)
+    buf = np.empty(x0.size + 32, np.float32)
+    lead = (-(buf.ctypes.data // 4)) % 16 + 3
+    x = buf[lead:lead + x0.size].reshape(x0.shape)
+    x[...] = x0
+    cout *= groups
+    wt = rng.standard_normal((cout, cin_g, 1, 1)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    ref, absref = conv2d_ref(x0, wt, b, groups=groups), conv2d_ref_abs(x0, wt, b, groups=groups)
+    first = None
+    for t in (1, 2, 3):
+        gconv_cpu.set_num_threads(t)
+        y = np.full(ref.shape, np.nan, np.float32)
+        gconv_cpu.conv2d(x, wt, b, groups=groups, algorithm="gemm", out=y)
+        assert_conv_close(y, ref, absref, cin_g, what=f"{t} threads")
+        assert first is None or np.array_equal(y, first), f"{t} threads: bits differ from 1 thread"
+        first = y
+
+
 # -------------------------------------------------------------- reentrancy
 
 @pytest.mark.parametrize("groups, cout, k", [(4, 16, 3), (16, 16, 3), (1, 24, 1)], ids=["g4", "dw", "pointwise"])

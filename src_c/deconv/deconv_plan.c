@@ -130,7 +130,8 @@ static const gconv_kernel_info *find_gemm(gconv_isa isa) {
     size_t n;
     const gconv_kernel_info *t = gconv_kernel_table(&n), *best = NULL;
     for (size_t i = 0; i < n; i++)
-        if (t[i].kind == GCONV_KERNEL_GEMM && t[i].isa == isa && (!best || t[i].mr * t[i].nr > best->mr * best->nr))
+        if (t[i].kind == GCONV_KERNEL_GEMM && t[i].isa == isa && !t[i].prefetches_next &&
+            (!best || t[i].mr * t[i].nr > best->mr * best->nr))
             best = &t[i];
     return best;
 }

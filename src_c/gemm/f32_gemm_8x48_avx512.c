@@ -1,7 +1,12 @@
 /* f32-gemm-8x48-avx512: 8 output channels x up to 48 pixels per call, 24 zmm accumulators
  * (+3 for b, +1 broadcast), and one more pixel past whole vectors (nr_edge = 1). Same packed panels
  * as f32-gemm-8x32 (MR = 8); each k step does 24 FMAs for 3 loads of b and 8 broadcasts (16 for 10
- * in the 8x32 tile). Partial vectors use masked loads/stores: nothing past nc columns is touched. */
+ * in the 8x32 tile). Partial vectors use masked loads/stores: nothing past nc columns is touched.
+ *
+ * f32-gemm-8x48-avx512-prfm: the same tile, which also prefetches the next call's columns of b
+ * (the nc columns after its own, every row) into L2, one row per k step. For a 1x1 conv whose
+ * input is larger than L2, the planner runs it on the first panel of each pixel tile, the pass
+ * that brings the tile from L3 (see gemm_streams_input in conv_plan.c). */
 #pragma GCC target("avx512f,avx2,fma")
 #include <immintrin.h>
 
@@ -26,7 +31,7 @@
  * pw1x1_960to320_7). Every column is bias + the FMAs over k in order, in any of the forms, so a
  * pixel gets the same bits whichever one computes it. Written with one accumulator array per
  * vector and unrolled loops, the form GCC keeps in registers (24 + 3 + 1, and 3 for the edge). */
-static inline __attribute__((always_inline)) void gemm_nv(const int NV, const int MASKED, const int EDGE, size_t mr,
+static inline __attribute__((always_inline)) void gemm_nv(const int NEXT, const int NV, const int MASKED, const int EDGE, size_t mr,
                                                           size_t kc, const float *w, const float *b, size_t b_stride,
                                                           float *c, size_t c_stride, const gconv_minmax *clamp,
                                                           __mmask16 tail) {
@@ -44,6 +49,13 @@ static inline __attribute__((always_inline)) void gemm_nv(const int NV, const in
         _mm_prefetch((const char *)ahead, _MM_HINT_T0);
         if (NV > 1) _mm_prefetch((const char *)(ahead + 16), _MM_HINT_T0);
         if (NV > 2) _mm_prefetch((const char *)(ahead + 32), _MM_HINT_T0);
+        if (NEXT) {
+            /* T1: into L2 only; L1 could not hold this call's rows and the next call's together */
+            const float *next = b + 16 * NV;
+            _mm_prefetch((const char *)next, _MM_HINT_T1);
+            if (NV > 1) _mm_prefetch((const char *)(next + 16), _MM_HINT_T1);
+            if (NV > 2) _mm_prefetch((const char *)(next + 32), _MM_HINT_T1);
+        }
         const __m512 b0 = MASKED && NV == 1 ? _mm512_maskz_loadu_ps(m0, b) : _mm512_loadu_ps(b);
         const __m512 b1 = NV < 2 ? b0 : MASKED && NV == 2 ? _mm512_maskz_loadu_ps(m1, b + 16) : _mm512_loadu_ps(b + 16);
         const __m512 b2 = NV < 3 ? b0 : MASKED ? _mm512_maskz_loadu_ps(m2, b + 32) : _mm512_loadu_ps(b + 32);
@@ -72,24 +84,37 @@ static inline __attribute__((always_inline)) void gemm_nv(const int NV, const in
 }
 
 /* nc <= 49: whole vectors, whole vectors and a last partial one, or whole vectors and one column
- * (nc = 16 * NV + 1, the table's nr_edge: the planner hands the kernel a 7x7's 49 pixels at once). */
-void gconv_f32_gemm_8x48__avx512(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
-                                 size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp) {
+ * (nc = 16 * NV + 1, the table's nr_edge: the planner hands the kernel a 7x7's 49 pixels at once).
+ * NEXT (the -prfm tile) prefetches in the whole-vector forms only: the partial and edge forms end a
+ * plane (or start one, at an unaligned head), so no call follows them on the same rows. */
+static inline __attribute__((always_inline)) void gemm_8x48(const int NEXT, size_t mr, size_t nc, size_t kc,
+                                                            const float *w, const float *b, size_t b_stride, float *c,
+                                                            size_t c_stride, const gconv_minmax *clamp) {
     const __mmask16 tail = lane_mask(nc - (nc - 1) / 16 * 16);
     const size_t whole = nc / 16;
     if (nc % 16 == 1 && whole > 0) {
-        if (whole == 3) gemm_nv(3, 0, 1, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
-        else if (whole == 2) gemm_nv(2, 0, 1, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
-        else gemm_nv(1, 0, 1, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
+        if (whole == 3) gemm_nv(0, 3, 0, 1, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
+        else if (whole == 2) gemm_nv(0, 2, 0, 1, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
+        else gemm_nv(0, 1, 0, 1, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
     } else if (nc % 16 == 0) {
-        if (whole == 3) gemm_nv(3, 0, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
-        else if (whole == 2) gemm_nv(2, 0, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
-        else gemm_nv(1, 0, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
+        if (whole == 3) gemm_nv(NEXT, 3, 0, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
+        else if (whole == 2) gemm_nv(NEXT, 2, 0, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
+        else gemm_nv(NEXT, 1, 0, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
     } else if (nc > 32) {
-        gemm_nv(3, 1, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
+        gemm_nv(0, 3, 1, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
     } else if (nc > 16) {
-        gemm_nv(2, 1, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
+        gemm_nv(0, 2, 1, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
     } else {
-        gemm_nv(1, 1, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
+        gemm_nv(0, 1, 1, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
     }
+}
+
+void gconv_f32_gemm_8x48__avx512(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
+                                 size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp) {
+    gemm_8x48(0, mr, nc, kc, w, b, b_stride, c, c_stride, clamp);
+}
+
+void gconv_f32_gemm_8x48__avx512_prfm(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
+                                      size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp) {
+    gemm_8x48(1, mr, nc, kc, w, b, b_stride, c, c_stride, clamp);
 }
