@@ -85,8 +85,8 @@ static inline __attribute__((always_inline)) void gemm_nv(const int NEXT, const 
 
 /* nc <= 49: whole vectors, whole vectors and a last partial one, or whole vectors and one column
  * (nc = 16 * NV + 1, the table's nr_edge: the planner hands the kernel a 7x7's 49 pixels at once).
- * NEXT (the -prfm tile) prefetches in the whole-vector forms only: the partial and edge forms end a
- * plane (or start one, at an unaligned head), so no call follows them on the same rows. */
+ * NEXT (the -prfm tile) prefetches in the whole-vector forms only, the calls a tile's run of columns
+ * is made of; the partial and edge forms are its short head block or its end. */
 static inline __attribute__((always_inline)) void gemm_8x48(const int NEXT, size_t mr, size_t nc, size_t kc,
                                                             const float *w, const float *b, size_t b_stride, float *c,
                                                             size_t c_stride, const gconv_minmax *clamp) {
