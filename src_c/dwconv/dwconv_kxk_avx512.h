@@ -135,11 +135,6 @@ static inline __m512 dw_load_masked(__mmask16 k, const float *p) {
 #endif
 }
 
-static inline int64_t floor_div(int64_t a, int64_t b) { /* b > 0 */
-    const int64_t q = a / b;
-    return (a % b != 0 && a < 0) ? q - 1 : q;
-}
-
 static inline int64_t clamp_i64(int64_t v, int64_t lo, int64_t hi) {
     return v < lo ? lo : (v > hi ? hi : v);
 }
@@ -303,6 +298,9 @@ DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int masked, 
     const __m512 vmin = _mm512_set1_ps(c->cmin), vmax = _mm512_set1_ps(c->cmax);
     /* The clamp costs 2 of the ~11 vector ops per output vector: skip it when there is none. */
     const int clamped = c->cmin != -INFINITY || c->cmax != INFINITY;
+    /* Residue res has the output rows oy_begin + res + j * step: divided once per call, not per channel. */
+    const int64_t rows_per_residue = (c->oy_end - c->oy_begin) / step;
+    const int64_t residues_with_one_more = (c->oy_end - c->oy_begin) % step;
     for (size_t ch = 0; ch < c->channels; ch++) {
         const float *in = c->in + (int64_t)ch * c->in_stride;
         float *out = c->out + (int64_t)ch * c->out_stride;
@@ -315,8 +313,7 @@ DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int masked, 
         for (int64_t res = 0; res < step; res++) {
             const int64_t oy_first = c->oy_begin + res;
             if (oy_first >= c->oy_end) break;
-            /* rows of this residue (no division in the usual step of 1) */
-            const int64_t rows = step == 1 ? c->oy_end - oy_first : (c->oy_end - oy_first + step - 1) / step;
+            const int64_t rows = rows_per_residue + (res < residues_with_one_more);
             for (int64_t k = 0; k < rows; k += DW_R) {
                 const int64_t oy = oy_first + k * step, nr = rows - k < DW_R ? rows - k : DW_R;
                 float *o = out + oy * out_w + ox0;
@@ -336,8 +333,7 @@ DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int masked, 
                     vlo = clamp_i64(-row0, 0, nv);
                     vhi = clamp_i64(in_h - row0, vlo, nv);
                 } else {
-                    vlo = clamp_i64(-floor_div(row0, vpitch), 0, nv);
-                    vhi = clamp_i64(floor_div(in_h - 1 - row0, vpitch) + 1, vlo, nv);
+                    gconv_rows_inside(row0, vpitch, nv, in_h, &vlo, &vhi);
                 }
                 /* Only form a pointer into the plane when some row lands there. */
                 const float *r = vlo < vhi ? in + (row0 + vlo * vpitch) * in_w + col0 : in;
@@ -474,6 +470,9 @@ DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP,
     const int64_t os = step * out_w, V = DW_VR(R);
     const __m512 vmin = _mm512_set1_ps(c->cmin), vmax = _mm512_set1_ps(c->cmax);
     const int clamped = c->cmin != -INFINITY || c->cmax != INFINITY;
+    /* Residue res has the output rows oy_begin + res + j * step: divided once per call, not per channel. */
+    const int64_t rows_per_residue = (c->oy_end - c->oy_begin) / step;
+    const int64_t residues_with_one_more = (c->oy_end - c->oy_begin) % step;
     for (size_t ch = 0; ch < c->channels; ch++) {
         const float *in = c->in + (int64_t)ch * c->in_stride;
         float *out = c->out + (int64_t)ch * c->out_stride;
@@ -484,7 +483,7 @@ DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP,
         for (int64_t res = 0; res < step; res++) {
             const int64_t oy_first = c->oy_begin + res;
             if (oy_first >= c->oy_end) break;
-            const int64_t rows = step == 1 ? c->oy_end - oy_first : (c->oy_end - oy_first + step - 1) / step;
+            const int64_t rows = rows_per_residue + (res < residues_with_one_more);
             for (int64_t k = 0; k < rows; k += R) {
                 const int64_t oy = oy_first + k * step, nr = rows - k < R ? rows - k : R;
                 const int64_t row0 = oy - c->pad_top;
@@ -499,8 +498,7 @@ DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP,
                     vlo = clamp_i64(-row0, 0, V);
                     vhi = clamp_i64(in_h - row0, vlo, V);
                 } else {
-                    vlo = clamp_i64(-floor_div(row0, vpitch), 0, V);
-                    vhi = clamp_i64(floor_div(in_h - 1 - row0, vpitch) + 1, vlo, V);
+                    gconv_rows_inside(row0, vpitch, V, in_h, &vlo, &vhi);
                 }
                 dw_narrow_block(in, in_w, row0, vpitch, nw, vt, vbias, vmin, vmax, clamped, o, os, NP, R, OFF, nr, 1, vlo,
                                 vhi);
