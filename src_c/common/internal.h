@@ -131,6 +131,10 @@ void gconv_f32_dwconv_5x5s1__avx2(const gconv_dw_geom *g, const float *in, const
     float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
 void gconv_f32_dwconv_5x5s1_mc__avx2(const gconv_dw_geom *g, size_t channels, const float *in,
     size_t in_stride, const float *w, float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+void gconv_f32_dwconv_7x7s1__avx2(const gconv_dw_geom *g, const float *in, const float *w,
+    float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+void gconv_f32_dwconv_7x7s1_mc__avx2(const gconv_dw_geom *g, size_t channels, const float *in,
+    size_t in_stride, const float *w, float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
 void gconv_f32_dwconv_5x5s2__avx2(const gconv_dw_geom *g, const float *in, const float *w,
     float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
 void gconv_f32_dwconv_5x5s2_mc__avx2(const gconv_dw_geom *g, size_t channels, const float *in,
@@ -146,6 +150,10 @@ void gconv_f32_dwconv_3x3s2_mc__avx512(const gconv_dw_geom *g, size_t channels, 
 void gconv_f32_dwconv_5x5s1__avx512(const gconv_dw_geom *g, const float *in, const float *w,
     float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
 void gconv_f32_dwconv_5x5s1_mc__avx512(const gconv_dw_geom *g, size_t channels, const float *in,
+    size_t in_stride, const float *w, float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+void gconv_f32_dwconv_7x7s1__avx512(const gconv_dw_geom *g, const float *in, const float *w,
+    float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
+void gconv_f32_dwconv_7x7s1_mc__avx512(const gconv_dw_geom *g, size_t channels, const float *in,
     size_t in_stride, const float *w, float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);
 void gconv_f32_dwconv_5x5s2__avx512(const gconv_dw_geom *g, const float *in, const float *w,
     float *out, int64_t oy_begin, int64_t oy_end, const gconv_minmax *clamp);

@@ -1,4 +1,4 @@
-/* Body of the f32-dwconv-KxKsS-avx2 kernels: each .c file defines DW_K (3 or 5),
+/* Body of the f32-dwconv-KxKsS-avx2 kernels: each .c file defines DW_K (3 or 5, or 7 at stride 1),
  * DW_S (1 or 2), DW_FN (one plane) and DW_FN_MC (several channels), then
  * includes this header once.
  *
@@ -26,6 +26,9 @@
  */
 #if !defined(DW_K) || !defined(DW_S) || !defined(DW_FN) || !defined(DW_FN_MC)
 #error "define DW_K, DW_S, DW_FN and DW_FN_MC before including this file"
+#endif
+#if DW_S == 2 && DW_K > 5
+#error "stride 2 keeps all K*K taps in the 16 registers: K is at most 5"
 #endif
 
 #if defined(__clang__)

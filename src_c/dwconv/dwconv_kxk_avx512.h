@@ -1,5 +1,5 @@
-/* Body of the f32-dwconv-KxKsS-avx512 kernels: each .c file defines DW_K (3 or 5),
- * DW_S (1 or 2), DW_FN (one plane) and DW_FN_MC (several channels), then
+/* Body of the f32-dwconv-KxKsS-avx512 kernels: each .c file defines DW_K (3 or 5, or 7
+ * at stride 1), DW_S (1 or 2), DW_FN (one plane) and DW_FN_MC (several channels), then
  * includes this header once.
  *
  * What sets the pace of a direct NCHW depthwise conv on an AVX-512 core: the
@@ -40,6 +40,9 @@
  */
 #if !defined(DW_K) || !defined(DW_S) || !defined(DW_FN) || !defined(DW_FN_MC)
 #error "define DW_K, DW_S, DW_FN and DW_FN_MC before including this file"
+#endif
+#if DW_S == 2 && DW_K > 5
+#error "the stride-2 body computes taps up to kx = 4"
 #endif
 
 #if defined(__clang__)
@@ -195,10 +198,10 @@ DW_INLINE void dw_block(const float *r, int64_t rs, int64_t d, const float *taps
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     (void)d;
 #endif
-#if DW_S == 1 && DW_K == 5
+#if DW_S == 1 && DW_K >= 5
     /* Column of taps by column of taps: only the K taps of column kx are live,
-     * which leaves registers for the R accumulators even with 25 taps (row by
-     * row, GCC keeps reloading spilled taps from the stack). */
+     * which leaves registers for the R accumulators even with 25 or 49 taps (row
+     * by row, GCC keeps reloading spilled taps from the stack). */
 #pragma GCC unroll 8
     for (int kx = 0; kx < DW_K; kx++) {
         __m512 vt[DW_K * DW_K];
