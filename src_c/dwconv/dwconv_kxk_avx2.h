@@ -202,9 +202,11 @@ DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int masked, 
     const int64_t vpitch = c->vpitch, rs = vpitch * in_w, os = step * out_w;
     const __m256 vmin = _mm256_set1_ps(c->cmin), vmax = _mm256_set1_ps(c->cmax);
     const int clamped = c->cmin != -INFINITY || c->cmax != INFINITY;
-    /* Residue res has the output rows oy_begin + res + j * step: divided once per call, not per channel. */
-    const int64_t rows_per_residue = (c->oy_end - c->oy_begin) / step;
-    const int64_t residues_with_one_more = (c->oy_end - c->oy_begin) % step;
+    /* Residue res has the output rows oy_begin + res + j * step: divided once per call, not per
+     * channel, and not at all in the usual step of 1 (wide planes call this per channel and strip). */
+    const int64_t rows_total = c->oy_end - c->oy_begin;
+    const int64_t rows_per_residue = step == 1 ? rows_total : rows_total / step;
+    const int64_t residues_with_one_more = step == 1 ? 0 : rows_total % step;
     for (size_t ch = 0; ch < c->channels; ch++) {
         const float *in = c->in + (int64_t)ch * c->in_stride;
         float *out = c->out + (int64_t)ch * c->out_stride;

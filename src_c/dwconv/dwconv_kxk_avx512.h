@@ -301,9 +301,11 @@ DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int masked, 
     const __m512 vmin = _mm512_set1_ps(c->cmin), vmax = _mm512_set1_ps(c->cmax);
     /* The clamp costs 2 of the ~11 vector ops per output vector: skip it when there is none. */
     const int clamped = c->cmin != -INFINITY || c->cmax != INFINITY;
-    /* Residue res has the output rows oy_begin + res + j * step: divided once per call, not per channel. */
-    const int64_t rows_per_residue = (c->oy_end - c->oy_begin) / step;
-    const int64_t residues_with_one_more = (c->oy_end - c->oy_begin) % step;
+    /* Residue res has the output rows oy_begin + res + j * step: divided once per call, not per
+     * channel, and not at all in the usual step of 1 (wide planes call this per channel and strip). */
+    const int64_t rows_total = c->oy_end - c->oy_begin;
+    const int64_t rows_per_residue = step == 1 ? rows_total : rows_total / step;
+    const int64_t residues_with_one_more = step == 1 ? 0 : rows_total % step;
     for (size_t ch = 0; ch < c->channels; ch++) {
         const float *in = c->in + (int64_t)ch * c->in_stride;
         float *out = c->out + (int64_t)ch * c->out_stride;
@@ -473,9 +475,11 @@ DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP,
     const int64_t os = step * out_w, V = DW_VR(R);
     const __m512 vmin = _mm512_set1_ps(c->cmin), vmax = _mm512_set1_ps(c->cmax);
     const int clamped = c->cmin != -INFINITY || c->cmax != INFINITY;
-    /* Residue res has the output rows oy_begin + res + j * step: divided once per call, not per channel. */
-    const int64_t rows_per_residue = (c->oy_end - c->oy_begin) / step;
-    const int64_t residues_with_one_more = (c->oy_end - c->oy_begin) % step;
+    /* Residue res has the output rows oy_begin + res + j * step: divided once per call, not per
+     * channel, and not at all in the usual step of 1 (wide planes call this per channel and strip). */
+    const int64_t rows_total = c->oy_end - c->oy_begin;
+    const int64_t rows_per_residue = step == 1 ? rows_total : rows_total / step;
+    const int64_t residues_with_one_more = step == 1 ? 0 : rows_total % step;
     for (size_t ch = 0; ch < c->channels; ch++) {
         const float *in = c->in + (int64_t)ch * c->in_stride;
         float *out = c->out + (int64_t)ch * c->out_stride;
