@@ -192,17 +192,35 @@ void gconv_f32_gconv_3x3s2_8oc__avx512(const gconv_dw_geom *g, size_t cin, size_
                                         const float *w, float *out, int64_t oy_begin, int64_t oy_end,
                                         const gconv_minmax *clamp);
 /* Of the nv rows row0 + v * pitch (pitch >= 1), those inside [0, height) are v in [*lo, *hi).
- * Counted, not divided: the depthwise kernels ask this for each border pass of each channel (nv
- * is at most a pass's rows plus the kernel's, so the loops are short). With the divisions, and one
- * more per channel for the rows of each residue, 3x3 dilation 2 took 4% longer on 256x28x28 and
- * 11% on 64x56x56 with AVX-512, 22% and 14% with AVX2 (kernel alone, min of 3000 calls). */
+ * Counted, not divided, with a dilation: the depthwise kernels ask this for each border pass of
+ * each channel (nv is at most a pass's rows plus the kernel's, so the loops are short). With the
+ * divisions, and one more per channel for the rows of each residue (gconv_rows_per_residue), 3x3
+ * dilation 2 took 4% longer on 256x28x28 and 11% on 64x56x56 with AVX-512, 22% and 14% with AVX2
+ * (kernel alone, min of 3000 calls). */
 static inline void gconv_rows_inside(int64_t row0, int64_t pitch, int64_t nv, int64_t height, int64_t *lo,
                                      int64_t *hi) {
     int64_t v = 0, w = nv;
-    while (v < nv && row0 + v * pitch < 0) v++;
-    while (w > v && row0 + (w - 1) * pitch >= height) w--;
+    if (pitch == 1) {
+        v = -row0 < 0 ? 0 : -row0 > nv ? nv : -row0;
+        w = height - row0 < v ? v : height - row0 > nv ? nv : height - row0;
+    } else {
+        while (v < nv && row0 + v * pitch < 0) v++;
+        while (w > v && row0 + (w - 1) * pitch >= height) w--;
+    }
     *lo = v;
     *hi = w;
+}
+
+/* Of `rows` output rows taken every step-th (a stride-1 depthwise pass with dilation `step`), residue
+ * res < step has base + (res < extra): divided once per call, not per channel, and not at all in
+ * the usual step of 1 (wide planes ask per channel and strip). */
+typedef struct {
+    int64_t base, extra;
+} gconv_residue_rows;
+
+static inline gconv_residue_rows gconv_rows_per_residue(int64_t rows, int64_t step) {
+    const gconv_residue_rows r = {step == 1 ? rows : rows / step, step == 1 ? 0 : rows % step};
+    return r;
 }
 
 /* A kxk kernel at stride s (both axes), dilation 1: what a specialized kernel's fast path needs. */

@@ -648,7 +648,7 @@ static void gemm_pixels(const gconv_conv_plan *p, const gconv_kernel_info *gk, c
     int64_t wide_end = gemm_narrow_from(gk, narrow, pixels) - p0;
     if (wide_end > nt) wide_end = nt;
     if (wide_end < 0) wide_end = 0;
-    const int streams = p->direct_1x1 && gk == p->gemm_kernel && gemm_streams_input(p, g);
+    const int streams = gemm_streams_input(p, g); /* (only a 1x1 direct plan has a prfm_kernel) */
     for (int64_t panel = panel_begin; panel < panel_end; panel++) {
         const float *w = p->packed + (grp * p->panels_per_group + panel) * p->panel_floats;
         const int64_t m0 = panel * mr;

@@ -101,10 +101,6 @@ typedef struct {
     int64_t pf_in_lines, pf_out_lines, pf_done, pf_per_pass;
 } dw_ctx;
 
-static inline int64_t clamp_i64(int64_t v, int64_t lo, int64_t hi) {
-    return v < lo ? lo : (v > hi ? hi : v);
-}
-
 /* Same NaN rules as gconv_clampf: max/min return their second operand when
  * either input is NaN, so a NaN sum leaves the clamp without effect. */
 /* acc[i] += the tap of kernel row v - S*i, column kx, times x. */
@@ -202,11 +198,7 @@ DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int masked, 
     const int64_t vpitch = c->vpitch, rs = vpitch * in_w, os = step * out_w;
     const __m256 vmin = _mm256_set1_ps(c->cmin), vmax = _mm256_set1_ps(c->cmax);
     const int clamped = c->cmin != -INFINITY || c->cmax != INFINITY;
-    /* Residue res has the output rows oy_begin + res + j * step: divided once per call, not per
-     * channel, and not at all in the usual step of 1 (wide planes call this per channel and strip). */
-    const int64_t rows_total = c->oy_end - c->oy_begin;
-    const int64_t rows_per_residue = step == 1 ? rows_total : rows_total / step;
-    const int64_t residues_with_one_more = step == 1 ? 0 : rows_total % step;
+    const gconv_residue_rows residue_rows = gconv_rows_per_residue(c->oy_end - c->oy_begin, step);
     for (size_t ch = 0; ch < c->channels; ch++) {
         const float *in = c->in + (int64_t)ch * c->in_stride;
         float *out = c->out + (int64_t)ch * c->out_stride;
@@ -215,7 +207,7 @@ DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int masked, 
         for (int64_t res = 0; res < step; res++) {
             const int64_t oy_first = c->oy_begin + res;
             if (oy_first >= c->oy_end) break;
-            const int64_t rows = rows_per_residue + (res < residues_with_one_more);
+            const int64_t rows = residue_rows.base + (res < residue_rows.extra);
             for (int64_t k = 0; k < rows; k += DW_R) {
                 const int64_t oy = oy_first + k * step, nr = rows - k < DW_R ? rows - k : DW_R;
                 float *o = out + oy * out_w + ox0;
@@ -229,12 +221,7 @@ DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int masked, 
                 const int half = nr <= DW_R / 2;
                 const int64_t nv = half ? DW_VR(DW_R / 2) : DW_V;
                 int64_t vlo, vhi;
-                if (vpitch == 1) {
-                    vlo = clamp_i64(-row0, 0, nv);
-                    vhi = clamp_i64(in_h - row0, vlo, nv);
-                } else {
-                    gconv_rows_inside(row0, vpitch, nv, in_h, &vlo, &vhi);
-                }
+                gconv_rows_inside(row0, vpitch, nv, in_h, &vlo, &vhi);
                 const float *r = vlo < vhi ? in + (row0 + vlo * vpitch) * in_w + col0 : in;
                 if (half)
                     dw_block(r, rs, d, w + 1, vbias, vmin, vmax, clamped, o, os, DW_R / 2, nr, masked, 1, vlo, vhi,

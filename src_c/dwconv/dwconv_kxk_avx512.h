@@ -301,11 +301,7 @@ DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int masked, 
     const __m512 vmin = _mm512_set1_ps(c->cmin), vmax = _mm512_set1_ps(c->cmax);
     /* The clamp costs 2 of the ~11 vector ops per output vector: skip it when there is none. */
     const int clamped = c->cmin != -INFINITY || c->cmax != INFINITY;
-    /* Residue res has the output rows oy_begin + res + j * step: divided once per call, not per
-     * channel, and not at all in the usual step of 1 (wide planes call this per channel and strip). */
-    const int64_t rows_total = c->oy_end - c->oy_begin;
-    const int64_t rows_per_residue = step == 1 ? rows_total : rows_total / step;
-    const int64_t residues_with_one_more = step == 1 ? 0 : rows_total % step;
+    const gconv_residue_rows residue_rows = gconv_rows_per_residue(c->oy_end - c->oy_begin, step);
     for (size_t ch = 0; ch < c->channels; ch++) {
         const float *in = c->in + (int64_t)ch * c->in_stride;
         float *out = c->out + (int64_t)ch * c->out_stride;
@@ -318,7 +314,7 @@ DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int masked, 
         for (int64_t res = 0; res < step; res++) {
             const int64_t oy_first = c->oy_begin + res;
             if (oy_first >= c->oy_end) break;
-            const int64_t rows = rows_per_residue + (res < residues_with_one_more);
+            const int64_t rows = residue_rows.base + (res < residue_rows.extra);
             for (int64_t k = 0; k < rows; k += DW_R) {
                 const int64_t oy = oy_first + k * step, nr = rows - k < DW_R ? rows - k : DW_R;
                 float *o = out + oy * out_w + ox0;
@@ -334,12 +330,7 @@ DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int masked, 
                 const int half = nr <= DW_R / 2;
                 const int64_t nv = half ? DW_VR(DW_R / 2) : DW_V;
                 int64_t vlo, vhi;
-                if (vpitch == 1) { /* no divisions (~20 cycles each) in the usual case */
-                    vlo = clamp_i64(-row0, 0, nv);
-                    vhi = clamp_i64(in_h - row0, vlo, nv);
-                } else {
-                    gconv_rows_inside(row0, vpitch, nv, in_h, &vlo, &vhi);
-                }
+                gconv_rows_inside(row0, vpitch, nv, in_h, &vlo, &vhi);
                 /* Only form a pointer into the plane when some row lands there. */
                 const float *r = vlo < vhi ? in + (row0 + vlo * vpitch) * in_w + col0 : in;
                 if (half)
@@ -475,11 +466,7 @@ DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP,
     const int64_t os = step * out_w, V = DW_VR(R);
     const __m512 vmin = _mm512_set1_ps(c->cmin), vmax = _mm512_set1_ps(c->cmax);
     const int clamped = c->cmin != -INFINITY || c->cmax != INFINITY;
-    /* Residue res has the output rows oy_begin + res + j * step: divided once per call, not per
-     * channel, and not at all in the usual step of 1 (wide planes call this per channel and strip). */
-    const int64_t rows_total = c->oy_end - c->oy_begin;
-    const int64_t rows_per_residue = step == 1 ? rows_total : rows_total / step;
-    const int64_t residues_with_one_more = step == 1 ? 0 : rows_total % step;
+    const gconv_residue_rows residue_rows = gconv_rows_per_residue(c->oy_end - c->oy_begin, step);
     for (size_t ch = 0; ch < c->channels; ch++) {
         const float *in = c->in + (int64_t)ch * c->in_stride;
         float *out = c->out + (int64_t)ch * c->out_stride;
@@ -490,7 +477,7 @@ DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP,
         for (int64_t res = 0; res < step; res++) {
             const int64_t oy_first = c->oy_begin + res;
             if (oy_first >= c->oy_end) break;
-            const int64_t rows = rows_per_residue + (res < residues_with_one_more);
+            const int64_t rows = residue_rows.base + (res < residue_rows.extra);
             for (int64_t k = 0; k < rows; k += R) {
                 const int64_t oy = oy_first + k * step, nr = rows - k < R ? rows - k : R;
                 const int64_t row0 = oy - c->pad_top;
@@ -501,12 +488,7 @@ DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP,
                     continue;
                 }
                 int64_t vlo, vhi;
-                if (vpitch == 1) {
-                    vlo = clamp_i64(-row0, 0, V);
-                    vhi = clamp_i64(in_h - row0, vlo, V);
-                } else {
-                    gconv_rows_inside(row0, vpitch, V, in_h, &vlo, &vhi);
-                }
+                gconv_rows_inside(row0, vpitch, V, in_h, &vlo, &vhi);
                 dw_narrow_block(in, in_w, row0, vpitch, nw, vt, vbias, vmin, vmax, clamped, o, os, NP, R, OFF, nr, 1, vlo,
                                 vhi);
             }

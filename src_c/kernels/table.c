@@ -3,11 +3,11 @@
 #include "../common/internal.h"
 #include "../winograd/winograd.h"
 
-#define GEMM(fn, name_, isa_, mr_, nr_) GEMM_EDGE(fn, name_, isa_, mr_, nr_, 0)
-#define GEMM_EDGE(fn, name_, isa_, mr_, nr_, edge) \
-    {.name = name_, .kind = GCONV_KERNEL_GEMM, .isa = isa_, .mr = mr_, .nr = nr_, .nr_edge = edge, .gemm = fn}
-#define GEMM_PRFM(fn, name_, isa_, mr_, nr_, edge) \
-    {.name = name_, .kind = GCONV_KERNEL_GEMM, .isa = isa_, .mr = mr_, .nr = nr_, .nr_edge = edge, .gemm = fn, .prefetches_next = 1}
+#define GEMM_ENTRY(fn, name_, isa_, mr_, nr_, edge, prfm) \
+    {.name = name_, .kind = GCONV_KERNEL_GEMM, .isa = isa_, .mr = mr_, .nr = nr_, .nr_edge = edge, .gemm = fn, .prefetches_next = prfm}
+#define GEMM(fn, name_, isa_, mr_, nr_) GEMM_ENTRY(fn, name_, isa_, mr_, nr_, 0, 0)
+#define GEMM_EDGE(fn, name_, isa_, mr_, nr_, edge) GEMM_ENTRY(fn, name_, isa_, mr_, nr_, edge, 0)
+#define GEMM_PRFM(fn, name_, isa_, mr_, nr_, edge) GEMM_ENTRY(fn, name_, isa_, mr_, nr_, edge, 1)
 #define DW(fn, name_, isa_, kh, kw, s) \
     {.name = name_, .kind = GCONV_KERNEL_DWCONV, .isa = isa_, .mr = 1, .nr = 1, .kernel_h = kh, .kernel_w = kw, .stride = s, .dw = fn}
 /* KxK stride-s depthwise specialization with its multi-channel entry point;
