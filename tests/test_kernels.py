@@ -981,8 +981,8 @@ DW_ANY_DILATION = [k for k in DW if k["kernel_h"] and k.get("dilation", 1) == 0]
 @pytest.mark.parametrize("entry", DW_ANY_DILATION, ids=[k["name"] for k in DW_ANY_DILATION])
 def test_dwconv_kernel_dilation2_edges(entry):
     """Dilation 2: every output height 1..29 (each row phase then has 1..15 rows, which the AVX-512
-    3x3 kernel splits into passes of 4..7 rows on planes up to 32 columns wide, split into even
-    and odd column phases) at widths around one and two vectors, and wider planes."""
+    3x3 kernel splits into passes of 4..7 rows on planes up to 32 columns wide) at widths around
+    one and two vectors, and wider planes."""
     _need(entry)
     lanes = LANES[entry["isa"]]
     geoms = _edge_geoms(entry, range(1, 30), (lanes - 1, lanes, 2 * lanes - 1, 2 * lanes), _pads, dilation=2)
@@ -994,25 +994,29 @@ def test_dwconv_kernel_dilation2_edges(entry):
 DW_3X3_ANY_DILATION = [k for k in DW_ANY_DILATION if k["kernel_h"] == 3 and k["stride"] == 1]
 
 
+@pytest.mark.parametrize("dilation", [1, 2, 3])
 @pytest.mark.parametrize("entry", DW_3X3_ANY_DILATION, ids=[k["name"] for k in DW_3X3_ANY_DILATION])
-def test_dwconv_3x3_dilation2_sizes_and_pads(entry):
-    """3x3 dilation 2 on input heights and widths 1..33 with every left and top pad 0..2 (right
-    and bottom pads differ): the AVX-512 kernel's narrow planes (<= 32 columns) shift each column
-    phase with valignd when both phases share an offset (left pad 0 or 2) and with vpermt2ps
-    otherwise (left pad 1: the phases cross), so every pass height and both shift forms run."""
+def test_dwconv_3x3_narrow_planes_every_pad(entry, dilation):
+    """3x3 at dilations 1..3 on input heights and widths 1..33 with every left and top pad
+    0..dilation (right and bottom pads differ): the AVX-512 kernel holds rows of up to 32 columns
+    in one or two vectors and moves them by whole lanes, with immediates for pad 1 (and 0 in one
+    vector) at dilation 1 and pad 2 at dilation 2 (two vectors), by index vectors otherwise; so
+    every shift form, both row widths and every pass height run, and wider rows take strips."""
     _need(entry)
     geoms = []
-    sizes = [(h, w) for h in range(1, 34) for w in (3, 14, 28, 33)] + \
+    pads = range(dilation + 1)
+    sizes = [(h, w) for h in range(1, 34) for w in (3, 14, 17, 28, 33)] + \
         [(h, w) for w in range(1, 34) for h in (5, 14, 28)]
     for n, (in_h, in_w) in enumerate(sizes):
-        for pt in range(3):
-            for pl in range(3):
-                pb, pr = (pt + 1 + n) % 3, (pl + 2 + n) % 3
-                oh, ow = out_extent(in_h, pt, pb, 3, 2, 1), out_extent(in_w, pl, pr, 3, 2, 1)
+        for pt in pads:
+            for pl in pads:
+                pb, pr = (pt + 1 + n) % (dilation + 1), (pl + 2 + n) % (dilation + 1)
+                oh = out_extent(in_h, pt, pb, 3, dilation, 1)
+                ow = out_extent(in_w, pl, pr, 3, dilation, 1)
                 if oh >= 1 and ow >= 1:
-                    geoms.append(((in_h, in_w, 3, 3, 1, 1, 2, 2, pt, pb, pl, pr), oh, ow))
-    assert len(geoms) > 1500
-    _check_dw_geoms(entry, geoms, 800 + entry["index"])
+                    geoms.append(((in_h, in_w, 3, 3, 1, 1, dilation, dilation, pt, pb, pl, pr), oh, ow))
+    assert len(geoms) > 500 * dilation
+    _check_dw_geoms(entry, geoms, 800 + 10 * dilation + entry["index"])
 
 
 # the specialized depthwise kernels (kernels/table.c's DWSM entries) carry a multi-channel entry point

@@ -373,99 +373,100 @@ DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n
 
 
 #if DW_K == 3 && DW_S == 1
-/* ---- Narrow planes (3x3 stride 1): a whole input row in registers ---------
- * When a row fits in one vector (in_w <= 16), or, with dilation 2, each of its
- * even and odd columns does (in_w <= 32), one (two) masked loads fetch the row
- * and the kx taps are that vector moved by whole lanes (valignd or vpermt2ps against zero,
- * so columns outside the row come in as 0): one load per input row instead of
- * K masked split loads. With dilation 2 the even output columns read only even
- * input columns and the odd ones only odd columns, so the two "phases" are two
- * independent 3x3 convs of undilated rows, interleaved again at the store.
- * 14x14 (MobileNet's late layers) and 28x28 dilated (DeepLab) land here. */
-#define DW_NR1 16 /* rows per pass, one phase: 16 accumulators + 9 taps + 3 shifts */
-/* Two phases: up to 2 x 7 accumulators + 9 taps + the phase rows. A plane's
- * rows per residue are split into equal passes of 4..7 rows (a 28x28 plane
- * with dilation 2 has 14: two passes of 7, not 4 + 4 + 4 + 2), because every
- * pass reloads K - 1 rows and a short one leaves FMA latency exposed: 7 rows
- * took 3x3 d2 on 256x28x28 from 10.2 to 9.4 cycles per output vector. */
+/* ---- Narrow planes (3x3 stride 1): whole input rows in registers ---------
+ * A row of up to 32 columns is NV = 1 or 2 vectors, fetched by NV masked loads
+ * (columns past in_w come in as 0). Lane m of output vector j, tap column kx,
+ * reads lane 16j + m + kx*d - pad_left of that row with zeros on both sides:
+ * the row's vectors moved by whole lanes (valignd against the neighbouring
+ * vector or zero where d and pad_left are compile-time constants, else
+ * vpermt2ps by an index vector). One load per row vector where a strip makes
+ * K masked split loads per strip, and with any dilation the columns stay in
+ * order. 14x14 (MobileNet's late layers), 28x28 (its middle ones) and 28x28
+ * dilated (DeepLab) land here. TSC cycles per output row, 256 channels, min of
+ * 3000 calls, the previous code and this alternated: 28x28 took 25.5-27.2 as
+ * two strips, 16.5-18.3 here; 28x28 dilation 2 took 21.6-22.5 as two 14-wide
+ * convs of the even and odd columns (a shuffle apart per row loaded, a shuffle
+ * together per row stored), 18.2-18.7 here. */
+#define DW_NR1 16 /* rows per pass, one vector per row: 16 accumulators + 9 taps + the row and a tap */
+/* Two vectors per row: 2 x 7 accumulators + 9 taps + the row. A plane's rows per
+ * residue are split into equal passes of 4..7 rows (17 rows: three of 6, not
+ * 7 + 7 + 3), because every pass reloads K - 1 rows and a short one leaves FMA
+ * latency exposed. With index vectors (6 registers) passes take at most 5 rows. */
 #define DW_NR2 7
+#define DW_NR2_IDX 5
 #define DW_NR2_MIN 4
-#define DW_OFF_ANY 99 /* shift offsets other than -1 or 0: vpermt2ps (see DW_NARROW_FNS) */
+#define DW_BY_INDEX 0 /* D for "shift by the index vectors" */
 
 typedef struct {
-    __m512i shift[2][DW_K]; /* vpermt2ps index: phase-row lane m + s, or 16 (a zero lane) */
-    int phase_of[2];        /* input phase that output phase q reads */
-    int off[2];             /* s - kx for output phase q */
-    __mmask16 load_lo, load_hi, store_lo, store_hi;
+    __m512i shift[2][DW_K];    /* vpermt2ps index: lane of [row vector 0, row vector 1] for output vector j, tap kx */
+    __mmask16 inside[2][DW_K]; /* its lanes whose source is a row lane (the rest are padding: 0) */
+    __mmask16 load[2], store[2];
 } dw_narrow;
 
-/* R rows of one pass (NP phases); rows outside [vlo, vhi) are padding. */
-DW_INLINE void dw_narrow_block(const float *in, int64_t in_w, int64_t row0, int64_t vpitch, const dw_narrow *nw,
-                               const __m512 *vt, __m512 vbias, __m512 vmin, __m512 vmax, int clamped, float *o,
-                               int64_t os, const int NP, const int R, const int OFF, int64_t nr, const int checked,
-                               int64_t vlo, int64_t vhi) {
-    __m512 acc[2][DW_NR1];
-    for (int q = 0; q < NP; q++)
-        for (int i = 0; i < R; i++) acc[q][i] = vbias;
+/* Output vector j's tap column kx from the row (lo, hi): lanes from 16j + kx*D + B on of
+ * [0.., lo, hi, 0..], with D and B the dilation and -pad_left as constants. */
+DW_INLINE __m512 dw_row_tap(__m512 lo, __m512 hi, const dw_narrow *nw, const int j, const int kx, const int D,
+                            const int B) {
     const __m512 zero = _mm512_setzero_ps();
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    const int swap = NP == 2 && nw->phase_of[0] == 1;
+    if (D == DW_BY_INDEX) return _mm512_maskz_permutex2var_ps(nw->inside[j][kx], lo, nw->shift[j][kx], hi);
+    const int s = DW_LANES * j + kx * D + B;
+    return s == 0             ? lo
+           : s == DW_LANES    ? hi
+           : s < 0            ? DW_SHIFT(lo, zero, (DW_LANES + s) & 15)
+           : s < DW_LANES     ? DW_SHIFT(hi, lo, s & 15)
+                              : DW_SHIFT(zero, hi, s & 15);
+}
+
+/* R rows of one pass, NV vectors each; rows outside [vlo, vhi) are padding. */
+DW_INLINE void dw_narrow_block(const float *in, int64_t in_w, int64_t row0, int64_t vpitch, const dw_narrow *nw,
+                               __mmask16 load0, __mmask16 load1, __mmask16 store0, __mmask16 store1, const __m512 *vt,
+                               __m512 vbias, __m512 vmin, __m512 vmax, int clamped, float *o, int64_t os, const int NV,
+                               const int R, const int D, const int B, int64_t nr, const int checked, int64_t vlo,
+                               int64_t vhi) {
+    __m512 acc[2][DW_NR1];
+    for (int j = 0; j < NV; j++)
+        for (int i = 0; i < R; i++) acc[j][i] = vbias;
 #pragma GCC unroll 24
     for (int v = 0; v < DW_VR(R); v++) {
         if (checked && (v < vlo || v >= vhi)) continue;
         const float *row = in + (row0 + v * vpitch) * in_w;
-        __m512 ph[2];
-        __m512 lo = dw_load_masked(nw->load_lo, row);
-        if (NP == 1) {
-            ph[0] = lo;
-        } else {
-            __m512 hi = dw_load_masked(nw->load_hi, row + DW_LANES);
-            DW_KEEP(lo);
+        __m512 lo = dw_load_masked(load0, row), hi = _mm512_setzero_ps();
+        DW_KEEP(lo);
+        if (NV == 2) {
+            hi = dw_load_masked(load1, row + DW_LANES);
             DW_KEEP(hi);
-            const __m512 e = _mm512_permutex2var_ps(lo, even, hi), od = _mm512_permutex2var_ps(lo, odd, hi);
-            ph[0] = swap ? od : e;
-            ph[1] = swap ? e : od;
         }
 #pragma GCC unroll 2
-        for (int q = 0; q < NP; q++) {
+        for (int j = 0; j < NV; j++) {
 #pragma GCC unroll 4
             for (int kx = 0; kx < DW_K; kx++) {
-                /* (also for a zero shift: a runtime test there cost more than the permute) */
-                const __m512 x = OFF == DW_OFF_ANY ? _mm512_permutex2var_ps(ph[q], nw->shift[q][kx], zero)
-                                 : kx + OFF == 0  ? ph[q]
-                                 : kx + OFF > 0   ? DW_SHIFT(zero, ph[q], (kx + OFF) & 15)
-                                                  : DW_SHIFT(ph[q], zero, (DW_LANES + kx + OFF) & 15);
+                const __m512 x = dw_row_tap(lo, hi, nw, j, kx, D, B);
 #pragma GCC unroll 16
                 for (int i = 0; i < R; i++) {
                     const int ky = v - i;
-                    if (ky >= 0 && ky < DW_K) acc[q][i] = _mm512_fmadd_ps(vt[ky * DW_K + kx], x, acc[q][i]);
+                    if (ky >= 0 && ky < DW_K) acc[j][i] = _mm512_fmadd_ps(vt[ky * DW_K + kx], x, acc[j][i]);
                 }
             }
         }
     }
     if (clamped)
-        for (int q = 0; q < NP; q++)
-            for (int i = 0; i < R; i++) acc[q][i] = clamp_ps(acc[q][i], vmin, vmax);
-    const __m512i ilv_lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i ilv_hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        for (int j = 0; j < NV; j++)
+            for (int i = 0; i < R; i++) acc[j][i] = clamp_ps(acc[j][i], vmin, vmax);
     for (int i = 0; i < R; i++) {
         if (checked && i >= nr) break;
-        if (NP == 1) {
-            _mm512_mask_storeu_ps(o + i * os, nw->store_lo, acc[0][i]);
-        } else {
-            _mm512_mask_storeu_ps(o + i * os, nw->store_lo, _mm512_permutex2var_ps(acc[0][i], ilv_lo, acc[1][i]));
-            _mm512_mask_storeu_ps(o + i * os + DW_LANES, nw->store_hi,
-                                  _mm512_permutex2var_ps(acc[0][i], ilv_hi, acc[1][i]));
-        }
+        _mm512_mask_storeu_ps(o + i * os, store0, acc[0][i]);
+        if (NV == 2) _mm512_mask_storeu_ps(o + i * os + DW_LANES, store1, acc[1][i]);
     }
 }
 
-DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP, const int R, const int OFF) {
+DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NV, const int R, const int D,
+                             const int B) {
     const int64_t in_w = c->in_w, in_h = c->in_h, out_w = c->out_w, step = c->ostep, vpitch = c->vpitch;
     const int64_t os = step * out_w, V = DW_VR(R);
     const __m512 vmin = _mm512_set1_ps(c->cmin), vmax = _mm512_set1_ps(c->cmax);
     const int clamped = c->cmin != -INFINITY || c->cmax != INFINITY;
+    /* (by value: read through nw, GCC reloads the masks from memory for every row) */
+    const __mmask16 load0 = nw->load[0], load1 = nw->load[1], store0 = nw->store[0], store1 = nw->store[1];
     const gconv_residue_rows residue_rows = gconv_rows_per_residue(c->oy_end - c->oy_begin, step);
     for (size_t ch = 0; ch < c->channels; ch++) {
         const float *in = c->in + (int64_t)ch * c->in_stride;
@@ -483,89 +484,83 @@ DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NP,
                 const int64_t row0 = oy - c->pad_top;
                 float *o = out + oy * out_w;
                 if (nr == R && row0 >= 0 && row0 + (V - 1) * vpitch < in_h) {
-                    dw_narrow_block(in, in_w, row0, vpitch, nw, vt, vbias, vmin, vmax, clamped, o, os, NP, R, OFF, R, 0, 0,
-                                    V);
+                    dw_narrow_block(in, in_w, row0, vpitch, nw, load0, load1, store0, store1, vt, vbias, vmin, vmax,
+                                    clamped, o, os, NV, R, D, B, R, 0, 0, V);
                     continue;
                 }
                 int64_t vlo, vhi;
                 gconv_rows_inside(row0, vpitch, V, in_h, &vlo, &vhi);
-                dw_narrow_block(in, in_w, row0, vpitch, nw, vt, vbias, vmin, vmax, clamped, o, os, NP, R, OFF, nr, 1, vlo,
-                                vhi);
+                dw_narrow_block(in, in_w, row0, vpitch, nw, load0, load1, store0, store1, vt, vbias, vmin, vmax,
+                                clamped, o, os, NV, R, D, B, nr, 1, vlo, vhi);
             }
         }
     }
 }
 
-/* OFF: the phases' common shift offset when it is -1 or 0 (left pad 0 or 2
- * with dilation 2, 0 or 1 without), so every shift is a valignd against zero
- * with an immediate. vpermt2ps needs an index register per shift and
- * overwrites a source, which next to 14 accumulators and 9 taps made GCC spill
- * and copy registers (342 vmovaps in the 7-row pass, 230 with valignd). TSC
- * cycles per output vector, min of 3000 calls: 256x28x28 d2 10.4-10.6 ->
- * 9.5-9.65; 384x14x14 d1 8.7-8.9 -> 7.6-7.8. */
-#define DW_NARROW_FNS(OFFN, OFF)                                                                                \
-    DW_NOINLINE void dw_narrow_1##OFFN(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 1, DW_NR1, OFF); } \
-    DW_NOINLINE void dw_narrow_2r4##OFFN(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 4, OFF); }  \
-    DW_NOINLINE void dw_narrow_2r5##OFFN(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 5, OFF); }  \
-    DW_NOINLINE void dw_narrow_2r6##OFFN(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 6, OFF); }  \
-    DW_NOINLINE void dw_narrow_2r7##OFFN(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 7, OFF); }
-DW_NARROW_FNS(_any, DW_OFF_ANY)
-DW_NARROW_FNS(_m1, -1)
-DW_NARROW_FNS(_0, 0)
-
+/* Immediate shifts for "same" padding at dilation 1 (and, in one vector, none at dilation 1) and
+ * at dilation 2 (two vectors; one-vector rows at dilation 2 are rare enough for index vectors).
+ * vpermt2ps needs an index register per shift and overwrites a source, which next to the
+ * accumulators and taps makes GCC spill and copy registers (in this path's even/odd-column
+ * form, 342 vmovaps in a 7-row pass, 230 with valignd). */
 typedef void (*dw_narrow_fn)(const dw_ctx *, const dw_narrow *);
+#define DW_NARROW_FN(NAME, NV, R, D, B) \
+    DW_NOINLINE void NAME(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, NV, R, D, B); }
+DW_NARROW_FN(dw_narrow_1_d1p1, 1, DW_NR1, 1, -1)
+DW_NARROW_FN(dw_narrow_1_d1p0, 1, DW_NR1, 1, 0)
+DW_NARROW_FN(dw_narrow_1_idx, 1, DW_NR1, DW_BY_INDEX, 0)
+DW_NARROW_FN(dw_narrow_2r4_d1p1, 2, 4, 1, -1)
+DW_NARROW_FN(dw_narrow_2r5_d1p1, 2, 5, 1, -1)
+DW_NARROW_FN(dw_narrow_2r6_d1p1, 2, 6, 1, -1)
+DW_NARROW_FN(dw_narrow_2r7_d1p1, 2, 7, 1, -1)
+DW_NARROW_FN(dw_narrow_2r4_d2p2, 2, 4, 2, -2)
+DW_NARROW_FN(dw_narrow_2r5_d2p2, 2, 5, 2, -2)
+DW_NARROW_FN(dw_narrow_2r6_d2p2, 2, 6, 2, -2)
+DW_NARROW_FN(dw_narrow_2r7_d2p2, 2, 7, 2, -2)
+DW_NARROW_FN(dw_narrow_2r4_idx, 2, 4, DW_BY_INDEX, 0)
+DW_NARROW_FN(dw_narrow_2r5_idx, 2, 5, DW_BY_INDEX, 0)
+#undef DW_NARROW_FN
 
-/* Two phases: the pass height that splits the longest residue into equal passes. */
-static void dw_narrow_2(const dw_ctx *c, const dw_narrow *nw, const dw_narrow_fn *fns) {
-    const int64_t rows = (c->oy_end - c->oy_begin + c->ostep - 1) / c->ostep;
-    const int64_t passes = (rows + DW_NR2 - 1) / DW_NR2;
-    int64_t r = (rows + passes - 1) / passes;
-    r = r < DW_NR2_MIN ? DW_NR2_MIN : r;
-    fns[r < 7 ? r - 4 + 1 : 4](c, nw);
-}
-
-/* Takes the plane if it is narrow enough (see above); returns 0 otherwise. */
+/* Takes the plane if its rows fit two vectors; returns 0 otherwise. */
 static int dw_narrow_try(const dw_ctx *c, int64_t pad_left) {
     const int64_t d = c->dil_w, in_w = c->in_w, out_w = c->out_w;
-    if (!((d == 1 && in_w <= DW_LANES && out_w <= DW_LANES) ||
-          (d == 2 && in_w <= 2 * DW_LANES && out_w <= 2 * DW_LANES)))
-        return 0;
+    if (in_w > 2 * DW_LANES || out_w > 2 * DW_LANES) return 0;
+    const int nv = in_w <= DW_LANES && out_w <= DW_LANES ? 1 : 2;
     dw_narrow nw;
-    const int NP = (int)d;
-    for (int q = 0; q < NP; q++) {
-        /* Output column NP*m + q reads input column NP*m + q - pad_left + NP*kx,
-         * i.e. lane m + kx + off of input phase (q - pad_left) mod NP. */
-        const int64_t ph = ((q - pad_left) % NP + NP) % NP;
-        const int64_t off = (q - pad_left - ph) / NP;
-        nw.phase_of[q] = (int)ph;
-        nw.off[q] = (int)off;
+    for (int j = 0; j < 2; j++) {
+        nw.load[j] = (__mmask16)bit_range(0, in_w - DW_LANES * j);
+        nw.store[j] = (__mmask16)bit_range(0, out_w - DW_LANES * j);
         for (int kx = 0; kx < DW_K; kx++) {
             int32_t lane[DW_LANES];
+            uint32_t inside = 0;
             for (int m = 0; m < DW_LANES; m++) {
-                const int64_t src = m + kx + off;
-                lane[m] = src >= 0 && src < DW_LANES ? (int32_t)src : DW_LANES;
+                const int64_t src = DW_LANES * j + m + kx * d - pad_left;
+                const int in_row = src >= 0 && src < DW_LANES * nv;
+                lane[m] = in_row ? (int32_t)src : 0;
+                inside |= (uint32_t)in_row << m;
             }
-            nw.shift[q][kx] = _mm512_loadu_si512(lane);
+            nw.shift[j][kx] = _mm512_loadu_si512(lane);
+            nw.inside[j][kx] = (__mmask16)inside;
         }
     }
-    /* With dilation 2 and pad_left even, output phase q reads input phase q (no swap),
-     * else the phases cross; dw_narrow_block handles both via phase_of[0]. */
-    nw.load_lo = (__mmask16)bit_range(0, in_w);
-    nw.load_hi = (__mmask16)bit_range(0, in_w - DW_LANES);
-    nw.store_lo = (__mmask16)bit_range(0, out_w);
-    nw.store_hi = (__mmask16)bit_range(0, out_w - DW_LANES);
-    static const dw_narrow_fn fns_any[5] = {dw_narrow_1_any, dw_narrow_2r4_any, dw_narrow_2r5_any, dw_narrow_2r6_any,
-                                            dw_narrow_2r7_any};
-    static const dw_narrow_fn fns_m1[5] = {dw_narrow_1_m1, dw_narrow_2r4_m1, dw_narrow_2r5_m1, dw_narrow_2r6_m1,
-                                           dw_narrow_2r7_m1};
-    static const dw_narrow_fn fns_0[5] = {dw_narrow_1_0, dw_narrow_2r4_0, dw_narrow_2r5_0, dw_narrow_2r6_0,
-                                          dw_narrow_2r7_0};
-    const int same = NP == 1 || nw.off[0] == nw.off[1];
-    const dw_narrow_fn *fns = same && nw.off[0] == -1 ? fns_m1 : same && nw.off[0] == 0 ? fns_0 : fns_any;
-    if (NP == 1)
-        fns[0](c, &nw);
-    else
-        dw_narrow_2(c, &nw, fns);
+    if (nv == 1) {
+        const dw_narrow_fn one = d == 1 && pad_left == 1   ? dw_narrow_1_d1p1
+                                 : d == 1 && pad_left == 0 ? dw_narrow_1_d1p0
+                                                           : dw_narrow_1_idx;
+        one(c, &nw);
+        return 1;
+    }
+    static const dw_narrow_fn d1p1[4] = {dw_narrow_2r4_d1p1, dw_narrow_2r5_d1p1, dw_narrow_2r6_d1p1,
+                                         dw_narrow_2r7_d1p1};
+    static const dw_narrow_fn d2p2[4] = {dw_narrow_2r4_d2p2, dw_narrow_2r5_d2p2, dw_narrow_2r6_d2p2,
+                                         dw_narrow_2r7_d2p2};
+    static const dw_narrow_fn by_index[2] = {dw_narrow_2r4_idx, dw_narrow_2r5_idx};
+    const dw_narrow_fn *fns = d == 1 && pad_left == 1 ? d1p1 : d == 2 && pad_left == 2 ? d2p2 : by_index;
+    /* the pass height that splits the longest residue into equal passes */
+    const int64_t most = fns == by_index ? DW_NR2_IDX : DW_NR2;
+    const int64_t rows = (c->oy_end - c->oy_begin + c->ostep - 1) / c->ostep;
+    const int64_t passes = (rows + most - 1) / most;
+    const int64_t r = (rows + passes - 1) / passes;
+    fns[r < DW_NR2_MIN ? 0 : r - DW_NR2_MIN](c, &nw);
     return 1;
 }
 #endif
