@@ -104,8 +104,9 @@ def test_gemm_schedule_covers_every_output(hw, cout, isa, restore_threads):
 
 
 
-# A 1x1 direct GEMM starts its tiles and column blocks on the input planes' cache lines where the
-# planes are whole vectors apart (16, 64, 784, 3136 pixels; not 7x7): the input at every float
+# A 1x1 direct GEMM on AVX-512 starts its tiles and column blocks on the input planes' cache lines
+# where the planes are whole vectors apart and not small (784, 3136 pixels; not 16, 64 or 7x7), and
+# everywhere else leaves the loads unaligned: the input at every float
 # offset within a line, batch 2 and grouped, must give the same bits as an aligned one, cover every
 # output exactly once and match the reference, at every thread count.
 @pytest.mark.parametrize("hw", [(4, 4), (8, 8), (28, 28), (56, 56), (7, 7)])

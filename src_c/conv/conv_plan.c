@@ -544,12 +544,21 @@ static int64_t gemm_tile_start(const gemm_schedule *s, int64_t pixels, int64_t t
  * 16 bytes into a cache line, so every one of those loads would straddle two lines: where the
  * planes are whole vectors apart (56x56, 28x28), the tiles and column blocks start `head` pixels
  * in instead, on a line of every plane. pw1x1_144to24_56: 0.151 -> 0.136 ms at 1 thread. The
- * kernels sum every column in the same order in any block, so the bits do not change. */
+ * kernels sum every column in the same order in any block, so the bits do not change.
+ * The head is one more kernel call per plane and panel (a partial vector, and mr more broadcasts
+ * per k), which small planes cannot repay: input 4 floats past a line, 1 thread, time over an
+ * aligned input's with the head / without: 960 -> 320 at 6x8 1.58 / 1.09, 8x8 1.39 / 1.17;
+ * 512 -> 128 at 8x12 1.29 / 1.12; 256 -> 256 at 8x16 1.21 / 1.13; 256 -> 128 at 16x16 1.09 / 1.13;
+ * 96 -> 576 at 14x16 1.11 / 1.14; 144 -> 24 at 56x56 1.01 / 1.21. With AVX2 (32-byte loads, half
+ * of which split) it gained at most 3% anywhere and lost up to 1.45x (144 -> 24 at 56x56: 1.01,
+ * without 0.90), so only AVX-512 tiles take it. */
+#define GEMM_HEAD_MIN_PIXELS 192
+
 static int64_t gemm_align_head(const gconv_conv_plan *p, const gconv_conv_geom *g, const float *x) {
     const uintptr_t addr = (uintptr_t)x;
-    /* (a kernel narrower than a vector, the scalar one, has no use for it and no room for the head) */
-    if (!x || !p->direct_1x1 || p->gemm_kernel->nr < GEMM_TILE_QUANTUM || (g->in_h * g->in_w) % GEMM_TILE_QUANTUM != 0 ||
-        addr % sizeof(float) != 0)
+    const int64_t plane = g->in_h * g->in_w;
+    if (!x || !p->direct_1x1 || p->gemm_kernel->isa != GCONV_ISA_AVX512 || plane < GEMM_HEAD_MIN_PIXELS ||
+        plane % GEMM_TILE_QUANTUM != 0 || addr % sizeof(float) != 0)
         return 0;
     const int64_t lead = (int64_t)(addr / sizeof(float) % GEMM_TILE_QUANTUM);
     return (GEMM_TILE_QUANTUM - lead) % GEMM_TILE_QUANTUM;
