@@ -994,15 +994,9 @@ def test_dwconv_kernel_dilation2_edges(entry):
 DW_3X3_ANY_DILATION = [k for k in DW_ANY_DILATION if k["kernel_h"] == 3 and k["stride"] == 1]
 
 
-@pytest.mark.parametrize("dilation", [1, 2, 3])
-@pytest.mark.parametrize("entry", DW_3X3_ANY_DILATION, ids=[k["name"] for k in DW_3X3_ANY_DILATION])
-def test_dwconv_3x3_narrow_planes_every_pad(entry, dilation):
-    """3x3 at dilations 1..3 on input heights and widths 1..33 with every left and top pad
-    0..dilation (right and bottom pads differ): the AVX-512 kernel holds rows of up to 32 columns
-    in one or two vectors and moves them by whole lanes, with immediates for pad 1 (and 0 in one
-    vector) at dilation 1 and pad 2 at dilation 2 (two vectors), by index vectors otherwise; so
-    every shift form, both row widths and every pass height run, and wider rows take strips."""
-    _need(entry)
+def _narrow_plane_geoms(stride, dilation):
+    """3x3 geometries on input heights and widths 1..33 with every left and top pad 0..dilation
+    (right and bottom pads differ)."""
     geoms = []
     pads = range(dilation + 1)
     sizes = [(h, w) for h in range(1, 34) for w in (3, 14, 17, 28, 33)] + \
@@ -1011,12 +1005,39 @@ def test_dwconv_3x3_narrow_planes_every_pad(entry, dilation):
         for pt in pads:
             for pl in pads:
                 pb, pr = (pt + 1 + n) % (dilation + 1), (pl + 2 + n) % (dilation + 1)
-                oh = out_extent(in_h, pt, pb, 3, dilation, 1)
-                ow = out_extent(in_w, pl, pr, 3, dilation, 1)
+                oh = out_extent(in_h, pt, pb, 3, dilation, stride)
+                ow = out_extent(in_w, pl, pr, 3, dilation, stride)
                 if oh >= 1 and ow >= 1:
-                    geoms.append(((in_h, in_w, 3, 3, 1, 1, dilation, dilation, pt, pb, pl, pr), oh, ow))
+                    geoms.append(((in_h, in_w, 3, 3, stride, stride, dilation, dilation, pt, pb, pl, pr), oh, ow))
+    return geoms
+
+
+@pytest.mark.parametrize("dilation", [1, 2, 3])
+@pytest.mark.parametrize("entry", DW_3X3_ANY_DILATION, ids=[k["name"] for k in DW_3X3_ANY_DILATION])
+def test_dwconv_3x3_narrow_planes_every_pad(entry, dilation):
+    """3x3 stride 1 at dilations 1..3 on planes up to 33 columns, every pad: the AVX-512 kernel
+    holds rows of up to 32 columns in one or two vectors and moves them by whole lanes, with
+    immediates for pad 1 (and 0 in one vector) at dilation 1 and pad 2 at dilation 2 (two
+    vectors), by index vectors otherwise; so every shift form, both row widths and every pass
+    height run, and wider rows take strips."""
+    _need(entry)
+    geoms = _narrow_plane_geoms(1, dilation)
     assert len(geoms) > 500 * dilation
     _check_dw_geoms(entry, geoms, 800 + 10 * dilation + entry["index"])
+
+
+DW_3X3S2 = [k for k in DW if k["kernel_h"] == 3 and k["stride"] == 2]
+
+
+@pytest.mark.parametrize("entry", DW_3X3S2, ids=[k["name"] for k in DW_3X3S2])
+def test_dwconv_3x3s2_narrow_planes_every_pad(entry):
+    """3x3 stride 2 on planes up to 33 columns, every pad 0..1 on the left and top: the AVX-512
+    kernel takes rows of up to 32 columns (16 outputs) whole and picks every tap's columns by an
+    index vector, in passes of 4..8 output rows; 33 columns take strips."""
+    _need(entry)
+    geoms = _narrow_plane_geoms(2, 1)
+    assert len(geoms) > 500
+    _check_dw_geoms(entry, geoms, 830 + entry["index"])
 
 
 # the specialized depthwise kernels (kernels/table.c's DWSM entries) carry a multi-channel entry point

@@ -372,11 +372,11 @@ DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n
 }
 
 
-#if DW_K == 3 && DW_S == 1
-/* ---- Narrow planes (3x3 stride 1): whole input rows in registers ---------
- * A row of up to 32 columns is NV = 1 or 2 vectors, fetched by NV masked loads
+#if DW_K == 3
+/* ---- Narrow planes (3x3): whole input rows in registers -------------------
+ * A row of up to 32 columns is NI = 1 or 2 vectors, fetched by NI masked loads
  * (columns past in_w come in as 0). Lane m of output vector j, tap column kx,
- * reads lane 16j + m + kx*d - pad_left of that row with zeros on both sides:
+ * reads lane S*(16j + m) + kx*d - pad_left of that row with zeros on both sides:
  * the row's vectors moved by whole lanes (valignd against the neighbouring
  * vector or zero where d and pad_left are compile-time constants, else
  * vpermt2ps by an index vector). One load per row vector where a strip makes
@@ -386,7 +386,11 @@ DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n
  * 3000 calls, the previous code and this alternated: 28x28 took 25.5-27.2 as
  * two strips, 16.5-18.3 here; 28x28 dilation 2 took 21.6-22.5 as two 14-wide
  * convs of the even and odd columns (a shuffle apart per row loaded, a shuffle
- * together per row stored), 18.2-18.7 here. */
+ * together per row stored), 18.2-18.7 here.
+ * Stride 2 (up to 16 output columns) takes every tap by an index vector, which
+ * picks the even or odd columns itself. TSC cycles per channel, as above:
+ * 576x14x14 139.6 in strips (two masked loads per column pair and input row,
+ * then the even/odd split) -> 115.2 here; 192x28x28 302.9 -> 214.3. */
 #define DW_NR1 16 /* rows per pass, one vector per row: 16 accumulators + 9 taps + the row and a tap */
 /* Two vectors per row: 2 x 7 accumulators + 9 taps + the row. A plane's rows per
  * residue are split into equal passes of 4..7 rows (17 rows: three of 6, not
@@ -395,6 +399,8 @@ DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n
 #define DW_NR2 7
 #define DW_NR2_IDX 5
 #define DW_NR2_MIN 4
+/* Stride 2: one output vector, passes of 4..8 rows (a 7x7 output is one pass of 7) */
+#define DW_NRS2 8
 #define DW_BY_INDEX 0 /* D for "shift by the index vectors" */
 
 typedef struct {
@@ -403,8 +409,9 @@ typedef struct {
     __mmask16 load[2], store[2];
 } dw_narrow;
 
-/* Output vector j's tap column kx from the row (lo, hi): lanes from 16j + kx*D + B on of
- * [0.., lo, hi, 0..], with D and B the dilation and -pad_left as constants. */
+/* Output vector j's tap column kx from the row (lo, hi): by nw's index vectors, or (stride 1)
+ * lanes from 16j + kx*D + B on of [0.., lo, hi, 0..], D and B the dilation and -pad_left as
+ * constants. */
 DW_INLINE __m512 dw_row_tap(__m512 lo, __m512 hi, const dw_narrow *nw, const int j, const int kx, const int D,
                             const int B) {
     const __m512 zero = _mm512_setzero_ps();
@@ -417,14 +424,15 @@ DW_INLINE __m512 dw_row_tap(__m512 lo, __m512 hi, const dw_narrow *nw, const int
                               : DW_SHIFT(zero, hi, s & 15);
 }
 
-/* R rows of one pass, NV vectors each; rows outside [vlo, vhi) are padding. */
+/* R output rows of one pass, NO vectors each, from rows of NI vectors; input rows outside
+ * [vlo, vhi) are padding. */
 DW_INLINE void dw_narrow_block(const float *in, int64_t in_w, int64_t row0, int64_t vpitch, const dw_narrow *nw,
                                __mmask16 load0, __mmask16 load1, __mmask16 store0, __mmask16 store1, const __m512 *vt,
-                               __m512 vbias, __m512 vmin, __m512 vmax, int clamped, float *o, int64_t os, const int NV,
-                               const int R, const int D, const int B, int64_t nr, const int checked, int64_t vlo,
-                               int64_t vhi) {
+                               __m512 vbias, __m512 vmin, __m512 vmax, int clamped, float *o, int64_t os, const int NI,
+                               const int NO, const int R, const int D, const int B, int64_t nr, const int checked,
+                               int64_t vlo, int64_t vhi) {
     __m512 acc[2][DW_NR1];
-    for (int j = 0; j < NV; j++)
+    for (int j = 0; j < NO; j++)
         for (int i = 0; i < R; i++) acc[j][i] = vbias;
 #pragma GCC unroll 24
     for (int v = 0; v < DW_VR(R); v++) {
@@ -432,35 +440,35 @@ DW_INLINE void dw_narrow_block(const float *in, int64_t in_w, int64_t row0, int6
         const float *row = in + (row0 + v * vpitch) * in_w;
         __m512 lo = dw_load_masked(load0, row), hi = _mm512_setzero_ps();
         DW_KEEP(lo);
-        if (NV == 2) {
+        if (NI == 2) {
             hi = dw_load_masked(load1, row + DW_LANES);
             DW_KEEP(hi);
         }
 #pragma GCC unroll 2
-        for (int j = 0; j < NV; j++) {
+        for (int j = 0; j < NO; j++) {
 #pragma GCC unroll 4
             for (int kx = 0; kx < DW_K; kx++) {
                 const __m512 x = dw_row_tap(lo, hi, nw, j, kx, D, B);
 #pragma GCC unroll 16
                 for (int i = 0; i < R; i++) {
-                    const int ky = v - i;
+                    const int ky = v - DW_S * i;
                     if (ky >= 0 && ky < DW_K) acc[j][i] = _mm512_fmadd_ps(vt[ky * DW_K + kx], x, acc[j][i]);
                 }
             }
         }
     }
     if (clamped)
-        for (int j = 0; j < NV; j++)
+        for (int j = 0; j < NO; j++)
             for (int i = 0; i < R; i++) acc[j][i] = clamp_ps(acc[j][i], vmin, vmax);
     for (int i = 0; i < R; i++) {
         if (checked && i >= nr) break;
         _mm512_mask_storeu_ps(o + i * os, store0, acc[0][i]);
-        if (NV == 2) _mm512_mask_storeu_ps(o + i * os + DW_LANES, store1, acc[1][i]);
+        if (NO == 2) _mm512_mask_storeu_ps(o + i * os + DW_LANES, store1, acc[1][i]);
     }
 }
 
-DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NV, const int R, const int D,
-                             const int B) {
+DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NI, const int NO, const int R,
+                             const int D, const int B) {
     const int64_t in_w = c->in_w, in_h = c->in_h, out_w = c->out_w, step = c->ostep, vpitch = c->vpitch;
     const int64_t os = step * out_w, V = DW_VR(R);
     const __m512 vmin = _mm512_set1_ps(c->cmin), vmax = _mm512_set1_ps(c->cmax);
@@ -481,17 +489,17 @@ DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NV,
             const int64_t rows = residue_rows.base + (res < residue_rows.extra);
             for (int64_t k = 0; k < rows; k += R) {
                 const int64_t oy = oy_first + k * step, nr = rows - k < R ? rows - k : R;
-                const int64_t row0 = oy - c->pad_top;
+                const int64_t row0 = oy * DW_S - c->pad_top;
                 float *o = out + oy * out_w;
                 if (nr == R && row0 >= 0 && row0 + (V - 1) * vpitch < in_h) {
                     dw_narrow_block(in, in_w, row0, vpitch, nw, load0, load1, store0, store1, vt, vbias, vmin, vmax,
-                                    clamped, o, os, NV, R, D, B, R, 0, 0, V);
+                                    clamped, o, os, NI, NO, R, D, B, R, 0, 0, V);
                     continue;
                 }
                 int64_t vlo, vhi;
                 gconv_rows_inside(row0, vpitch, V, in_h, &vlo, &vhi);
                 dw_narrow_block(in, in_w, row0, vpitch, nw, load0, load1, store0, store1, vt, vbias, vmin, vmax,
-                                clamped, o, os, NV, R, D, B, nr, 1, vlo, vhi);
+                                clamped, o, os, NI, NO, R, D, B, nr, 1, vlo, vhi);
             }
         }
     }
@@ -503,28 +511,47 @@ DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NV,
  * accumulators and taps makes GCC spill and copy registers (in this path's even/odd-column
  * form, 342 vmovaps in a 7-row pass, 230 with valignd). */
 typedef void (*dw_narrow_fn)(const dw_ctx *, const dw_narrow *);
-#define DW_NARROW_FN(NAME, NV, R, D, B) \
-    DW_NOINLINE void NAME(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, NV, R, D, B); }
-DW_NARROW_FN(dw_narrow_1_d1p1, 1, DW_NR1, 1, -1)
-DW_NARROW_FN(dw_narrow_1_d1p0, 1, DW_NR1, 1, 0)
-DW_NARROW_FN(dw_narrow_1_idx, 1, DW_NR1, DW_BY_INDEX, 0)
-DW_NARROW_FN(dw_narrow_2r4_d1p1, 2, 4, 1, -1)
-DW_NARROW_FN(dw_narrow_2r5_d1p1, 2, 5, 1, -1)
-DW_NARROW_FN(dw_narrow_2r6_d1p1, 2, 6, 1, -1)
-DW_NARROW_FN(dw_narrow_2r7_d1p1, 2, 7, 1, -1)
-DW_NARROW_FN(dw_narrow_2r4_d2p2, 2, 4, 2, -2)
-DW_NARROW_FN(dw_narrow_2r5_d2p2, 2, 5, 2, -2)
-DW_NARROW_FN(dw_narrow_2r6_d2p2, 2, 6, 2, -2)
-DW_NARROW_FN(dw_narrow_2r7_d2p2, 2, 7, 2, -2)
-DW_NARROW_FN(dw_narrow_2r4_idx, 2, 4, DW_BY_INDEX, 0)
-DW_NARROW_FN(dw_narrow_2r5_idx, 2, 5, DW_BY_INDEX, 0)
+#define DW_NARROW_FN(NAME, NI, NO, R, D, B) \
+    DW_NOINLINE void NAME(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, NI, NO, R, D, B); }
+#if DW_S == 1
+DW_NARROW_FN(dw_narrow_1_d1p1, 1, 1, DW_NR1, 1, -1)
+DW_NARROW_FN(dw_narrow_1_d1p0, 1, 1, DW_NR1, 1, 0)
+DW_NARROW_FN(dw_narrow_1_idx, 1, 1, DW_NR1, DW_BY_INDEX, 0)
+DW_NARROW_FN(dw_narrow_2r4_d1p1, 2, 2, 4, 1, -1)
+DW_NARROW_FN(dw_narrow_2r5_d1p1, 2, 2, 5, 1, -1)
+DW_NARROW_FN(dw_narrow_2r6_d1p1, 2, 2, 6, 1, -1)
+DW_NARROW_FN(dw_narrow_2r7_d1p1, 2, 2, 7, 1, -1)
+DW_NARROW_FN(dw_narrow_2r4_d2p2, 2, 2, 4, 2, -2)
+DW_NARROW_FN(dw_narrow_2r5_d2p2, 2, 2, 5, 2, -2)
+DW_NARROW_FN(dw_narrow_2r6_d2p2, 2, 2, 6, 2, -2)
+DW_NARROW_FN(dw_narrow_2r7_d2p2, 2, 2, 7, 2, -2)
+DW_NARROW_FN(dw_narrow_2r4_idx, 2, 2, 4, DW_BY_INDEX, 0)
+DW_NARROW_FN(dw_narrow_2r5_idx, 2, 2, 5, DW_BY_INDEX, 0)
+#else
+/* (both input vectors always: below 17 columns the second load's mask is empty) */
+DW_NARROW_FN(dw_narrow_s2r4, 2, 1, 4, DW_BY_INDEX, 0)
+DW_NARROW_FN(dw_narrow_s2r5, 2, 1, 5, DW_BY_INDEX, 0)
+DW_NARROW_FN(dw_narrow_s2r6, 2, 1, 6, DW_BY_INDEX, 0)
+DW_NARROW_FN(dw_narrow_s2r7, 2, 1, 7, DW_BY_INDEX, 0)
+DW_NARROW_FN(dw_narrow_s2r8, 2, 1, 8, DW_BY_INDEX, 0)
+#endif
 #undef DW_NARROW_FN
 
-/* Takes the plane if its rows fit two vectors; returns 0 otherwise. */
+/* fns[r - DW_NR2_MIN] takes passes of r rows: the height that splits the longest residue into
+ * equal passes of at most `most` rows. */
+static void dw_narrow_equal_passes(const dw_ctx *c, const dw_narrow *nw, const dw_narrow_fn *fns, int64_t most) {
+    const int64_t rows = (c->oy_end - c->oy_begin + c->ostep - 1) / c->ostep;
+    const int64_t passes = (rows + most - 1) / most;
+    const int64_t r = (rows + passes - 1) / passes;
+    fns[r < DW_NR2_MIN ? 0 : r - DW_NR2_MIN](c, nw);
+}
+
+/* Takes the plane if its input rows fit two vectors and its output rows two (stride 2: one);
+ * returns 0 otherwise. */
 static int dw_narrow_try(const dw_ctx *c, int64_t pad_left) {
     const int64_t d = c->dil_w, in_w = c->in_w, out_w = c->out_w;
-    if (in_w > 2 * DW_LANES || out_w > 2 * DW_LANES) return 0;
-    const int nv = in_w <= DW_LANES && out_w <= DW_LANES ? 1 : 2;
+    if (in_w > 2 * DW_LANES || out_w > (3 - DW_S) * DW_LANES) return 0;
+    const int ni = DW_S == 1 && in_w <= DW_LANES && out_w <= DW_LANES ? 1 : 2; /* input vectors per row */
     dw_narrow nw;
     for (int j = 0; j < 2; j++) {
         nw.load[j] = (__mmask16)bit_range(0, in_w - DW_LANES * j);
@@ -533,8 +560,8 @@ static int dw_narrow_try(const dw_ctx *c, int64_t pad_left) {
             int32_t lane[DW_LANES];
             uint32_t inside = 0;
             for (int m = 0; m < DW_LANES; m++) {
-                const int64_t src = DW_LANES * j + m + kx * d - pad_left;
-                const int in_row = src >= 0 && src < DW_LANES * nv;
+                const int64_t src = DW_S * (DW_LANES * j + m) + kx * d - pad_left;
+                const int in_row = src >= 0 && src < DW_LANES * ni;
                 lane[m] = in_row ? (int32_t)src : 0;
                 inside |= (uint32_t)in_row << m;
             }
@@ -542,7 +569,8 @@ static int dw_narrow_try(const dw_ctx *c, int64_t pad_left) {
             nw.inside[j][kx] = (__mmask16)inside;
         }
     }
-    if (nv == 1) {
+#if DW_S == 1
+    if (ni == 1) {
         const dw_narrow_fn one = d == 1 && pad_left == 1   ? dw_narrow_1_d1p1
                                  : d == 1 && pad_left == 0 ? dw_narrow_1_d1p0
                                                            : dw_narrow_1_idx;
@@ -555,12 +583,12 @@ static int dw_narrow_try(const dw_ctx *c, int64_t pad_left) {
                                          dw_narrow_2r7_d2p2};
     static const dw_narrow_fn by_index[2] = {dw_narrow_2r4_idx, dw_narrow_2r5_idx};
     const dw_narrow_fn *fns = d == 1 && pad_left == 1 ? d1p1 : d == 2 && pad_left == 2 ? d2p2 : by_index;
-    /* the pass height that splits the longest residue into equal passes */
-    const int64_t most = fns == by_index ? DW_NR2_IDX : DW_NR2;
-    const int64_t rows = (c->oy_end - c->oy_begin + c->ostep - 1) / c->ostep;
-    const int64_t passes = (rows + most - 1) / most;
-    const int64_t r = (rows + passes - 1) / passes;
-    fns[r < DW_NR2_MIN ? 0 : r - DW_NR2_MIN](c, &nw);
+    dw_narrow_equal_passes(c, &nw, fns, fns == by_index ? DW_NR2_IDX : DW_NR2);
+#else
+    static const dw_narrow_fn fns[5] = {dw_narrow_s2r4, dw_narrow_s2r5, dw_narrow_s2r6, dw_narrow_s2r7,
+                                        dw_narrow_s2r8};
+    dw_narrow_equal_passes(c, &nw, fns, DW_NRS2);
+#endif
     return 1;
 }
 #endif
@@ -598,7 +626,7 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
     c.pf_in_lines = c.pf_out_lines = c.pf_done = c.pf_per_pass = 0;
 
     const int64_t pad_left = g->pad_left, in_w = g->in_w, out_w = g->out_w;
-#if DW_K == 3 && DW_S == 1
+#if DW_K == 3
     if (dw_narrow_try(&c, pad_left)) return;
 #endif
     /* Interior strips: first column read >= 0, last <= in_w - 1, 16 outputs. */
