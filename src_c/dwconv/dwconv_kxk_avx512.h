@@ -390,7 +390,13 @@ DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n
  * Stride 2 (up to 16 output columns) takes every tap by an index vector, which
  * picks the even or odd columns itself. TSC cycles per channel, as above:
  * 576x14x14 139.6 in strips (two masked loads per column pair and input row,
- * then the even/odd split) -> 115.2 here; 192x28x28 302.9 -> 214.3. */
+ * then the even/odd split) -> 115.2 here; 192x28x28 302.9 -> 214.3.
+ * Output rows of up to 8 columns (7x7, MobileNet's last layers) fill half a
+ * vector, so two channels share one: lanes 8..15 index into the next
+ * channel's row (the second input vector), carry its taps and bias, and are
+ * stored to its plane (dw_narrow_try). Half the FMAs and shifts per channel:
+ * 576x14x14 stride 2 115 -> 75 cycles per channel, 1024x7x7 stride 1 8.2 ->
+ * 6.4 per row. */
 #define DW_NR1 16 /* rows per pass, one vector per row: 16 accumulators + 9 taps + the row and a tap */
 /* Two vectors per row: 2 x 7 accumulators + 9 taps + the row. A plane's rows per
  * residue are split into equal passes of 4..7 rows (17 rows: three of 6, not
@@ -399,7 +405,8 @@ DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n
 #define DW_NR2 7
 #define DW_NR2_IDX 5
 #define DW_NR2_MIN 4
-/* Stride 2: one output vector, passes of 4..8 rows (a 7x7 output is one pass of 7) */
+/* Stride 2 and two channels per vector: one output vector, passes of 4..8 rows (a 7x7 output is
+ * one pass of 7) */
 #define DW_NRS2 8
 #define DW_BY_INDEX 0 /* D for "shift by the index vectors" */
 
@@ -424,13 +431,15 @@ DW_INLINE __m512 dw_row_tap(__m512 lo, __m512 hi, const dw_narrow *nw, const int
                               : DW_SHIFT(zero, hi, s & 15);
 }
 
-/* R output rows of one pass, NO vectors each, from rows of NI vectors; input rows outside
- * [vlo, vhi) are padding. */
-DW_INLINE void dw_narrow_block(const float *in, int64_t in_w, int64_t row0, int64_t vpitch, const dw_narrow *nw,
-                               __mmask16 load0, __mmask16 load1, __mmask16 store0, __mmask16 store1, const __m512 *vt,
-                               __m512 vbias, __m512 vmin, __m512 vmax, int clamped, float *o, int64_t os, const int NI,
-                               const int NO, const int R, const int D, const int B, int64_t nr, const int checked,
-                               int64_t vlo, int64_t vhi) {
+/* R output rows of one pass, NO vectors each, from rows of NI vectors (the second hi_off floats
+ * past the first); input rows outside [vlo, vhi) are padding. PAIRED: the second input vector is
+ * the next channel's row, and output lanes 8..15 are that channel's row, stored o2_off floats on. */
+DW_INLINE void dw_narrow_block(const float *in, int64_t in_w, int64_t row0, int64_t vpitch, int64_t hi_off,
+                               const dw_narrow *nw, __mmask16 load0, __mmask16 load1, __mmask16 store0,
+                               __mmask16 store1, const __m512 *vt, __m512 vbias, __m512 vmin, __m512 vmax, int clamped,
+                               float *o, int64_t os, int64_t o2_off, const int NI, const int NO, const int PAIRED,
+                               const int R, const int D, const int B, int64_t nr, const int checked, int64_t vlo,
+                               int64_t vhi) {
     __m512 acc[2][DW_NR1];
     for (int j = 0; j < NO; j++)
         for (int i = 0; i < R; i++) acc[j][i] = vbias;
@@ -441,7 +450,7 @@ DW_INLINE void dw_narrow_block(const float *in, int64_t in_w, int64_t row0, int6
         __m512 lo = dw_load_masked(load0, row), hi = _mm512_setzero_ps();
         DW_KEEP(lo);
         if (NI == 2) {
-            hi = dw_load_masked(load1, row + DW_LANES);
+            hi = dw_load_masked(load1, row + hi_off);
             DW_KEEP(hi);
         }
 #pragma GCC unroll 2
@@ -464,11 +473,18 @@ DW_INLINE void dw_narrow_block(const float *in, int64_t in_w, int64_t row0, int6
         if (checked && i >= nr) break;
         _mm512_mask_storeu_ps(o + i * os, store0, acc[0][i]);
         if (NO == 2) _mm512_mask_storeu_ps(o + i * os + DW_LANES, store1, acc[1][i]);
+        if (PAIRED)
+            _mm512_mask_storeu_ps(o + o2_off + i * os, store0, DW_SHIFT(_mm512_setzero_ps(), acc[0][i], 8));
     }
 }
 
-DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NI, const int NO, const int R,
-                             const int D, const int B) {
+/* a in every lane, or (PAIRED) a in lanes 0..7 and b in 8..15 */
+DW_INLINE __m512 dw_pair_taps(float a, float b, const int PAIRED) {
+    return PAIRED ? _mm512_mask_broadcastss_ps(_mm512_set1_ps(a), 0xFF00, _mm_set_ss(b)) : _mm512_set1_ps(a);
+}
+
+DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NI, const int NO, const int PAIRED,
+                             const int R, const int D, const int B) {
     const int64_t in_w = c->in_w, in_h = c->in_h, out_w = c->out_w, step = c->ostep, vpitch = c->vpitch;
     const int64_t os = step * out_w, V = DW_VR(R);
     const __m512 vmin = _mm512_set1_ps(c->cmin), vmax = _mm512_set1_ps(c->cmax);
@@ -476,13 +492,14 @@ DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NI,
     /* (by value: read through nw, GCC reloads the masks from memory for every row) */
     const __mmask16 load0 = nw->load[0], load1 = nw->load[1], store0 = nw->store[0], store1 = nw->store[1];
     const gconv_residue_rows residue_rows = gconv_rows_per_residue(c->oy_end - c->oy_begin, step);
-    for (size_t ch = 0; ch < c->channels; ch++) {
+    const int64_t hi_off = PAIRED ? c->in_stride : DW_LANES, o2_off = c->out_stride;
+    for (size_t ch = 0; ch + PAIRED < c->channels; ch += 1 + PAIRED) {
         const float *in = c->in + (int64_t)ch * c->in_stride;
         float *out = c->out + (int64_t)ch * c->out_stride;
-        const float *w = c->w + ch * (DW_K * DW_K + 1);
+        const float *w = c->w + ch * (DW_K * DW_K + 1), *w2 = w + (PAIRED ? DW_K * DW_K + 1 : 0);
         __m512 vt[DW_K * DW_K];
-        for (int t = 0; t < DW_K * DW_K; t++) vt[t] = _mm512_set1_ps(w[1 + t]);
-        const __m512 vbias = _mm512_set1_ps(w[0]);
+        for (int t = 0; t < DW_K * DW_K; t++) vt[t] = dw_pair_taps(w[1 + t], w2[1 + t], PAIRED);
+        const __m512 vbias = dw_pair_taps(w[0], w2[0], PAIRED);
         for (int64_t res = 0; res < step; res++) {
             const int64_t oy_first = c->oy_begin + res;
             if (oy_first >= c->oy_end) break;
@@ -492,14 +509,14 @@ DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NI,
                 const int64_t row0 = oy * DW_S - c->pad_top;
                 float *o = out + oy * out_w;
                 if (nr == R && row0 >= 0 && row0 + (V - 1) * vpitch < in_h) {
-                    dw_narrow_block(in, in_w, row0, vpitch, nw, load0, load1, store0, store1, vt, vbias, vmin, vmax,
-                                    clamped, o, os, NI, NO, R, D, B, R, 0, 0, V);
+                    dw_narrow_block(in, in_w, row0, vpitch, hi_off, nw, load0, load1, store0, store1, vt, vbias, vmin,
+                                    vmax, clamped, o, os, o2_off, NI, NO, PAIRED, R, D, B, R, 0, 0, V);
                     continue;
                 }
                 int64_t vlo, vhi;
                 gconv_rows_inside(row0, vpitch, V, in_h, &vlo, &vhi);
-                dw_narrow_block(in, in_w, row0, vpitch, nw, load0, load1, store0, store1, vt, vbias, vmin, vmax,
-                                clamped, o, os, NI, NO, R, D, B, nr, 1, vlo, vhi);
+                dw_narrow_block(in, in_w, row0, vpitch, hi_off, nw, load0, load1, store0, store1, vt, vbias, vmin, vmax,
+                                clamped, o, os, o2_off, NI, NO, PAIRED, R, D, B, nr, 1, vlo, vhi);
             }
         }
     }
@@ -512,7 +529,15 @@ DW_INLINE void dw_narrow_run(const dw_ctx *c, const dw_narrow *nw, const int NI,
  * form, 342 vmovaps in a 7-row pass, 230 with valignd). */
 typedef void (*dw_narrow_fn)(const dw_ctx *, const dw_narrow *);
 #define DW_NARROW_FN(NAME, NI, NO, R, D, B) \
-    DW_NOINLINE void NAME(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, NI, NO, R, D, B); }
+    DW_NOINLINE void NAME(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, NI, NO, 0, R, D, B); }
+#define DW_NARROW_PAIRED_FN(NAME, R) \
+    DW_NOINLINE void NAME(const dw_ctx *c, const dw_narrow *nw) { dw_narrow_run(c, nw, 2, 1, 1, R, DW_BY_INDEX, 0); }
+DW_NARROW_PAIRED_FN(dw_narrow_pair_r4, 4)
+DW_NARROW_PAIRED_FN(dw_narrow_pair_r5, 5)
+DW_NARROW_PAIRED_FN(dw_narrow_pair_r6, 6)
+DW_NARROW_PAIRED_FN(dw_narrow_pair_r7, 7)
+DW_NARROW_PAIRED_FN(dw_narrow_pair_r8, 8)
+#undef DW_NARROW_PAIRED_FN
 #if DW_S == 1
 DW_NARROW_FN(dw_narrow_1_d1p1, 1, 1, DW_NR1, 1, -1)
 DW_NARROW_FN(dw_narrow_1_d1p0, 1, 1, DW_NR1, 1, 0)
@@ -546,36 +571,42 @@ static void dw_narrow_equal_passes(const dw_ctx *c, const dw_narrow *nw, const d
     fns[r < DW_NR2_MIN ? 0 : r - DW_NR2_MIN](c, nw);
 }
 
-/* Takes the plane if its input rows fit two vectors and its output rows two (stride 2: one);
- * returns 0 otherwise. */
-static int dw_narrow_try(const dw_ctx *c, int64_t pad_left) {
+/* Index vectors for rows of ni input vectors; paired: output lanes 8..15 read the second vector
+ * as a row of their own (the next channel's). */
+static void dw_narrow_index(dw_narrow *nw, const dw_ctx *c, int64_t pad_left, int ni, int paired) {
     const int64_t d = c->dil_w, in_w = c->in_w, out_w = c->out_w;
-    if (in_w > 2 * DW_LANES || out_w > (3 - DW_S) * DW_LANES) return 0;
-    const int ni = DW_S == 1 && in_w <= DW_LANES && out_w <= DW_LANES ? 1 : 2; /* input vectors per row */
-    dw_narrow nw;
     for (int j = 0; j < 2; j++) {
-        nw.load[j] = (__mmask16)bit_range(0, in_w - DW_LANES * j);
-        nw.store[j] = (__mmask16)bit_range(0, out_w - DW_LANES * j);
+        nw->load[j] = (__mmask16)bit_range(0, paired ? in_w : in_w - DW_LANES * j);
+        nw->store[j] = (__mmask16)bit_range(0, out_w - DW_LANES * j);
         for (int kx = 0; kx < DW_K; kx++) {
             int32_t lane[DW_LANES];
             uint32_t inside = 0;
             for (int m = 0; m < DW_LANES; m++) {
-                const int64_t src = DW_S * (DW_LANES * j + m) + kx * d - pad_left;
-                const int in_row = src >= 0 && src < DW_LANES * ni;
-                lane[m] = in_row ? (int32_t)src : 0;
+                const int half = paired && m >= DW_LANES / 2;
+                const int64_t col = DW_S * (DW_LANES * j + m - half * DW_LANES / 2) + kx * d - pad_left;
+                const int in_row = col >= 0 && col < (paired ? DW_LANES : DW_LANES * ni);
+                lane[m] = in_row ? (int32_t)(col + half * DW_LANES) : 0;
                 inside |= (uint32_t)in_row << m;
             }
-            nw.shift[j][kx] = _mm512_loadu_si512(lane);
-            nw.inside[j][kx] = (__mmask16)inside;
+            nw->shift[j][kx] = _mm512_loadu_si512(lane);
+            nw->inside[j][kx] = (__mmask16)inside;
         }
     }
+}
+
+/* The plane's channels one by one, rows of up to two input vectors. */
+static void dw_narrow_single(const dw_ctx *c, int64_t pad_left) {
+    const int64_t d = c->dil_w, in_w = c->in_w, out_w = c->out_w;
+    const int ni = DW_S == 1 && in_w <= DW_LANES && out_w <= DW_LANES ? 1 : 2; /* input vectors per row */
+    dw_narrow nw;
+    dw_narrow_index(&nw, c, pad_left, ni, 0);
 #if DW_S == 1
     if (ni == 1) {
         const dw_narrow_fn one = d == 1 && pad_left == 1   ? dw_narrow_1_d1p1
                                  : d == 1 && pad_left == 0 ? dw_narrow_1_d1p0
                                                            : dw_narrow_1_idx;
         one(c, &nw);
-        return 1;
+        return;
     }
     static const dw_narrow_fn d1p1[4] = {dw_narrow_2r4_d1p1, dw_narrow_2r5_d1p1, dw_narrow_2r6_d1p1,
                                          dw_narrow_2r7_d1p1};
@@ -585,10 +616,36 @@ static int dw_narrow_try(const dw_ctx *c, int64_t pad_left) {
     const dw_narrow_fn *fns = d == 1 && pad_left == 1 ? d1p1 : d == 2 && pad_left == 2 ? d2p2 : by_index;
     dw_narrow_equal_passes(c, &nw, fns, fns == by_index ? DW_NR2_IDX : DW_NR2);
 #else
+    (void)d;
     static const dw_narrow_fn fns[5] = {dw_narrow_s2r4, dw_narrow_s2r5, dw_narrow_s2r6, dw_narrow_s2r7,
                                         dw_narrow_s2r8};
     dw_narrow_equal_passes(c, &nw, fns, DW_NRS2);
 #endif
+}
+
+/* Takes the plane if its input rows fit two vectors and its output rows two (stride 2: one);
+ * returns 0 otherwise. Output rows of at most 8 columns from input rows of at most 16 take two
+ * channels per vector, a channel in each half. */
+static int dw_narrow_try(const dw_ctx *c, int64_t pad_left) {
+    const int64_t in_w = c->in_w, out_w = c->out_w;
+    if (in_w > 2 * DW_LANES || out_w > (3 - DW_S) * DW_LANES) return 0;
+    size_t paired = 0;
+    if (in_w <= DW_LANES && out_w <= DW_LANES / 2 && c->channels >= 2) {
+        dw_narrow nw;
+        dw_narrow_index(&nw, c, pad_left, 2, 1);
+        static const dw_narrow_fn fns[5] = {dw_narrow_pair_r4, dw_narrow_pair_r5, dw_narrow_pair_r6,
+                                            dw_narrow_pair_r7, dw_narrow_pair_r8};
+        dw_narrow_equal_passes(c, &nw, fns, DW_NRS2);
+        paired = c->channels / 2 * 2;
+    }
+    if (paired < c->channels) {
+        dw_ctx rest = *c;
+        rest.in += (int64_t)paired * c->in_stride;
+        rest.out += (int64_t)paired * c->out_stride;
+        rest.w += paired * (DW_K * DW_K + 1);
+        rest.channels = c->channels - paired;
+        dw_narrow_single(&rest, pad_left);
+    }
     return 1;
 }
 #endif
