@@ -296,6 +296,26 @@ def test_depthwise_7x7_takes_its_kernel(channels, hw, padding, dilation, isa, re
     assert layer._op.kernel_name == expected, layer._op.kernel_name
 
 
+@pytest.mark.parametrize("channels, hw, k, stride", [(144, 56, 3, 2), (480, 28, 5, 1), (150, 56, 5, 2)])
+def test_depthwise_narrow_output_past_l2(channels, hw, k, stride, isa, restore_threads):
+    """Depthwise layers whose output rows fit two vectors but whose channels' input and output pass
+    2 MB (the AVX-512 kernels then go channel by channel instead of strip by strip over all
+    channels): the reference and the same bits at 1-3 threads, where each thread's share may fall
+    on either side of that size."""
+    rng = np.random.default_rng(channels + hw)
+    x = rng.standard_normal((1, channels, hw, hw)).astype(np.float32)
+    wt = rng.standard_normal((channels, 1, k, k)).astype(np.float32)
+    b = rng.standard_normal(channels).astype(np.float32)
+    first = None
+    for t in (1, 2, 3):
+        gconv_cpu.set_num_threads(t)
+        y = gconv_cpu.conv2d(x, wt, b, stride=stride, padding=k // 2, groups=channels)
+        if first is None:
+            _check(y, x, wt, b, stride=stride, padding=k // 2, groups=channels, what=f"{isa} {channels}x{hw} k{k}s{stride}")
+            first = y
+        assert np.array_equal(y, first), f"{isa} {channels}x{hw} k{k}s{stride}: {t} threads differ from 1"
+
+
 # ---------------------------------------------------------- input conversions
 
 def _small(seed=0, n=2, cin=6, h=9, w=11, cout=9, groups=3, k=3):

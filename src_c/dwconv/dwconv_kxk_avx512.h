@@ -90,6 +90,10 @@
 #define DW_ALIGN_MIN_PLANE INT64_MAX
 #endif
 
+/* The most input and output bytes for which narrow planes run each strip over all channels (see
+ * DW_FN_MC) */
+#define DW_STRIPS_MAX_BYTES ((int64_t)2 << 20)
+
 #if defined(__GNUC__) || defined(__clang__)
 #define DW_INLINE static inline __attribute__((always_inline))
 #define DW_NOINLINE static __attribute__((noinline))
@@ -699,8 +703,15 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
     if (ox_last > out_w - DW_LANES) ox_last = out_w - DW_LANES;
     /* Narrow planes: each strip over all channels, so its masks are computed
      * once. Wide ones: channel by channel, so that neighbouring strips find
-     * their shared input columns still in cache. */
-    const size_t per_call = out_w <= 2 * DW_LANES ? channels : 1;
+     * their shared input columns still in cache; also narrow ones whose
+     * channels do not stay in L2 from one strip to the next (2 MB here). One
+     * thread, A/B in one process, channel by channel over all channels:
+     * 3x3s2 144x56x56 (2.3 MB in and out) 0.78, 5x5s1 480x28x28 (3 MB) 0.91,
+     * 5x5s2 144x56x56 0.96; 3x3s2 96x56x56 (1.5 MB) 0.98 but 5x5s1
+     * 240x28x28 (1.5 MB) 1.10, 7x7s1 192x28x28 1.11, 3x3s2 128x40x40 1.07. */
+    const int64_t call_bytes =
+        (int64_t)sizeof(float) * ((int64_t)channels * out_plane + (in_stride ? (int64_t)channels : 1) * g->in_h * in_w);
+    const size_t per_call = out_w <= 2 * DW_LANES && call_bytes <= DW_STRIPS_MAX_BYTES ? channels : 1;
     /* Output rows that are whole cache lines apart (out_w a multiple of 16) all
      * start at the same offset in a line: a first strip of `head` columns then
      * puts every later strip's stores on line boundaries. Strips run down the
