@@ -79,6 +79,7 @@ cdef extern from "gconv.h" nogil:
     gconv_algo gconv_conv_plan_algo(const gconv_conv_plan *p)
     gconv_isa gconv_conv_plan_isa(const gconv_conv_plan *p)
     const char *gconv_conv_plan_kernel_name(const gconv_conv_plan *p)
+    const char *gconv_conv_plan_global_kernel_name(const gconv_conv_plan *p)
     size_t gconv_conv_plan_packed_bytes(const gconv_conv_plan *p)
     gconv_status gconv_conv_plan_workspace_size(const gconv_conv_plan *p, const gconv_conv_geom *g,
                                                 int num_threads, size_t *bytes)
@@ -315,6 +316,11 @@ cdef class ConvPlan:
     @property
     def kernel_name(self):
         return gconv_conv_plan_kernel_name(self.plan).decode()
+
+    @property
+    def global_kernel_name(self):
+        cdef const char *name = gconv_conv_plan_global_kernel_name(self.plan)
+        return None if name == NULL else name.decode()
 
     @property
     def packed_bytes(self):

@@ -179,5 +179,11 @@ class ConvOp(PlannedOp):
     def output_shape(self, x_shape):
         return conv_geometry(x_shape, self.spec)
 
+    @property
+    def global_kernel_name(self):
+        """The GDC kernel a depthwise plan runs instead on an input of exactly the kernel's size with no
+        padding, or None."""
+        return self._plan.global_kernel_name
+
     def _pixels_meeting_every_weight(self, x_shape, y_shape):
         return y_shape

@@ -88,9 +88,14 @@ class Conv2d(Module):
 
     @property
     def plan_info(self):
-        """What the current plan runs: algorithm, kernel name and ISA."""
+        """What the current plan runs: algorithm, kernel name and ISA; for a depthwise plan with a global
+        (GDC) kernel, also 'global_kernel', which runs instead on an input of exactly the kernel's
+        size with no padding (MobileFaceNet's 7x7 head)."""
         op = self._op if self._op is not None else self.prepare()._op
-        return {"algorithm": op.algorithm, "kernel": op.kernel_name, "isa": op.isa}
+        info = {"algorithm": op.algorithm, "kernel": op.kernel_name, "isa": op.isa}
+        if op.global_kernel_name is not None:
+            info["global_kernel"] = op.global_kernel_name
+        return info
 
     def _trace(self, x):
         return x.graph.add("conv", [x], spec=self._spec, activation=self.activation, weight=self._weight,

@@ -404,6 +404,9 @@ void gconv_conv_plan_destroy(gconv_conv_plan *p) {
 gconv_algo gconv_conv_plan_algo(const gconv_conv_plan *p) { return p->algo; }
 gconv_isa gconv_conv_plan_isa(const gconv_conv_plan *p) { return p->isa; }
 const char *gconv_conv_plan_kernel_name(const gconv_conv_plan *p) { return p->kernel ? p->kernel->name : "reference"; }
+const char *gconv_conv_plan_global_kernel_name(const gconv_conv_plan *p) {
+    return p->gdc_kernel ? p->gdc_kernel->name : NULL;
+}
 size_t gconv_conv_plan_packed_bytes(const gconv_conv_plan *p) {
     return (p->packed_floats + p->wino_u_floats) * sizeof(float);
 }

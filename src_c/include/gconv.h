@@ -237,6 +237,9 @@ gconv_algo gconv_conv_plan_algo(const gconv_conv_plan *p);
 gconv_isa gconv_conv_plan_isa(const gconv_conv_plan *p);
 /* Name of the microkernel the plan runs ("ref" for the reference). */
 const char *gconv_conv_plan_kernel_name(const gconv_conv_plan *p);
+/* A depthwise plan's global-depthwise (GDC) kernel, which runs instead of the named one on an input
+ * exactly the kernel's size with no padding (a 1x1 output); NULL where the plan has none. */
+const char *gconv_conv_plan_global_kernel_name(const gconv_conv_plan *p);
 size_t gconv_conv_plan_packed_bytes(const gconv_conv_plan *p);
 
 /* Bytes of scratch that run needs for this geometry and thread count. */

@@ -173,7 +173,8 @@ FAST_GROUPED = set(gconv_cpu._plan.ALGORITHMS) - {"auto", "reference", "dwconv"}
 def test_plan_info_algorithm(cin, cout, groups, k, algorithm, expected, isa):
     layer = Conv2d(cin, cout, k, padding=k // 2, groups=groups, algorithm=algorithm)
     info = layer.plan_info
-    assert set(info) == {"algorithm", "kernel", "isa"}
+    # a depthwise plan also names the GDC kernel it runs on inputs of exactly the kernel's size
+    assert set(info) == {"algorithm", "kernel", "isa"} | ({"global_kernel"} if info["algorithm"] == "dwconv" else set())
     assert info["algorithm"] in expected
     assert info["isa"] == isa
     names = {e["name"]: e for e in gconv_cpu.kernel_table()}
@@ -190,6 +191,21 @@ def test_plan_info_algorithm(cin, cout, groups, k, algorithm, expected, isa):
     ref = conv2d_ref(x, layer.weight, layer.bias, 1, (p, p, p, p), 1, groups)
     assert_conv_close(layer(x), ref, conv2d_ref_abs(x, layer.weight, layer.bias, 1, (p, p, p, p), 1, groups),
                       cin // groups * k * k, what=f"{info['algorithm']} plan")
+
+
+def test_plan_info_names_the_global_kernel(isa):
+    """MobileFaceNet's head (7x7 depthwise on a 7x7 input, no padding) runs the plan's GDC kernel:
+    plan_info names it beside the depthwise kernel, it is the ISA's gdc entry of the kernel table,
+    and the layer matches the reference on that input."""
+    layer = Conv2d(24, 24, 7, groups=24)
+    info = layer.plan_info
+    entry = {e["name"]: e for e in gconv_cpu.kernel_table()}[info["global_kernel"]]
+    assert (entry["kind"], entry["isa"]) == ("gdc", isa)
+    assert info["kernel"] != info["global_kernel"]
+    x = _x(6, (2, 24, 7, 7))
+    ref = conv2d_ref(x, layer.weight, layer.bias, 1, (0, 0, 0, 0), 1, 24)
+    assert_conv_close(layer(x), ref, conv2d_ref_abs(x, layer.weight, layer.bias, 1, (0, 0, 0, 0), 1, 24), 49,
+                      what="gdc")
 
 
 def test_set_isa_replans(restore_isa):
