@@ -181,17 +181,26 @@ def test_steady_state_allocates_nothing_with_out():
     x = RNG.standard_normal((1, 3, 64, 64)).astype(np.float32)
     out = np.empty_like(model(x))
     model(x, out=out)
+    kept, peaks = [], []
     tracemalloc.start()
     try:
-        base = tracemalloc.get_traced_memory()[0]
-        for _ in range(50):
-            model(x, out=out)
-        current, peak = tracemalloc.get_traced_memory()
+        last = tracemalloc.get_traced_memory()[0]
+        for _ in range(3):
+            tracemalloc.reset_peak()
+            for _ in range(100):
+                model(x, out=out)
+            current, peak = tracemalloc.get_traced_memory()
+            kept.append(current - last)
+            peaks.append(peak - last)
+            last = current
     finally:
         tracemalloc.stop()
+    # The first 100 calls under tracing keep ~10 KB once, whatever ran before (Python specializing
+    # the code it runs, objects left on its free lists): with one window from the start this test
+    # failed when run alone. A leak keeps memory in every window; 10 bytes a call would show here.
+    assert max(kept[1:]) < 1024, kept
     # the arena is 16x32x32 floats (64 KiB): anything near it would be a per-call allocation
-    assert peak - base < 16 * 1024, (base, current, peak)
-    assert current - base < 4 * 1024
+    assert max(peaks) < 16 * 1024, peaks
 
 
 def test_concurrent_calls_are_bit_identical(restore_threads):

@@ -553,8 +553,8 @@ static int64_t gemm_tile_start(const gemm_schedule *s, int64_t pixels, int64_t t
  * aligned input's with the head / without: 960 -> 320 at 6x8 1.58 / 1.09, 8x8 1.39 / 1.17;
  * 512 -> 128 at 8x12 1.29 / 1.12; 256 -> 256 at 8x16 1.21 / 1.13; 256 -> 128 at 16x16 1.09 / 1.13;
  * 96 -> 576 at 14x16 1.11 / 1.14; 144 -> 24 at 56x56 1.01 / 1.21. With AVX2 (32-byte loads, half
- * of which split) it gained at most 3% anywhere and lost up to 1.45x (144 -> 24 at 56x56: 1.01,
- * without 0.90), so only AVX-512 tiles take it. */
+ * of which split) it gained at most 3% anywhere and lost up to 1.45x (960 -> 320 at 6x8; 144 -> 24
+ * at 56x56 took 1.01 with it, 0.90 without), so only AVX-512 tiles take it. */
 #define GEMM_HEAD_MIN_PIXELS 192
 
 static int64_t gemm_align_head(const gconv_conv_plan *p, const gconv_conv_geom *g, const float *x) {
