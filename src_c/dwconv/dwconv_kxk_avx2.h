@@ -269,8 +269,9 @@ DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n
  * Output vector j's taps kx = 0, 2 are the row moved one lane either way across the vector
  * boundary (vperm2f128 + vpalignr), kx = 1 the vector itself: one load per row vector where
  * two border strips make three masked loads each. TSC cycles per output row, min of 3000
- * calls, old and new alternated: 384x14x14 19.3 -> 15.4, 256x12x12 19.2 -> 14.9, 64x9x9 21.0 ->
- * 14.6, 64x16x16 17.2 -> 15.1, 1024x7x7 9.2 -> 8.5. Wider rows stay in strips (four vectors a
+ * calls, old and new alternated: 384x14x14 19.3 -> 15.4 (14.4 with whole first vectors, see
+ * dw_narrow_try), 256x12x12 19.2 -> 14.9, 64x9x9 21.0 -> 14.6, 64x16x16 17.2 -> 15.1, 1024x7x7
+ * 9.2 -> 8.5. Wider rows stay in strips (four vectors a
  * row, not tried: with 16 registers a pass would be 2 rows). */
 #define DW_NRN 4 /* rows per pass at most: 2 x 4 accumulators + the row, its moved copy, zero and taps */
 #define DW_NRN_MIN 3
@@ -301,7 +302,8 @@ DW_INLINE void dw_narrow_block(const float *in, int64_t in_w, int64_t row0, __m2
     for (int v = 0; v < R + DW_K - 1; v++) {
         if (checked && (v < vlo || v >= vhi)) continue;
         const float *row = in + (row0 + v) * in_w;
-        __m256 lo = _mm256_maskload_ps(row, load0), hi = _mm256_setzero_ps();
+        /* (two vectors: the first is whole, see dw_narrow_try) */
+        __m256 lo = NV == 2 ? _mm256_loadu_ps(row) : _mm256_maskload_ps(row, load0), hi = _mm256_setzero_ps();
         DW_KEEP(lo);
         if (NV == 2) {
             hi = _mm256_maskload_ps(row + DW_LANES, load1);
@@ -322,7 +324,10 @@ DW_INLINE void dw_narrow_block(const float *in, int64_t in_w, int64_t row0, __m2
     }
     for (int i = 0; i < R; i++) {
         if (checked && i >= nr) break;
-        _mm256_maskstore_ps(o + i * os, store0, clamped ? clamp_ps(acc[0][i], vmin, vmax) : acc[0][i]);
+        if (NV == 2)
+            _mm256_storeu_ps(o + i * os, clamped ? clamp_ps(acc[0][i], vmin, vmax) : acc[0][i]);
+        else
+            _mm256_maskstore_ps(o + i * os, store0, clamped ? clamp_ps(acc[0][i], vmin, vmax) : acc[0][i]);
         if (NV == 2)
             _mm256_maskstore_ps(o + i * os + DW_LANES, store1, clamped ? clamp_ps(acc[1][i], vmin, vmax) : acc[1][i]);
     }
@@ -366,16 +371,20 @@ DW_NARROW_FN(dw_narrow_2r3, 2, 3)
 DW_NARROW_FN(dw_narrow_2r4, 2, 4)
 #undef DW_NARROW_FN
 
-/* Takes the plane if it is narrow enough (see above); returns 0 otherwise. Passes are equal
+/* Takes the plane if it is narrow enough (see above); returns 0 otherwise. Two vectors take rows
+ * of 9..16 columns, so that the first one loads and stores whole, without vmaskmovps (with
+ * pad_left 1, out_w >= in_w - 1): 384x14x14 15.4 -> 14.4 cycles per row. Passes are equal
  * (14 rows: 4 + 4 + 3 + 3), since every pass reloads K - 1 rows. */
 static int dw_narrow_try(const dw_ctx *c, int64_t pad_left) {
-    if (c->dil_w != 1 || c->vpitch != 1 || pad_left != 1 || c->in_w > 2 * DW_LANES || c->out_w > 2 * DW_LANES)
-        return 0;
+    const int64_t in_w = c->in_w, out_w = c->out_w;
+    const int one_vector = in_w <= DW_LANES && out_w <= DW_LANES;
+    const int two_vectors = in_w > DW_LANES && in_w <= 2 * DW_LANES && out_w <= 2 * DW_LANES;
+    if (c->dil_w != 1 || c->vpitch != 1 || pad_left != 1 || !(one_vector || two_vectors)) return 0;
     static const dw_narrow_fn one[2] = {dw_narrow_1r3, dw_narrow_1r4};
     static const dw_narrow_fn two[2] = {dw_narrow_2r3, dw_narrow_2r4};
     const int64_t rows = c->oy_end - c->oy_begin, passes = (rows + DW_NRN - 1) / DW_NRN;
     const int64_t r = (rows + passes - 1) / passes;
-    const dw_narrow_fn *fns = c->in_w <= DW_LANES && c->out_w <= DW_LANES ? one : two;
+    const dw_narrow_fn *fns = one_vector ? one : two;
     fns[r < DW_NRN_MIN ? 0 : r - DW_NRN_MIN](c);
     return 1;
 }
