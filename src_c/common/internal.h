@@ -223,6 +223,14 @@ static inline gconv_residue_rows gconv_rows_per_residue(int64_t rows, int64_t st
     return r;
 }
 
+/* The pass height that splits `rows` (>= 1) into equal passes of at most `most` rows (17 rows, at
+ * most 7: three passes of 6, not 7 + 7 + 3): the narrow depthwise paths reload K - 1 input rows
+ * per pass, and a short last pass leaves FMA latency exposed. */
+static inline int64_t gconv_equal_pass_rows(int64_t rows, int64_t most) {
+    const int64_t passes = (rows + most - 1) / most;
+    return (rows + passes - 1) / passes;
+}
+
 /* A kxk kernel at stride s (both axes), dilation 1: what a specialized kernel's fast path needs. */
 static inline int gconv_geom_is(const gconv_dw_geom *g, int64_t k, int64_t s) {
     return g->kernel_h == k && g->kernel_w == k && g->stride_h == s && g->stride_w == s && g->dilation_h == 1 &&

@@ -271,8 +271,8 @@ DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n
  * two border strips make three masked loads each. TSC cycles per output row, min of 3000
  * calls, old and new alternated: 384x14x14 19.3 -> 15.4 (14.4 with whole first vectors, see
  * dw_narrow_try), 256x12x12 19.2 -> 14.9, 64x9x9 21.0 -> 14.6, 64x16x16 17.2 -> 15.1, 1024x7x7
- * 9.2 -> 8.5. Wider rows stay in strips (four vectors a
- * row, not tried: with 16 registers a pass would be 2 rows). */
+ * 9.2 -> 8.5. Wider rows stay in strips (four vectors a row, not tried: with 16 registers a pass
+ * would be 2 rows). */
 #define DW_NRN 4 /* rows per pass at most: 2 x 4 accumulators + the row, its moved copy, zero and taps */
 #define DW_NRN_MIN 3
 
@@ -322,14 +322,17 @@ DW_INLINE void dw_narrow_block(const float *in, int64_t in_w, int64_t row0, __m2
             }
         }
     }
+    if (clamped)
+        for (int j = 0; j < NV; j++)
+            for (int i = 0; i < R; i++) acc[j][i] = clamp_ps(acc[j][i], vmin, vmax);
     for (int i = 0; i < R; i++) {
         if (checked && i >= nr) break;
-        if (NV == 2)
-            _mm256_storeu_ps(o + i * os, clamped ? clamp_ps(acc[0][i], vmin, vmax) : acc[0][i]);
-        else
-            _mm256_maskstore_ps(o + i * os, store0, clamped ? clamp_ps(acc[0][i], vmin, vmax) : acc[0][i]);
-        if (NV == 2)
-            _mm256_maskstore_ps(o + i * os + DW_LANES, store1, clamped ? clamp_ps(acc[1][i], vmin, vmax) : acc[1][i]);
+        if (NV == 2) {
+            _mm256_storeu_ps(o + i * os, acc[0][i]);
+            _mm256_maskstore_ps(o + i * os + DW_LANES, store1, acc[1][i]);
+        } else {
+            _mm256_maskstore_ps(o + i * os, store0, acc[0][i]);
+        }
     }
 }
 
@@ -374,7 +377,7 @@ DW_NARROW_FN(dw_narrow_2r4, 2, 4)
 /* Takes the plane if it is narrow enough (see above); returns 0 otherwise. Two vectors take rows
  * of 9..16 columns, so that the first one loads and stores whole, without vmaskmovps (with
  * pad_left 1, out_w >= in_w - 1): 384x14x14 15.4 -> 14.4 cycles per row. Passes are equal
- * (14 rows: 4 + 4 + 3 + 3), since every pass reloads K - 1 rows. */
+ * (gconv_equal_pass_rows; 14 rows: 4 + 4 + 3 + 3). */
 static int dw_narrow_try(const dw_ctx *c, int64_t pad_left) {
     const int64_t in_w = c->in_w, out_w = c->out_w;
     const int one_vector = in_w <= DW_LANES && out_w <= DW_LANES;
@@ -382,8 +385,7 @@ static int dw_narrow_try(const dw_ctx *c, int64_t pad_left) {
     if (c->dil_w != 1 || c->vpitch != 1 || pad_left != 1 || !(one_vector || two_vectors)) return 0;
     static const dw_narrow_fn one[2] = {dw_narrow_1r3, dw_narrow_1r4};
     static const dw_narrow_fn two[2] = {dw_narrow_2r3, dw_narrow_2r4};
-    const int64_t rows = c->oy_end - c->oy_begin, passes = (rows + DW_NRN - 1) / DW_NRN;
-    const int64_t r = (rows + passes - 1) / passes;
+    const int64_t r = gconv_equal_pass_rows(c->oy_end - c->oy_begin, DW_NRN);
     const dw_narrow_fn *fns = one_vector ? one : two;
     fns[r < DW_NRN_MIN ? 0 : r - DW_NRN_MIN](c);
     return 1;

@@ -403,9 +403,8 @@ DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n
  * 6.4 per row. */
 #define DW_NR1 16 /* rows per pass, one vector per row: 16 accumulators + 9 taps + the row and a tap */
 /* Two vectors per row: 2 x 7 accumulators + 9 taps + the row. A plane's rows per
- * residue are split into equal passes of 4..7 rows (17 rows: three of 6, not
- * 7 + 7 + 3), because every pass reloads K - 1 rows and a short one leaves FMA
- * latency exposed. With index vectors (6 registers) passes take at most 5 rows. */
+ * residue are split into equal passes of 4..7 rows (gconv_equal_pass_rows). With
+ * index vectors (6 registers) passes take at most 5 rows. */
 #define DW_NR2 7
 #define DW_NR2_IDX 5
 #define DW_NR2_MIN 4
@@ -566,12 +565,10 @@ DW_NARROW_FN(dw_narrow_s2r8, 2, 1, 8, DW_BY_INDEX, 0)
 #endif
 #undef DW_NARROW_FN
 
-/* fns[r - DW_NR2_MIN] takes passes of r rows: the height that splits the longest residue into
- * equal passes of at most `most` rows. */
+/* fns[r - DW_NR2_MIN] takes passes of r rows: the longest residue in equal passes of at most
+ * `most` rows. */
 static void dw_narrow_equal_passes(const dw_ctx *c, const dw_narrow *nw, const dw_narrow_fn *fns, int64_t most) {
-    const int64_t rows = (c->oy_end - c->oy_begin + c->ostep - 1) / c->ostep;
-    const int64_t passes = (rows + most - 1) / most;
-    const int64_t r = (rows + passes - 1) / passes;
+    const int64_t r = gconv_equal_pass_rows((c->oy_end - c->oy_begin + c->ostep - 1) / c->ostep, most);
     fns[r < DW_NR2_MIN ? 0 : r - DW_NR2_MIN](c, nw);
 }
 
