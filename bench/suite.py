@@ -67,11 +67,8 @@ def gconv_layer(wl, weights, threads):
         out = np.empty(wl.output_shape, np.float32)
         return lambda: layer(x, out=out)
 
-    plan = dict(layer.plan_info)
-    global_kernel = plan.pop("global_kernel", None)
-    # the input is the kernel's size, unpadded: the GDC kernel runs (a 1x1 output)
-    if global_kernel and wl.pad == 0 and wl.hw == wl.kernel and (wl.dilation == 1 or wl.kernel == 1):
-        plan["kernel"] = global_kernel
+    plan = dict(layer.plan_info, kernel=layer.kernel_for(wl.input_shape))
+    plan.pop("global_kernel", None)
     return Runner(bind, context=_threads_context(threads), info={"plan": plan}, keep=[layer])
 
 

@@ -80,6 +80,7 @@ cdef extern from "gconv.h" nogil:
     gconv_isa gconv_conv_plan_isa(const gconv_conv_plan *p)
     const char *gconv_conv_plan_kernel_name(const gconv_conv_plan *p)
     const char *gconv_conv_plan_global_kernel_name(const gconv_conv_plan *p)
+    const char *gconv_conv_plan_kernel_name_for(const gconv_conv_plan *p, const gconv_conv_geom *g)
     size_t gconv_conv_plan_packed_bytes(const gconv_conv_plan *p)
     gconv_status gconv_conv_plan_workspace_size(const gconv_conv_plan *p, const gconv_conv_geom *g,
                                                 int num_threads, size_t *bytes)
@@ -321,6 +322,13 @@ cdef class ConvPlan:
     def global_kernel_name(self):
         cdef const char *name = gconv_conv_plan_global_kernel_name(self.plan)
         return None if name == NULL else name.decode()
+
+    def kernel_name_for(self, int64_t batch, int64_t in_h, int64_t in_w):
+        """The microkernel a run on this input size calls (the GDC kernel where it takes over)."""
+        cdef gconv_conv_geom g
+        g.batch, g.in_h, g.in_w = batch, in_h, in_w
+        check(gconv_conv_output_size(&self.desc, &g))
+        return gconv_conv_plan_kernel_name_for(self.plan, &g).decode()
 
     @property
     def packed_bytes(self):

@@ -185,5 +185,10 @@ class ConvOp(PlannedOp):
         padding, or None."""
         return self._plan.global_kernel_name
 
+    def kernel_name_for(self, x_shape):
+        """The microkernel a call on an (N, C, H, W) input of this shape runs."""
+        n, _, h, w = x_shape
+        return self._plan.kernel_name_for(n, h, w)
+
     def _pixels_meeting_every_weight(self, x_shape, y_shape):
         return y_shape

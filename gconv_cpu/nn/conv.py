@@ -97,6 +97,13 @@ class Conv2d(Module):
             info["global_kernel"] = op.global_kernel_name
         return info
 
+    def kernel_for(self, input_shape):
+        """The kernel a call on an input of this shape ((N, C, H, W) or (C, H, W)) runs: plan_info's
+        'kernel', or its 'global_kernel' where that takes over."""
+        op = self._op if self._op is not None else self.prepare()._op
+        shape = tuple(input_shape)
+        return op.kernel_name_for(shape if len(shape) == 4 else (1,) + shape)
+
     def _trace(self, x):
         return x.graph.add("conv", [x], spec=self._spec, activation=self.activation, weight=self._weight,
                            bias=self._bias, prelu_weight=self._prelu_weight)

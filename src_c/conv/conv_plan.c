@@ -885,6 +885,10 @@ static int dw_is_global(const gconv_conv_plan *p, const gconv_conv_geom *g) {
            (d->kernel_h == 1 || d->dilation_h == 1) && (d->kernel_w == 1 || d->dilation_w == 1);
 }
 
+const char *gconv_conv_plan_kernel_name_for(const gconv_conv_plan *p, const gconv_conv_geom *g) {
+    return p->algo == GCONV_ALGO_DWCONV && dw_is_global(p, g) ? p->gdc_kernel->name : gconv_conv_plan_kernel_name(p);
+}
+
 /* Row chunks per plane: 1 when there are enough planes to share out, else
  * enough chunks for ~4 per thread, in multiples of 8 rows (the specialized
  * kernels' passes are 8 or 16 rows) so that chunk borders split few passes. */

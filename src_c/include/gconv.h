@@ -240,6 +240,9 @@ const char *gconv_conv_plan_kernel_name(const gconv_conv_plan *p);
 /* A depthwise plan's global-depthwise (GDC) kernel, which runs instead of the named one on an input
  * exactly the kernel's size with no padding (a 1x1 output); NULL where the plan has none. */
 const char *gconv_conv_plan_global_kernel_name(const gconv_conv_plan *p);
+/* The microkernel a run on this geometry calls: the named one, or the GDC one where it takes over.
+ * g: as for gconv_conv_plan_run (in_h, in_w read). */
+const char *gconv_conv_plan_kernel_name_for(const gconv_conv_plan *p, const gconv_conv_geom *g);
 size_t gconv_conv_plan_packed_bytes(const gconv_conv_plan *p);
 
 /* Bytes of scratch that run needs for this geometry and thread count. */

@@ -202,6 +202,8 @@ def test_plan_info_names_the_global_kernel(isa):
     entry = {e["name"]: e for e in gconv_cpu.kernel_table()}[info["global_kernel"]]
     assert (entry["kind"], entry["isa"]) == ("gdc", isa)
     assert info["kernel"] != info["global_kernel"]
+    assert layer.kernel_for((2, 24, 7, 7)) == layer.kernel_for((24, 7, 7)) == info["global_kernel"]
+    assert layer.kernel_for((1, 24, 9, 9)) == info["kernel"]  # a 3x3 output: the depthwise kernel
     x = _x(6, (2, 24, 7, 7))
     ref = conv2d_ref(x, layer.weight, layer.bias, 1, (0, 0, 0, 0), 1, 24)
     assert_conv_close(layer(x), ref, conv2d_ref_abs(x, layer.weight, layer.bias, 1, (0, 0, 0, 0), 1, 24), 49,
