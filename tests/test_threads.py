@@ -55,6 +55,9 @@ DET_CONFIGS = [
     (1, 256, 7, 7, 512, 1, 1, 1, 0, "gemm"),          # 7x7 pointwise: output channels split over threads
     (1, 32, 14, 14, 40, 1, 1, 1, 0, "gemm"),          # 196 pixels, weights < input: two tiles (+ channels at 3, 4)
     (1, 32, 14, 14, 256, 1, 1, 1, 0, "gemm"),         # 196 pixels, weights > input: two tiles plus a channel split
+    (1, 24, 56, 56, 144, 1, 1, 1, 0, "gemm"),         # expansion, input < 512 KB: output channels split (AVX-512)
+    (1, 20, 28, 28, 52, 1, 1, 1, 0, "gemm"),          # the same with a partial last panel, 7 panels over 2-4 threads
+    (1, 32, 96, 96, 64, 1, 1, 1, 0, "gemm"),          # expansion, input > 512 KB: pixels split
     (1, 9, 28, 28, 12, 3, 1, 1, 0, "gemm"),           # grouped 1x1, one panel per group
     (1, 96, 14, 14, 48, 3, 1, 1, 0, "gemm"),          # grouped 1x1, weights < input: no channel split at 2, 3
     (1, 64, 9, 9, 64, 16, 3, 1, 1, "auto"),
