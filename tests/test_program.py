@@ -263,11 +263,14 @@ def test_executor_checks_every_reference_before_running():
     np.testing.assert_allclose(y, layer(x), rtol=1e-6)
     for bad, match in [(dict(x=(0, 1)), "outside its buffer"), (dict(y=(5, 0)), "buffer 5"),
                        (dict(x=(0, -1)), "outside"), (dict(x_shape=(1, 4, 8, -8)), "invalid shape"),
-                       (dict(x_shape=(1, 4, 2**40, 2**40)), "invalid shape|outside")]:
+                       (dict(x_shape=(1, 4, 2**40, 2**40)), "invalid shape|outside"),
+                       # the plan reads 4 channels and writes one output per input batch item
+                       (dict(x_shape=(1, 2, 8, 8)), "channels"), (dict(y_shape=(1, 2, 8, 8)), "channels"),
+                       (dict(x_shape=(2, 4, 4, 8), y_shape=(1, 4, 4, 8)), "batch")]:
         y[...] = 7.0
         with pytest.raises(ValueError, match=match):
-            _ext.Program([dict(step, **bad)], 2).run([x, y], None, 1)
-        assert (y == 7.0).all()  # nothing ran
+            _ext.Program([step, dict(step, **bad)], 2).run([x, y], None, 1)
+        assert (y == 7.0).all()  # nothing ran, not even the good step before it
     with pytest.raises(ValueError, match="buffers"):
         prog.run([x], None, 1)
     with pytest.raises(ValueError, match="num_threads"):

@@ -401,6 +401,7 @@ void gconv_conv_plan_destroy(gconv_conv_plan *p) {
     free(p);
 }
 
+const gconv_conv_desc *gconv_conv_plan_desc(const gconv_conv_plan *p) { return &p->desc; }
 gconv_algo gconv_conv_plan_algo(const gconv_conv_plan *p) { return p->algo; }
 gconv_isa gconv_conv_plan_isa(const gconv_conv_plan *p) { return p->isa; }
 const char *gconv_conv_plan_kernel_name(const gconv_conv_plan *p) { return p->kernel ? p->kernel->name : "reference"; }

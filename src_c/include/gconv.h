@@ -233,6 +233,7 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
                                     const float *bias, const float *prelu_slope, gconv_isa isa,
                                     gconv_algo algo, gconv_conv_plan **out);
 void gconv_conv_plan_destroy(gconv_conv_plan *p);
+const gconv_conv_desc *gconv_conv_plan_desc(const gconv_conv_plan *p);
 gconv_algo gconv_conv_plan_algo(const gconv_conv_plan *p);
 gconv_isa gconv_conv_plan_isa(const gconv_conv_plan *p);
 /* Name of the microkernel the plan runs ("ref" for the reference). */
