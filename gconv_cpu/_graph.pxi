@@ -29,6 +29,7 @@ cdef extern from "gconv_graph.h" nogil:
         g_tensor_ref x, x2, y
         g_shape x_shape, x2_shape, y_shape
         const gconv_conv_plan *conv
+        const gconv_conv_plan *conv2
         const g_deconv_plan *deconv
         g_deconv_run_fn deconv_run
         g_pool_desc pool
@@ -39,6 +40,13 @@ cdef extern from "gconv_graph.h" nogil:
         int64_t per_channel_len
         int64_t groups, src_c0, count, dst_channels, dst_c0
         int threads
+    int gconv_conv_plan_pw_dw_fuses(const gconv_conv_plan *pw, const gconv_conv_plan *dw, const gconv_conv_geom *g,
+                                    int num_threads)
+    gconv_status gconv_conv_plan_pw_dw_workspace_size(const gconv_conv_plan *pw, const gconv_conv_plan *dw,
+                                                      const gconv_conv_geom *g, int num_threads, size_t *bytes)
+    gconv_status gconv_conv_plan_run_pw_dw(const gconv_conv_plan *pw, const gconv_conv_plan *dw,
+                                           const gconv_conv_geom *g, const float *x, float *y, void *workspace,
+                                           size_t workspace_bytes, int num_threads)
     gconv_status gconv_program_run(const g_step *steps, size_t n_steps, float *const *buffers,
                                    const int64_t *buffer_floats, size_t n_buffers, void *workspace,
                                    size_t workspace_bytes, int num_threads)
@@ -47,7 +55,7 @@ cdef extern from "gconv_graph.h" nogil:
                                          size_t workspace_bytes, int num_threads, int64_t *step_ns)
 
 STEP_KINDS = ("conv", "deconv", "pool", "global_avgpool", "shuffle", "unary", "binary", "copy_channels", "softmax",
-              "resize")
+              "resize", "conv_dw")
 
 
 cdef g_shape to_shape(tuple s):
@@ -97,6 +105,10 @@ cdef class Program:
                     s.conv = (<ConvPlan>plan).plan
                 else:
                     plan.bind_step(<uintptr_t>s)  # a deconv plan fills in its own pointers
+            plan2 = d.get("plan2")
+            if plan2 is not None:
+                self.keep.append(plan2)
+                s.conv2 = (<ConvPlan?>plan2).plan
             if "pool" in d:
                 (s.pool.kind, s.pool.kernel_h, s.pool.kernel_w, s.pool.stride_h, s.pool.stride_w, s.pool.pad_top,
                  s.pool.pad_bottom, s.pool.pad_left, s.pool.pad_right, s.pool.dilation_h, s.pool.dilation_w,
@@ -160,3 +172,51 @@ cdef class Program:
             st = gconv_program_run_timed(self.steps, self.n_steps, ptrs, sizes, self.n_buffers, wp, wbytes,
                                          num_threads, times)
         check(st)
+
+
+def pw_dw_fusion(ConvPlan pw, ConvPlan dw, int64_t batch, int64_t in_h, int64_t in_w, int num_threads):
+    """The workspace bytes of a conv_dw step running 1x1 plan pw and depthwise plan dw on num_threads
+    threads for this input size, or None where the core would not fuse them (unsupported, or not
+    expected to beat two steps)."""
+    cdef gconv_conv_geom g
+    g.batch, g.in_h, g.in_w = batch, in_h, in_w
+    if not gconv_conv_plan_pw_dw_fuses(pw.plan, dw.plan, &g, num_threads):
+        return None
+    return pw_dw_workspace_size(pw, dw, batch, in_h, in_w, num_threads)
+
+
+def pw_dw_workspace_size(ConvPlan pw, ConvPlan dw, int64_t batch, int64_t in_h, int64_t in_w, int num_threads):
+    """The workspace bytes run_pw_dw needs; raises where the core does not run these plans fused."""
+    cdef gconv_conv_geom g
+    cdef size_t need
+    g.batch, g.in_h, g.in_w = batch, in_h, in_w
+    check(gconv_conv_plan_pw_dw_workspace_size(pw.plan, dw.plan, &g, num_threads, &need))
+    return need
+
+
+def run_pw_dw(ConvPlan pw, ConvPlan dw, cnp.ndarray x, cnp.ndarray y, workspace, int num_threads):
+    """y = dw(pw(x)) in one fused run wherever the core supports it (also where the planner would not
+    fuse: the tests compare it with two steps). x (N, C_in, H, W), y (N, C, H_out, W_out): C-contiguous
+    float32; workspace: a 64-byte aligned uint8 array of at least the size the core asks for."""
+    if cnp.PyArray_NDIM(x) != 4 or cnp.PyArray_NDIM(y) != 4:
+        raise ValueError("x and y must be 4-D")
+    cdef cnp.npy_intp *xs = cnp.PyArray_DIMS(x)
+    cdef cnp.npy_intp *ys = cnp.PyArray_DIMS(y)
+    if xs[1] != pw.desc.c_in:
+        raise ValueError(f"x: expected {pw.desc.c_in} channels, got {xs[1]}")
+    if ys[0] != xs[0] or ys[1] != dw.desc.c_out:
+        raise ValueError(f"y: expected shape ({xs[0]}, {dw.desc.c_out}, H_out, W_out), got {(<object>y).shape}")
+    cdef gconv_conv_geom g
+    g.batch, g.in_h, g.in_w, g.out_h, g.out_w = xs[0], xs[2], xs[3], ys[2], ys[3]
+    cdef const float *xp = float_ptr(x, "x", 0)
+    cdef float *yp = float_ptr(y, "y", 0)
+    cdef cnp.ndarray ws = <cnp.ndarray?>workspace
+    if not cnp.PyArray_IS_C_CONTIGUOUS(ws) or cnp.PyArray_ITEMSIZE(ws) != 1:
+        raise TypeError("workspace must be a contiguous uint8 array")
+    cdef void *wp = cnp.PyArray_DATA(ws)
+    cdef size_t wbytes = <size_t>cnp.PyArray_NBYTES(ws)
+    cdef gconv_status st
+    with nogil:
+        st = gconv_conv_plan_run_pw_dw(pw.plan, dw.plan, &g, xp, yp, wp, wbytes, num_threads)
+    check(st)
+    return y

@@ -174,13 +174,52 @@ class CompiledProgram:
 
     def __init__(self, graph, num_threads, isa):
         self.isa, self.num_threads = isa, num_threads
+        self._node_plans = {}  # id(conv node) -> its ConvPlan, made once
         g = fuse(graph)
+        self._fuse_expansions(g)
         self.graph = g
         self.input_shapes = [g.shapes[v] for v in g.inputs]
         self.output_shapes = [g.shapes[v] for v in g.outputs]
         self._lower(g)
         self._pool = []
         self._lock = threading.Lock()
+
+    def _conv_plan(self, node):
+        plan = self._node_plans.get(id(node))
+        if plan is None:
+            a = node.attrs
+            plan = _ext.ConvPlan(tuple(a["spec"]) + tuple(a.get("clamp", NO_CLAMP)), node.params["weight"],
+                                 node.params.get("bias"), _isa.isa_index(self.isa), algorithm_index("auto"),
+                                 activation_index(a["activation"]), node.params.get("prelu_weight"))
+            self._node_plans[id(node)] = plan
+        return plan
+
+    def _fuse_expansions(self, g):
+        """A 1x1 conv read only by a depthwise conv becomes one conv_dw node with it, where the C core
+        says the fused run beats two steps at this size and thread count (gconv_conv_plan_pw_dw_fuses):
+        the wide tensor between them is then never written. The fused node sits where the 1x1 was, so
+        storage keeps the 1x1's input alive until the depthwise output is written."""
+        users = g.consumers()
+        nodes = list(g.nodes)
+        for i, pw in enumerate(nodes):
+            if pw is None or pw.op != "conv" or len(pw.inputs) != 1:
+                continue
+            use = users.get(pw.outputs[0], [])
+            if len(use) != 1 or use[0][0] < 0:
+                continue
+            j = use[0][0]
+            dw = nodes[j]
+            c_out, groups, kh, kw = pw.attrs["spec"][1:5]  # (c_in, c_out, groups, kh, kw, ...): make_desc
+            if dw.op != "conv" or len(dw.inputs) != 1 or (groups, kh, kw) != (1, 1, 1) or \
+                    tuple(dw.attrs["spec"][:3]) != (c_out, c_out, c_out):
+                continue
+            n, _, h, w = _as4(g.shapes[pw.inputs[0]])
+            need = _ext.pw_dw_fusion(self._conv_plan(pw), self._conv_plan(dw), n, h, w, self.num_threads)
+            if need is not None:
+                nodes[i] = Node("conv_dw", pw.inputs, dw.outputs, {"pw": pw, "dw": dw, "workspace": need}, {},
+                                f"{pw.name}+{dw.name}")
+                nodes[j] = None
+        g.nodes = [n for n in nodes if n is not None]
 
     # storage assignment and step generation
     def _lower(self, g):
@@ -299,17 +338,20 @@ class CompiledProgram:
         op = node.op
         if op == "conv":
             a = node.attrs
-            clamp = a.get("clamp", NO_CLAMP)
-            slopes = node.params.get("prelu_weight")
-            plan = _ext.ConvPlan(tuple(a["spec"]) + tuple(clamp), node.params["weight"], node.params.get("bias"),
-                                 _isa.isa_index(self.isa), algorithm_index("auto"), activation_index(a["activation"]),
-                                 slopes)
+            plan = self._conv_plan(node)
             self.plans.append((node.name, plan))
             step.update(kind="conv", plan=plan)
             if len(node.inputs) == 2:
                 step.update(x2=ref(node.inputs[1]), x2_shape=_as4(g.shapes[node.inputs[1]]))
             threads = self._set_threads(step, a["spec"], ys, plan.algorithm)["threads"]
             self.workspace_bytes = max(self.workspace_bytes, plan.geometry(xs[0], xs[2], xs[3], threads)[2])
+        elif op == "conv_dw":
+            pw, dw = node.attrs["pw"], node.attrs["dw"]
+            plan, plan2 = self._conv_plan(pw), self._conv_plan(dw)
+            self.plans += [(pw.name, plan), (dw.name, plan2)]
+            # the core decided to fuse for this many threads (the steps it replaces would take them all)
+            step.update(kind="conv_dw", plan=plan, plan2=plan2, threads=self.num_threads)
+            self.workspace_bytes = max(self.workspace_bytes, node.attrs["workspace"])
         elif op == "deconv":
             from ._deconv import deconv_program_plan
             plan = deconv_program_plan(node, self.isa)
@@ -437,9 +479,9 @@ class CompiledProgram:
         ms = np.median(samples, axis=0) / 1e6
         rows = []
         for i, (step, node) in enumerate(zip(self.steps, self.step_nodes)):
-            plan = step.get("plan")
+            kernel = "+".join(step[k].kernel_name for k in ("plan", "plan2") if hasattr(step.get(k), "kernel_name"))
             rows.append({"step": i, "node": node.name if node is not None else "(output copy)",
-                         "kind": step["kind"], "kernel": getattr(plan, "kernel_name", ""),
+                         "kind": step["kind"], "kernel": kernel,
                          "x_shape": step["x_shape"], "y_shape": step["y_shape"], "ms": float(ms[i])})
         return rows
 

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as TF
 
 import gconv_cpu
-from gconv_cpu import _ext, nn
+from gconv_cpu import _ext, _isa, nn
+from gconv_cpu._plan import NO_CLAMP, activation_index, algorithm_index
 from gconv_cpu._program import program_for
 from gconv_cpu.graph import GraphError
 
@@ -341,3 +342,130 @@ def test_every_operator_planned_matches_torch(isa):
         np.testing.assert_allclose(ours.forward(x), planned, rtol=1e-5, atol=1e-7)  # eager, layer by layer
     info = program_for(ours, [(1, 3, 33, 31)]).describe()
     assert info["arena_bytes"] < info["unplanned_bytes"]
+
+
+# ---- a 1x1 conv and the depthwise conv after it, as one step (conv_dw) ------------------------------------
+
+def conv_plan(c_in, c_out, groups, k, stride=1, dilation=1, pad=0, act=None, weight=None):
+    spec = (c_in, c_out, groups, k, k, stride, stride, dilation, dilation, pad, pad, pad, pad) + NO_CLAMP
+    if weight is None:
+        weight = RNG.standard_normal((c_out, c_in // groups, k, k)).astype(np.float32)
+    bias = RNG.standard_normal(c_out).astype(np.float32)
+    slopes = RNG.uniform(0.05, 0.3, c_out).astype(np.float32) if act == "prelu" else None
+    return _ext.ConvPlan(spec, weight, bias, _isa.isa_index(gconv_cpu.get_isa()), algorithm_index("auto"),
+                         activation_index(act), slopes)
+
+
+def aligned_workspace(nbytes):
+    raw = np.empty(nbytes + 64, np.uint8)
+    return raw[-raw.ctypes.data % 64:][:nbytes]
+
+
+def two_steps(pw, dw, x, threads):
+    n, _, h, w = x.shape
+    mid = np.empty((n, pw.spec[1], h, w), np.float32)
+    ws = pw.geometry(n, h, w, threads)[2]
+    pw.run(x, mid, aligned_workspace(ws) if ws else None, threads)
+    oh, ow, ws = dw.geometry(n, h, w, threads)
+    y = np.empty((n, dw.spec[1], oh, ow), np.float32)
+    return dw.run(mid, y, aligned_workspace(ws) if ws else None, threads)
+
+
+def fused(pw, dw, x, threads):
+    n, _, h, w = x.shape
+    oh, ow, _ = dw.geometry(n, h, w, threads)
+    y = np.full((n, dw.spec[1], oh, ow), np.nan, np.float32)
+    ws = aligned_workspace(_ext.pw_dw_workspace_size(pw, dw, n, h, w, threads))
+    return _ext.run_pw_dw(pw, dw, x, y, ws, threads)
+
+
+# depthwise (kernel, stride, dilation, padding): the specialized kernels, a dilated and a generic one,
+# no padding and more padding than half the kernel
+FUSED_DW = [(3, 1, 1, 1), (3, 2, 1, 1), (5, 1, 1, 2), (5, 2, 1, 2), (7, 1, 1, 3), (3, 1, 2, 2), (3, 2, 1, 0),
+            (4, 1, 1, 2), (3, 1, 1, 3)]
+PW_ACTS, DW_ACTS = (None, "relu6", "hardswish", "prelu"), ("prelu", None, "relu", "hardswish")
+
+
+@pytest.mark.parametrize("k, stride, dilation, pad", FUSED_DW, ids=[f"k{c[0]}s{c[1]}d{c[2]}p{c[3]}" for c in FUSED_DW])
+def test_pw_dw_fused_run_is_bit_identical_to_two_steps(k, stride, dilation, pad, isa):
+    # channels below, at and past a panel (8 on AVX-512, 6 on AVX2, 4 scalar), planes from one row to
+    # wider than a vector, 1-3 threads over 1-2 batch items; then items of 32+ channels whose planes
+    # exceed the 512 KB buffer, so that they run in bands of rows with the rows read again kept (and a
+    # last partial item): 112x112 (bands of 17-35 rows) and 7x1500 (bands of one output row)
+    cases = [(3, 8, 1, 1), (16, 20, 5, 9), (5, 52, 14, 14), (24, 40, 23, 61), (16, 40, 112, 112), (8, 33, 7, 1500)]
+    for i, (c_in, c, h, w) in enumerate(cases):
+        pw = conv_plan(c_in, c, 1, 1, act=PW_ACTS[i % 4])
+        dw = conv_plan(c, c, c, k, stride, dilation, pad, act=DW_ACTS[i % 4])
+        if (h + 2 * pad - dilation * (k - 1) - 1) < 0:
+            continue
+        for n, threads in ((1, 1), (2, 2), (1, 3)):
+            x = RNG.standard_normal((n, c_in, h, w)).astype(np.float32)
+            expect = two_steps(pw, dw, x, threads)
+            np.testing.assert_array_equal(fused(pw, dw, x, threads), expect,
+                                          err_msg=f"{c_in}->{c} at {h}x{w}, batch {n}, {threads} threads")
+
+
+def test_pw_dw_fused_run_keeps_nonfinite_taps_on_padding(isa):
+    # an Inf tap that only ever meets padding on the first row gives NaN there (0 * Inf), as torch does
+    wd = RNG.standard_normal((16, 1, 3, 3)).astype(np.float32)
+    wd[3, 0, 0, 1] = np.inf
+    pw, dw = conv_plan(8, 16, 1, 1), conv_plan(16, 16, 16, 3, pad=1, weight=wd)
+    x = RNG.standard_normal((1, 8, 12, 20)).astype(np.float32)
+    y = fused(pw, dw, x, 2)
+    np.testing.assert_array_equal(y, two_steps(pw, dw, x, 2))
+    assert np.isnan(y[0, 3, 0]).all()
+
+
+def test_pw_dw_fused_run_rejects_what_it_cannot_run():
+    pw, dw = conv_plan(8, 16, 1, 1), conv_plan(16, 16, 16, 3, pad=1)
+    x = RNG.standard_normal((1, 8, 12, 12)).astype(np.float32)
+    with pytest.raises(ValueError, match="do not run fused"):  # a depthwise conv of other channels
+        _ext.pw_dw_workspace_size(pw, conv_plan(12, 12, 12, 3, pad=1), 1, 12, 12, 1)
+    with pytest.raises(ValueError, match="do not run fused"):  # a 3x3 is not a 1x1
+        _ext.pw_dw_workspace_size(conv_plan(8, 16, 1, 3, pad=1), dw, 1, 12, 12, 1)
+    with pytest.raises(ValueError, match="do not run fused"):  # the GDC kernel takes a 7x7 on 7x7
+        _ext.pw_dw_workspace_size(pw, conv_plan(16, 16, 16, 7), 1, 7, 7, 1)
+    y = np.empty((1, 16, 12, 12), np.float32)
+    need = _ext.pw_dw_workspace_size(pw, dw, 1, 12, 12, 2)
+    with pytest.raises(ValueError, match="workspace"):
+        _ext.run_pw_dw(pw, dw, x, y, aligned_workspace(need - 64), 2)
+    with pytest.raises(ValueError, match="spatial size"):
+        _ext.run_pw_dw(pw, dw, x, np.empty((1, 16, 11, 12), np.float32), aligned_workspace(need), 2)
+    with pytest.raises(ValueError, match="channels"):
+        _ext.run_pw_dw(pw, dw, x[:, :4].copy(), y, aligned_workspace(need), 2)
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2's block: 1x1 expansion, 3x3 depthwise, 1x1 projection, and the input added back."""
+    def __init__(self, c, expand, stride):
+        self.expand = ConvBnAct(c, c * expand, 1, act="relu6")
+        self.dw = ConvBnAct(c * expand, c * expand, 3, stride, groups=c * expand, act="relu6")
+        self.project = ConvBnAct(c * expand, c, 1, act="none")
+        self.stride = stride
+
+    def forward(self, x):
+        y = self.project(self.dw(self.expand(x)))
+        return y + x if self.stride == 1 else y
+
+    def reference(self, x):
+        y = self.project.reference(self.dw.reference(self.expand.reference(x)))
+        return y + x if self.stride == 1 else y
+
+
+@pytest.mark.parametrize("c, expand, stride, hw, fuses", [(16, 6, 2, 112, True), (24, 6, 1, 56, True),
+                                                         (32, 6, 1, 28, False)])
+def test_planner_fuses_wide_expansions_with_their_depthwise(c, expand, stride, hw, fuses, restore_threads):
+    # 1 thread: the 112x112 and 56x56 blocks' wide tensors (4.8 and 1.8 MB) are past half the L2 and
+    # fuse; the 28x28 one's (0.6 MB) is not. The block's input must outlive the fused step (the residual).
+    gconv_cpu.set_num_threads(1)
+    block = randomize_bn(InvertedResidual(c, expand, stride))
+    x = RNG.standard_normal((1, c, hw, hw)).astype(np.float32)
+    y = block(x)
+    kinds = [kind for kind, _ in program_for(block, [x.shape]).describe()["step_threads"]]
+    assert ("conv_dw" in kinds) == fuses, kinds
+    assert kinds.count("conv") == (1 if fuses else 3)
+    ref = block.reference(torch.from_numpy(x)).numpy()
+    assert np.abs(y - ref).max() <= 1e-5 * np.abs(ref).max()
+    rows = program_for(block, [x.shape]).profile([x], reps=1)
+    if fuses:
+        assert rows[0]["kind"] == "conv_dw" and "+" in rows[0]["kernel"] and "dwconv" in rows[0]["kernel"]

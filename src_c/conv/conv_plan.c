@@ -660,11 +660,13 @@ static int gemm_streams_input(const gconv_conv_plan *p, const gconv_conv_geom *g
 /* Output pixels [p0, p0 + nt) of group grp of batch item n, output-channel panels
  * [panel_begin, panel_end), through GEMM microkernel gk (panels in p->packed) and, past
  * gemm_narrow_from, the few-pixel kernel `narrow` (NULL: gk throughout): the B block is the input
- * itself (1x1 direct) or its im2col in scratch (row stride ld >= nt). */
+ * itself (1x1 direct) or its im2col in scratch (row stride ld >= nt). out: pixel p0 of
+ * panel_begin's first channel, the next channels out_stride floats apart (in y, or in a buffer of
+ * only these channels and pixels). */
 static void gemm_pixels(const gconv_conv_plan *p, const gconv_kernel_info *gk, const gconv_kernel_info *narrow,
                         const run_ctx *rc, const gconv_conv_geom *g, int64_t n, int64_t grp, int64_t p0, int64_t nt,
-                        int64_t ld, int64_t panel_begin, int64_t panel_end, int64_t head, const float *x, float *y,
-                        float *scratch) {
+                        int64_t ld, int64_t panel_begin, int64_t panel_end, int64_t head, const float *x, float *out,
+                        int64_t out_stride, float *scratch) {
     const gconv_conv_desc *d = &p->desc;
     const int64_t pixels = g->out_h * g->out_w, in_plane = g->in_h * g->in_w;
     const float *x_group = x + (n * d->c_in + grp * p->cin_g) * in_plane;
@@ -690,19 +692,19 @@ static void gemm_pixels(const gconv_conv_plan *p, const gconv_kernel_info *gk, c
         const float *w = p->packed + (grp * p->panels_per_group + panel) * p->panel_floats;
         const int64_t m0 = panel * mr;
         const size_t rows = (size_t)(p->cout_g - m0 < mr ? p->cout_g - m0 : mr);
-        float *c = y + (n * d->c_out + grp * p->cout_g + m0) * pixels + p0;
+        float *c = out + (m0 - panel_begin * mr) * out_stride;
         const gconv_gemm_ukernel_fn gemm = streams && panel == panel_begin ? p->prfm_kernel->gemm : gk->gemm;
         /* the last call takes up to nr_edge columns more (a 7x7's 49th pixel) */
         for (int64_t j = 0, cols; j < wide_end; j += cols) {
             cols = j == 0 && head ? head : wide_end - j <= nr + gk->nr_edge ? wide_end - j : nr;
             if (cols > wide_end - j) cols = wide_end - j;
-            gemm(rows, (size_t)cols, (size_t)p->kdim, w, b + j, b_stride, c + j, (size_t)pixels, rc->kernel_clamp);
+            gemm(rows, (size_t)cols, (size_t)p->kdim, w, b + j, b_stride, c + j, (size_t)out_stride, rc->kernel_clamp);
         }
         for (int64_t j = wide_end; j < nt; j += narrow->nr) {
             const size_t cols = (size_t)(nt - j < narrow->nr ? nt - j : narrow->nr);
-            narrow->gemm(rows, cols, (size_t)p->kdim, w, b + j, b_stride, c + j, (size_t)pixels, rc->kernel_clamp);
+            narrow->gemm(rows, cols, (size_t)p->kdim, w, b + j, b_stride, c + j, (size_t)out_stride, rc->kernel_clamp);
         }
-        apply_epilogue(p, rc, c, grp * p->cout_g + m0, (int64_t)rows, pixels, nt);
+        apply_epilogue(p, rc, c, grp * p->cout_g + m0, (int64_t)rows, out_stride, nt);
     }
 }
 
@@ -725,7 +727,8 @@ static void gemm_run_item(const gconv_conv_plan *p, const run_ctx *rc, const gco
     if (panel_end > p->panels_per_group) panel_end = p->panels_per_group;
     /* the first tile's first block ends where the aligned ones begin */
     gemm_pixels(p, p->gemm_kernel, p->narrow_kernel, rc, g, n, grp, p0, nt, s->tile, panel_begin, panel_end,
-                p0 == 0 ? s->head : 0, x, y, scratch);
+                p0 == 0 ? s->head : 0, x,
+                y + (n * d->c_out + grp * p->cout_g + panel_begin * p->gemm_kernel->mr) * pixels + p0, pixels, scratch);
 }
 
 /* ------------------------------------------------------------- Winograd */
@@ -845,7 +848,8 @@ static void wino_run_item(const gconv_conv_plan *p, const run_ctx *rc, const gco
             const int64_t run = g->out_w - ox < cnt * tile ? g->out_w - ox : cnt * tile;
             for (int64_t oy = ty * tile; oy < (ty + 1) * tile && oy < g->out_h; oy++)
                 gemm_pixels(p, p->gemm_kernel, NULL, rc, g, n, grp, oy * g->out_w + ox, run, run, 0, p->panels_per_group, 0,
-                            x, y, scratch);
+                            x, y + (n * d->c_out + grp * p->cout_g) * g->out_h * g->out_w + oy * g->out_w + ox,
+                            g->out_h * g->out_w, scratch);
             t += cnt;
         }
         return;
@@ -1046,6 +1050,217 @@ static void dw_run(const gconv_conv_plan *p, const run_ctx *rc, const gconv_conv
      * repeated calls its part of the input and output stays in its own L2. */
     const dw_loop loop = {p, rc, g, &dg, global, chunks, x, y};
     gconv_parallel_for(threads, g->batch * d->c_out * chunks, dw_share, &loop);
+}
+
+/* ------------------------------------------- a 1x1 expansion into a depthwise conv */
+
+/* The 1x1 that widens a MobileNet block writes an output several times its input (v2's 16 -> 96 at
+ * 112x112: 4.8 MB) and the depthwise conv after it reads that back: both wait on memory. Run
+ * together, a work item takes PW_DW_ITEM_CHANNELS or more of the 1x1's output channels and walks
+ * down the image in bands of depthwise output rows: the 1x1 writes the intermediate rows a band reads
+ * into a per-thread buffer that stays in L2, and the depthwise conv reads them there. The wide
+ * tensor is never written. Where an item's whole planes fit the buffer a band is the whole plane.
+ * Every item reads all of the 1x1's input again, so that input must stay in L2 as well (at most
+ * GEMM_PRFM_MIN_INPUT_BYTES, past which the 1x1 alone streams it), and items of several panels read
+ * it a few times rather than once per panel. The kernels see the same operands as in two steps, so
+ * the bits are the same. One block, 1 thread, fused time over two steps' in one process: 16 -> 96
+ * -> 3x3s2 at 112x112 0.75 (whole planes of one 8-channel panel per item: 0.80, the input read 12
+ * times; bands of all 96 channels: 0.79, and at 56x56 such bands lost, 0.98-1.32, with 144 short
+ * output segments per band). */
+#define PW_DW_BUFFER_BYTES ((int64_t)512 << 10) /* one thread's buffer */
+#define PW_DW_ITEM_CHANNELS 32
+
+/* Fusing pays where the wide tensor would not stay in cache between the two steps: each thread's
+ * part of it (channel shares) larger than half the L2. One block, in one process, fused time over
+ * two steps': 1 thread, 16 -> 96 -> 3x3s2 at 112x112 (4.8 MB) 0.75, 24 -> 144 -> 3x3 at 56x56
+ * (1.8 MB) 0.95, its 3x3s2 0.92, 64 -> 128 -> 3x3s2 and 3x3 at 56x56 (1.6 MB) 0.99, but 32 -> 192
+ * -> 3x3 at 28x28 (0.6 MB) 1.09 (whole planes); 2 threads, 16 -> 96 at 112x112 0.76, while 24 ->
+ * 144 at 56x56 (0.9 MB per thread) took 1.03-1.04. */
+#define PW_DW_MIN_THREAD_BYTES ((int64_t)1 << 20)
+
+int gconv_conv_plan_pw_dw_supported(const gconv_conv_plan *pw, const gconv_conv_plan *dw, const gconv_conv_geom *g) {
+    if (!pw || !dw || !g || pw->algo != GCONV_ALGO_GEMM || !pw->direct_1x1 || pw->desc.groups != 1 ||
+        !pw->gemm_kernel || pw->pad_taps || dw->algo != GCONV_ALGO_DWCONV || !dw->kernel ||
+        dw->desc.c_in != pw->desc.c_out || dw->desc.c_out != dw->desc.c_in || g->batch < 0 || g->in_h < 1 ||
+        g->in_w < 1)
+        return 0;
+    int64_t input;
+    if (!gconv_mul_i64(pw->cin_g, g->in_h, &input) || !gconv_mul_i64(input, g->in_w, &input) ||
+        input > GEMM_PRFM_MIN_INPUT_BYTES / (int64_t)sizeof(float))
+        return 0;
+    gconv_conv_geom gd = {.batch = g->batch, .in_h = g->in_h, .in_w = g->in_w};
+    return gconv_conv_output_size(&dw->desc, &gd) == GCONV_OK && !dw_is_global(dw, &gd);
+}
+
+int gconv_conv_plan_pw_dw_fuses(const gconv_conv_plan *pw, const gconv_conv_plan *dw, const gconv_conv_geom *g,
+                                int num_threads) {
+    if (num_threads < 1 || !gconv_conv_plan_pw_dw_supported(pw, dw, g)) return 0;
+    /* (the product fits: the input is at most 1 MB, and the channels are a packed weight count) */
+    const int64_t share = (pw->desc.c_out + num_threads - 1) / num_threads;
+    return share * g->in_h * g->in_w > PW_DW_MIN_THREAD_BYTES / (int64_t)sizeof(float);
+}
+
+typedef struct {
+    int64_t item_panels, items_per_image; /* panels per work item, items per batch item */
+    int64_t band_rows;                    /* depthwise output rows per band (out_h: whole planes) */
+    int64_t buffer_rows;                  /* intermediate rows one band reads: the buffer's planes */
+    int64_t tile;                         /* 1x1 pixels per call over the item's panels (L1-sized) */
+    size_t thread_bytes;                  /* one thread's buffer */
+} pw_dw_schedule;
+
+static int64_t clamp_rows(int64_t row, int64_t in_h) { return row < 0 ? 0 : row > in_h ? in_h : row; }
+
+/* Intermediate rows that out_rows consecutive depthwise output rows read, at most. */
+static int64_t dw_rows_read_by(const gconv_conv_desc *d, int64_t out_rows, int64_t in_h) {
+    const int64_t rows = (out_rows - 1) * d->stride_h + (d->kernel_h - 1) * d->dilation_h + 1;
+    return rows < in_h ? rows : in_h;
+}
+
+/* Items of PW_DW_ITEM_CHANNELS channels or more (fewer where the panels do not share out evenly
+ * among the threads otherwise), the most that fit the buffer as whole planes; bands of as many
+ * output rows as the buffer holds for them. */
+static pw_dw_schedule pw_dw_plan_schedule(const gconv_conv_plan *pw, const gconv_conv_plan *dw,
+                                          const gconv_conv_geom *g, int64_t out_h, int threads) {
+    pw_dw_schedule s;
+    const int64_t budget = PW_DW_BUFFER_BYTES, min_channels = PW_DW_ITEM_CHANNELS;
+    const int64_t mr = pw->gemm_kernel->mr, row_bytes = mr * g->in_w * (int64_t)sizeof(float);
+    const int64_t plane_panel_bytes = row_bytes * g->in_h;
+    s.item_panels = budget / plane_panel_bytes;
+    const int64_t min_panels = (min_channels + mr - 1) / mr;
+    if (s.item_panels < min_panels) s.item_panels = min_panels;
+    if (s.item_panels > pw->panels_per_group) s.item_panels = pw->panels_per_group;
+    /* (2 threads: 12 panels in 3 items of 4 took 1.11x the two steps' time, in 4 items of 3 0.91) */
+    const int64_t panels = pw->panels_per_group;
+    for (int64_t ip = s.item_panels; ip >= 1 && threads > 1; ip--)
+        if (((panels + ip - 1) / ip) % threads == 0) {
+            s.item_panels = ip;
+            break;
+        }
+    s.items_per_image = (pw->panels_per_group + s.item_panels - 1) / s.item_panels;
+    s.band_rows = out_h;
+    while (s.band_rows > 1 && dw_rows_read_by(&dw->desc, s.band_rows, g->in_h) * row_bytes * s.item_panels > budget)
+        s.band_rows--;
+    s.buffer_rows = dw_rows_read_by(&dw->desc, s.band_rows, g->in_h);
+    s.tile = gemm_tile_width(pw, g->in_h * g->in_w);
+    const int64_t bytes = s.item_panels * row_bytes * s.buffer_rows;
+    s.thread_bytes = (size_t)((bytes + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN);
+    return s;
+}
+
+gconv_status gconv_conv_plan_pw_dw_workspace_size(const gconv_conv_plan *pw, const gconv_conv_plan *dw,
+                                                  const gconv_conv_geom *g, int num_threads, size_t *bytes) {
+    if (!bytes) return gconv_fail(GCONV_EINVAL, "bytes must not be NULL");
+    *bytes = 0;
+    if (num_threads < 1) return gconv_fail(GCONV_EINVAL, "num_threads must be positive");
+    if (!gconv_conv_plan_pw_dw_supported(pw, dw, g))
+        return gconv_fail(GCONV_EINVAL, "these plans and this input size do not run fused");
+    gconv_conv_geom gd = {.batch = g->batch, .in_h = g->in_h, .in_w = g->in_w};
+    gconv_conv_output_size(&dw->desc, &gd);
+    const pw_dw_schedule s = pw_dw_plan_schedule(pw, dw, g, gd.out_h, num_threads);
+    if ((size_t)num_threads > SIZE_MAX / s.thread_bytes) return gconv_fail(GCONV_EOVERFLOW, "workspace size overflows");
+    *bytes = s.thread_bytes * (size_t)num_threads;
+    return GCONV_OK;
+}
+
+typedef struct {
+    const gconv_conv_plan *pw, *dw;
+    const run_ctx *pw_rc, *dw_rc;
+    const gconv_conv_geom *g_pw;
+    const gconv_dw_geom *dg;
+    const pw_dw_schedule *s;
+    int64_t head;
+    const float *x;
+    float *y;
+    void *workspace;
+} pw_dw_loop;
+
+/* Depthwise output rows of the channels of panels [pb, pe) of batch item n, band by band: the 1x1
+ * computes the intermediate rows a band reads that the buffer lacks, in L1-sized pixel tiles over the
+ * panels, below the rows kept from the band before (moved to the buffer's top); the depthwise kernels
+ * take the buffer as a plane of b1 - b0 rows whose row 0 is row b0 (pad_top moved by b0): they read
+ * only rows inside it, which hold the same values as in the whole tensor. */
+static void pw_dw_item(const pw_dw_loop *l, int64_t n, int64_t pb, int64_t pe, float *mid) {
+    const gconv_conv_plan *pw = l->pw, *dw = l->dw;
+    const gconv_dw_geom *dg = l->dg;
+    const pw_dw_schedule *s = l->s;
+    const int64_t in_w = dg->in_w, out_plane = dg->out_h * dg->out_w, c = pw->desc.c_out;
+    const int64_t mr = pw->gemm_kernel->mr, c0 = pb * mr, channels = (pe * mr < c ? pe * mr : c) - c0;
+    const int64_t ch_stride = s->buffer_rows * in_w, wstride = dw->kdim + 1;
+    const float *w = dw->packed + c0 * wstride;
+    float *out = l->y + (n * c + c0) * out_plane;
+    int64_t b0 = 0, b1 = 0; /* the buffer holds the intermediate's rows [b0, b1) */
+    for (int64_t oy0 = 0; oy0 < dg->out_h; oy0 += s->band_rows) {
+        const int64_t oy1 = oy0 + s->band_rows < dg->out_h ? oy0 + s->band_rows : dg->out_h;
+        const int64_t first = oy0 * dg->stride_h - dg->pad_top;
+        const int64_t r0 = clamp_rows(first, dg->in_h);
+        const int64_t r1 = clamp_rows((oy1 - 1) * dg->stride_h - dg->pad_top + (dg->kernel_h - 1) * dg->dilation_h + 1,
+                                      dg->in_h);
+        if (r0 >= b1) {
+            b0 = b1 = r0;
+        } else if (r0 > b0) {
+            for (int64_t k = 0; k < channels; k++)
+                memmove(mid + k * ch_stride, mid + k * ch_stride + (r0 - b0) * in_w,
+                        (size_t)((b1 - r0) * in_w) * sizeof(float));
+            b0 = r0;
+        }
+        for (int64_t p0 = b1 * in_w, p1 = r1 * in_w, nt; p0 < p1; p0 += nt) {
+            nt = p1 - p0 < s->tile ? p1 - p0 : s->tile;
+            gemm_pixels(pw, pw->gemm_kernel, pw->narrow_kernel, l->pw_rc, l->g_pw, n, 0, p0, nt, 0, pb, pe,
+                        p0 == 0 ? l->head : 0, l->x, mid + p0 - b0 * in_w, ch_stride, NULL);
+        }
+        if (r1 > b1) b1 = r1;
+        gconv_dw_geom band = *dg;
+        band.in_h = b1 - b0;
+        band.pad_top = dg->pad_top + b0;
+        if (dw->kernel->dw_multi)
+            dw->kernel->dw_multi(&band, (size_t)channels, mid, (size_t)ch_stride, w, out, oy0, oy1,
+                                 l->dw_rc->kernel_clamp);
+        else
+            for (int64_t k = 0; k < channels; k++)
+                dw->kernel->dw(&band, mid + k * ch_stride, w + k * wstride, out + k * out_plane, oy0, oy1,
+                               l->dw_rc->kernel_clamp);
+        apply_epilogue(dw, l->dw_rc, out + oy0 * dg->out_w, c0, channels, out_plane, (oy1 - oy0) * dg->out_w);
+    }
+}
+
+/* Items [begin, end), item = n * items_per_image + i: panels [i * item_panels, +item_panels) of
+ * batch item n. */
+static void pw_dw_share(const void *ctx, int64_t begin, int64_t end, int tid) {
+    const pw_dw_loop *l = ctx;
+    float *mid = gconv_scratch_slice(l->workspace, l->s->thread_bytes, tid);
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t n = item / l->s->items_per_image, pb = item % l->s->items_per_image * l->s->item_panels;
+        const int64_t pe = pb + l->s->item_panels;
+        pw_dw_item(l, n, pb, pe < l->pw->panels_per_group ? pe : l->pw->panels_per_group, mid);
+    }
+}
+
+gconv_status gconv_conv_plan_run_pw_dw(const gconv_conv_plan *pw, const gconv_conv_plan *dw, const gconv_conv_geom *g,
+                                       const float *x, float *y, void *workspace, size_t workspace_bytes,
+                                       int num_threads) {
+    GCONV_FPENV_SCOPE();
+    size_t need;
+    gconv_status st = gconv_conv_plan_pw_dw_workspace_size(pw, dw, g, num_threads, &need);
+    if (st) return st;
+    gconv_conv_geom gd = {.batch = g->batch, .in_h = g->in_h, .in_w = g->in_w};
+    if ((st = gconv_conv_output_size(&dw->desc, &gd))) return st;
+    if (gd.out_h != g->out_h || gd.out_w != g->out_w)
+        return gconv_fail(GCONV_EINVAL, "out: expected spatial size %lldx%lld", (long long)gd.out_h,
+                          (long long)gd.out_w);
+    if (workspace_bytes < need || !workspace || (uintptr_t)workspace % GCONV_ALIGN)
+        return gconv_fail(GCONV_EINVAL, "workspace: need %zu aligned bytes", need);
+    if (!x || !y) return gconv_fail(GCONV_EINVAL, "x and y must not be NULL");
+    if (g->batch == 0) return GCONV_OK;
+    const gconv_conv_geom g_pw = {g->batch, g->in_h, g->in_w, g->in_h, g->in_w};
+    const gconv_conv_desc *d = &dw->desc;
+    const gconv_dw_geom dg = {g->in_h, g->in_w, gd.out_h, gd.out_w, d->kernel_h, d->kernel_w,
+                              d->stride_h, d->stride_w, d->dilation_h, d->dilation_w, d->pad_top, d->pad_left};
+    const pw_dw_schedule s = pw_dw_plan_schedule(pw, dw, g, gd.out_h, num_threads);
+    const run_ctx pw_rc = {&pw->desc.clamp, NULL, NULL}, dw_rc = {&dw->desc.clamp, NULL, y};
+    const pw_dw_loop loop = {pw, dw, &pw_rc, &dw_rc, &g_pw, &dg, &s, gemm_align_head(pw, &g_pw, x), x, y, workspace};
+    gconv_parallel_for(num_threads, g->batch * s.items_per_image, pw_dw_share, &loop);
+    if (dw->pad_taps) gconv_pad_taps_mark(&dw->desc, &gd, dw->pad_taps, dw->pad_tap_count, y);
+    return GCONV_OK;
 }
 
 /* ------------------------------------------------------- grouped direct */

@@ -25,10 +25,13 @@ static gconv_status resolve(const gconv_tensor_ref *ref, const gconv_tensor_shap
 /* A conv step's tensors against its plan: the plan reads c_in channels and writes c_out for each of
  * x's batch items, whatever the shapes say, so they must agree for the references' checks to hold. */
 static gconv_status check_conv_shapes(const gconv_step *s, size_t i) {
-    const gconv_conv_desc *d = gconv_conv_plan_desc(s->conv);
-    if (s->x_shape.c != d->c_in || s->y_shape.c != d->c_out)
+    /* conv_dw: the 1x1 reads x, the depthwise conv writes y */
+    const gconv_conv_desc *first = gconv_conv_plan_desc(s->conv);
+    const gconv_conv_desc *last = gconv_conv_plan_desc(s->kind == GCONV_STEP_CONV_DW ? s->conv2 : s->conv);
+    if (s->x_shape.c != first->c_in || s->y_shape.c != last->c_out)
         return gconv_fail(GCONV_EINVAL, "step %zu: the tensors have %lld and %lld channels, its plan %lld and %lld", i,
-                          (long long)s->x_shape.c, (long long)s->y_shape.c, (long long)d->c_in, (long long)d->c_out);
+                          (long long)s->x_shape.c, (long long)s->y_shape.c, (long long)first->c_in,
+                          (long long)last->c_out);
     if (s->y_shape.n != s->x_shape.n)
         return gconv_fail(GCONV_EINVAL, "step %zu: the output's batch %lld differs from the input's %lld", i,
                           (long long)s->y_shape.n, (long long)s->x_shape.n);
@@ -46,6 +49,10 @@ static gconv_status run_step(const gconv_step *s, size_t i, float *x, float *x2,
                    s->x2_shape.w != ys->w))
             return gconv_fail(GCONV_EINVAL, "step %zu: the residual's shape differs from the output's", i);
         return gconv_conv_plan_run_residual(s->conv, &g, x, x2, y, workspace, workspace_bytes, num_threads);
+    }
+    case GCONV_STEP_CONV_DW: {
+        const gconv_conv_geom g = {.batch = xs->n, .in_h = xs->h, .in_w = xs->w, .out_h = ys->h, .out_w = ys->w};
+        return gconv_conv_plan_run_pw_dw(s->conv, s->conv2, &g, x, y, workspace, workspace_bytes, num_threads);
     }
     case GCONV_STEP_DECONV:
         if (!s->deconv || !s->deconv_run) return gconv_fail(GCONV_EINVAL, "step %zu: deconv without a plan", i);
@@ -156,7 +163,9 @@ gconv_status gconv_program_run_timed(const gconv_step *steps, size_t n_steps, fl
         if (s->threads < 0) return gconv_fail(GCONV_EINVAL, "step %zu: threads must be >= 0, got %d", i, (int)s->threads);
         gconv_tensor_shape ydst = s->kind == GCONV_STEP_COPY_CHANNELS ? copy_destination(s) : s->y_shape;
         gconv_status st = resolve(&s->x, &s->x_shape, buffers, buffer_floats, n_buffers, i, "input", &p);
-        if (!st && s->kind == GCONV_STEP_CONV && s->conv) st = check_conv_shapes(s, i);
+        if (!st && s->kind == GCONV_STEP_CONV_DW && (!s->conv || !s->conv2))
+            st = gconv_fail(GCONV_EINVAL, "step %zu: conv_dw without its two plans", i);
+        if (!st && (s->kind == GCONV_STEP_CONV || s->kind == GCONV_STEP_CONV_DW) && s->conv) st = check_conv_shapes(s, i);
         if (!st) st = resolve(&s->y, &ydst, buffers, buffer_floats, n_buffers, i, "output", &p);
         if (!st && s->x2.buffer >= 0)
             st = resolve(&s->x2, &s->x2_shape, buffers, buffer_floats, n_buffers, i, "second input", &p);

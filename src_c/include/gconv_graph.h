@@ -25,7 +25,8 @@ typedef enum {
     GCONV_STEP_COPY_CHANNELS = 7,  /* x's channels [src_c0, +count) -> y's [dst_c0, +count) */
     GCONV_STEP_SOFTMAX = 8,        /* over c of (n, c, 1, 1) */
     GCONV_STEP_RESIZE = 9,
-    GCONV_STEP_COUNT = 10
+    GCONV_STEP_CONV_DW = 10,       /* a 1x1 conv (plan) and the depthwise conv after it (conv2) in one */
+    GCONV_STEP_COUNT = 11
 } gconv_step_kind;
 
 /* Where a tensor lives: `offset` floats into buffers[buffer]. buffer < 0: no tensor. */
@@ -47,6 +48,7 @@ typedef struct {
     gconv_tensor_ref x, x2, y;
     gconv_tensor_shape x_shape, x2_shape, y_shape;
     const gconv_conv_plan *conv;
+    const gconv_conv_plan *conv2; /* conv_dw: the depthwise conv */
     const gconv_deconv_plan *deconv;
     gconv_deconv_run_fn deconv_run;
     gconv_pool_desc pool;
@@ -79,6 +81,21 @@ gconv_status gconv_program_run_timed(const gconv_step *steps, size_t n_steps, fl
 gconv_status gconv_conv_plan_run_residual(const gconv_conv_plan *p, const gconv_conv_geom *g, const float *x,
                                           const float *residual, float *y, void *workspace,
                                           size_t workspace_bytes, int num_threads);
+
+/* A 1x1 conv (pw: direct GEMM, one group) and the depthwise conv (dw, no depth multiplier) that reads
+ * its output, run as one: y = dw(pw(x)), with the same bits, without pw's output ever written.
+ * g: x's batch and size (in_h, in_w) and dw's output size (out_h, out_w).
+ * _supported: whether the fused run takes these plans at this size (pw's input at most 1 MB per batch
+ * item, dw not a global conv); _fuses: whether it is also expected to be faster than two steps on
+ * num_threads threads (the planner's rule). */
+int gconv_conv_plan_pw_dw_supported(const gconv_conv_plan *pw, const gconv_conv_plan *dw, const gconv_conv_geom *g);
+int gconv_conv_plan_pw_dw_fuses(const gconv_conv_plan *pw, const gconv_conv_plan *dw, const gconv_conv_geom *g,
+                                int num_threads);
+gconv_status gconv_conv_plan_pw_dw_workspace_size(const gconv_conv_plan *pw, const gconv_conv_plan *dw,
+                                                  const gconv_conv_geom *g, int num_threads, size_t *bytes);
+gconv_status gconv_conv_plan_run_pw_dw(const gconv_conv_plan *pw, const gconv_conv_plan *dw, const gconv_conv_geom *g,
+                                       const float *x, float *y, void *workspace, size_t workspace_bytes,
+                                       int num_threads);
 
 #ifdef __cplusplus
 }
