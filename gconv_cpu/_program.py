@@ -19,7 +19,7 @@ import threading
 import numpy as np
 
 from . import _ext, _isa, _threads
-from ._plan import NO_CLAMP, activation_index, algorithm_index
+from ._plan import NO_CLAMP, activation_index, aligned_scratch, algorithm_index
 from ._validate import float_array
 from .graph import BINARY_KINDS, UNARY_KINDS, GraphError, Node, _as4
 
@@ -209,10 +209,9 @@ class CompiledProgram:
                 continue
             j = use[0][0]
             dw = nodes[j]
-            c_out, groups, kh, kw = pw.attrs["spec"][1:5]  # (c_in, c_out, groups, kh, kw, ...): make_desc
-            if dw.op != "conv" or len(dw.inputs) != 1 or (groups, kh, kw) != (1, 1, 1) or \
-                    tuple(dw.attrs["spec"][:3]) != (c_out, c_out, c_out):
+            if dw.op != "conv" or len(dw.inputs) != 1:
                 continue
+            # which plans fuse (a 1x1 GEMM into a depthwise conv of its channels) is the core's rule
             n, _, h, w = _as4(g.shapes[pw.inputs[0]])
             need = _ext.pw_dw_fusion(self._conv_plan(pw), self._conv_plan(dw), n, h, w, self.num_threads)
             if need is not None:
@@ -433,11 +432,7 @@ class CompiledProgram:
                 return self._pool.pop()
         arena = np.empty(max(self.arena_floats, 1) + ALIGN, np.float32)
         arena = arena[(-arena.ctypes.data // 4) % ALIGN:][:max(self.arena_floats, 1)]
-        ws = None
-        if self.workspace_bytes:
-            raw = np.empty(self.workspace_bytes + 64, np.uint8)
-            ws = raw[-raw.ctypes.data % 64:][:self.workspace_bytes]
-        return arena, ws
+        return arena, aligned_scratch(self.workspace_bytes) if self.workspace_bytes else None
 
     def _release(self, scratch):
         with self._lock:

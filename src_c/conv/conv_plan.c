@@ -1078,7 +1078,9 @@ static void dw_run(const gconv_conv_plan *p, const run_ctx *rc, const gconv_conv
  * 144 at 56x56 (0.9 MB per thread) took 1.03-1.04. */
 #define PW_DW_MIN_THREAD_BYTES ((int64_t)1 << 20)
 
-int gconv_conv_plan_pw_dw_supported(const gconv_conv_plan *pw, const gconv_conv_plan *dw, const gconv_conv_geom *g) {
+/* gconv_conv_plan_pw_dw_supported, also giving dw's output size in *gd where it is. */
+static int pw_dw_supported_at(const gconv_conv_plan *pw, const gconv_conv_plan *dw, const gconv_conv_geom *g,
+                              gconv_conv_geom *gd) {
     if (!pw || !dw || !g || pw->algo != GCONV_ALGO_GEMM || !pw->direct_1x1 || pw->desc.groups != 1 ||
         !pw->gemm_kernel || pw->pad_taps || dw->algo != GCONV_ALGO_DWCONV || !dw->kernel ||
         dw->desc.c_in != pw->desc.c_out || dw->desc.c_out != dw->desc.c_in || g->batch < 0 || g->in_h < 1 ||
@@ -1088,8 +1090,13 @@ int gconv_conv_plan_pw_dw_supported(const gconv_conv_plan *pw, const gconv_conv_
     if (!gconv_mul_i64(pw->cin_g, g->in_h, &input) || !gconv_mul_i64(input, g->in_w, &input) ||
         input > GEMM_PRFM_MIN_INPUT_BYTES / (int64_t)sizeof(float))
         return 0;
-    gconv_conv_geom gd = {.batch = g->batch, .in_h = g->in_h, .in_w = g->in_w};
-    return gconv_conv_output_size(&dw->desc, &gd) == GCONV_OK && !dw_is_global(dw, &gd);
+    *gd = (gconv_conv_geom){.batch = g->batch, .in_h = g->in_h, .in_w = g->in_w};
+    return gconv_conv_output_size(&dw->desc, gd) == GCONV_OK && !dw_is_global(dw, gd);
+}
+
+int gconv_conv_plan_pw_dw_supported(const gconv_conv_plan *pw, const gconv_conv_plan *dw, const gconv_conv_geom *g) {
+    gconv_conv_geom gd;
+    return pw_dw_supported_at(pw, dw, g, &gd);
 }
 
 int gconv_conv_plan_pw_dw_fuses(const gconv_conv_plan *pw, const gconv_conv_plan *dw, const gconv_conv_geom *g,
@@ -1147,19 +1154,25 @@ static pw_dw_schedule pw_dw_plan_schedule(const gconv_conv_plan *pw, const gconv
     return s;
 }
 
+/* The checks, output size (*gd), schedule and workspace bytes that the workspace query and the run share. */
+static gconv_status pw_dw_prepare(const gconv_conv_plan *pw, const gconv_conv_plan *dw, const gconv_conv_geom *g,
+                                  int num_threads, gconv_conv_geom *gd, pw_dw_schedule *s, size_t *bytes) {
+    if (num_threads < 1) return gconv_fail(GCONV_EINVAL, "num_threads must be positive");
+    if (!pw_dw_supported_at(pw, dw, g, gd))
+        return gconv_fail(GCONV_EINVAL, "these plans and this input size do not run fused");
+    *s = pw_dw_plan_schedule(pw, dw, g, gd->out_h, num_threads);
+    if ((size_t)num_threads > SIZE_MAX / s->thread_bytes) return gconv_fail(GCONV_EOVERFLOW, "workspace size overflows");
+    *bytes = s->thread_bytes * (size_t)num_threads;
+    return GCONV_OK;
+}
+
 gconv_status gconv_conv_plan_pw_dw_workspace_size(const gconv_conv_plan *pw, const gconv_conv_plan *dw,
                                                   const gconv_conv_geom *g, int num_threads, size_t *bytes) {
     if (!bytes) return gconv_fail(GCONV_EINVAL, "bytes must not be NULL");
     *bytes = 0;
-    if (num_threads < 1) return gconv_fail(GCONV_EINVAL, "num_threads must be positive");
-    if (!gconv_conv_plan_pw_dw_supported(pw, dw, g))
-        return gconv_fail(GCONV_EINVAL, "these plans and this input size do not run fused");
-    gconv_conv_geom gd = {.batch = g->batch, .in_h = g->in_h, .in_w = g->in_w};
-    gconv_conv_output_size(&dw->desc, &gd);
-    const pw_dw_schedule s = pw_dw_plan_schedule(pw, dw, g, gd.out_h, num_threads);
-    if ((size_t)num_threads > SIZE_MAX / s.thread_bytes) return gconv_fail(GCONV_EOVERFLOW, "workspace size overflows");
-    *bytes = s.thread_bytes * (size_t)num_threads;
-    return GCONV_OK;
+    gconv_conv_geom gd;
+    pw_dw_schedule s;
+    return pw_dw_prepare(pw, dw, g, num_threads, &gd, &s, bytes);
 }
 
 typedef struct {
@@ -1240,10 +1253,10 @@ gconv_status gconv_conv_plan_run_pw_dw(const gconv_conv_plan *pw, const gconv_co
                                        int num_threads) {
     GCONV_FPENV_SCOPE();
     size_t need;
-    gconv_status st = gconv_conv_plan_pw_dw_workspace_size(pw, dw, g, num_threads, &need);
+    gconv_conv_geom gd;
+    pw_dw_schedule s;
+    const gconv_status st = pw_dw_prepare(pw, dw, g, num_threads, &gd, &s, &need);
     if (st) return st;
-    gconv_conv_geom gd = {.batch = g->batch, .in_h = g->in_h, .in_w = g->in_w};
-    if ((st = gconv_conv_output_size(&dw->desc, &gd))) return st;
     if (gd.out_h != g->out_h || gd.out_w != g->out_w)
         return gconv_fail(GCONV_EINVAL, "out: expected spatial size %lldx%lld", (long long)gd.out_h,
                           (long long)gd.out_w);
@@ -1255,7 +1268,6 @@ gconv_status gconv_conv_plan_run_pw_dw(const gconv_conv_plan *pw, const gconv_co
     const gconv_conv_desc *d = &dw->desc;
     const gconv_dw_geom dg = {g->in_h, g->in_w, gd.out_h, gd.out_w, d->kernel_h, d->kernel_w,
                               d->stride_h, d->stride_w, d->dilation_h, d->dilation_w, d->pad_top, d->pad_left};
-    const pw_dw_schedule s = pw_dw_plan_schedule(pw, dw, g, gd.out_h, num_threads);
     const run_ctx pw_rc = {&pw->desc.clamp, NULL, NULL}, dw_rc = {&dw->desc.clamp, NULL, y};
     const pw_dw_loop loop = {pw, dw, &pw_rc, &dw_rc, &g_pw, &dg, &s, gemm_align_head(pw, &g_pw, x), x, y, workspace};
     gconv_parallel_for(num_threads, g->batch * s.items_per_image, pw_dw_share, &loop);
