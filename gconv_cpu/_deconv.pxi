@@ -140,15 +140,9 @@ cdef class DeconvPlan:
         g.batch, g.in_h, g.in_w, g.out_h, g.out_w = xs[0], xs[2], xs[3], ys[2], ys[3]
         cdef const float *xp = float_ptr(x, "x", 0)
         cdef float *yp = float_ptr(y, "out", 0)
-        cdef void *wp = NULL
-        cdef size_t wbytes = 0
-        cdef cnp.ndarray ws
-        if workspace is not None:
-            ws = <cnp.ndarray>workspace
-            if not cnp.PyArray_IS_C_CONTIGUOUS(ws) or cnp.PyArray_ITEMSIZE(ws) != 1:
-                raise TypeError("workspace must be a contiguous uint8 array")
-            wp = cnp.PyArray_DATA(ws)
-            wbytes = <size_t>cnp.PyArray_NBYTES(ws)
+        cdef void *wp
+        cdef size_t wbytes
+        workspace_view(workspace, &wp, &wbytes)
         cdef gconv_status st
         with nogil:
             st = gconv_deconv_plan_run(self.plan, &g, xp, yp, wp, wbytes, num_threads)

@@ -235,6 +235,19 @@ cdef float *float_ptr(cnp.ndarray a, str name, int64_t count) except NULL:
     return <float *>cnp.PyArray_DATA(a)
 
 
+cdef int workspace_view(object workspace, void **ptr, size_t *nbytes) except -1:
+    """The C core's scratch: a contiguous uint8 array (64-byte aligned: the core checks), or None."""
+    ptr[0], nbytes[0] = NULL, 0
+    if workspace is None:
+        return 0
+    cdef cnp.ndarray ws = <cnp.ndarray?>workspace
+    if not cnp.PyArray_IS_C_CONTIGUOUS(ws) or cnp.PyArray_ITEMSIZE(ws) != 1:
+        raise TypeError("workspace must be a contiguous uint8 array")
+    ptr[0] = cnp.PyArray_DATA(ws)
+    nbytes[0] = <size_t>cnp.PyArray_NBYTES(ws)
+    return 0
+
+
 def check_out(out, shape, x):
     """Validates a caller-provided output buffer (out= of a layer or of conv2d) for an output of
     this shape and input x. Here rather than in _validate: it runs on every call of the hot path,
@@ -357,15 +370,9 @@ cdef class ConvPlan:
             raise ValueError(f"out: expected shape ({xs[0]}, {self.desc.c_out}, H_out, W_out), got {(<object>y).shape}")
         cdef const float *xp = float_ptr(x, "x", 0)
         cdef float *yp = float_ptr(y, "out", 0)
-        cdef void *wp = NULL
-        cdef size_t wbytes = 0
-        cdef cnp.ndarray ws
-        if workspace is not None:
-            ws = <cnp.ndarray>workspace
-            if not cnp.PyArray_IS_C_CONTIGUOUS(ws) or cnp.PyArray_ITEMSIZE(ws) != 1:
-                raise TypeError("workspace must be a contiguous uint8 array")
-            wp = cnp.PyArray_DATA(ws)
-            wbytes = <size_t>cnp.PyArray_NBYTES(ws)
+        cdef void *wp
+        cdef size_t wbytes
+        workspace_view(workspace, &wp, &wbytes)
         cdef gconv_status st
         with nogil:
             st = gconv_conv_plan_run(self.plan, &g, xp, yp, wp, wbytes, num_threads)

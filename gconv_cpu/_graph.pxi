@@ -150,14 +150,9 @@ cdef class Program:
                 a = <cnp.ndarray>b
                 ptrs[i] = float_ptr(a, "buffer", 0)
                 sizes[i] = cnp.PyArray_SIZE(a)
-        cdef void *wp = NULL
-        cdef size_t wbytes = 0
-        if workspace is not None:
-            a = <cnp.ndarray>workspace
-            if not cnp.PyArray_IS_C_CONTIGUOUS(a) or cnp.PyArray_ITEMSIZE(a) != 1:
-                raise TypeError("workspace must be a contiguous uint8 array")
-            wp = cnp.PyArray_DATA(a)
-            wbytes = <size_t>cnp.PyArray_NBYTES(a)
+        cdef void *wp
+        cdef size_t wbytes
+        workspace_view(workspace, &wp, &wbytes)
         cdef int64_t *times = NULL
         if step_ns is not None:
             if type(step_ns) is not np.ndarray:
@@ -210,11 +205,9 @@ def run_pw_dw(ConvPlan pw, ConvPlan dw, cnp.ndarray x, cnp.ndarray y, workspace,
     g.batch, g.in_h, g.in_w, g.out_h, g.out_w = xs[0], xs[2], xs[3], ys[2], ys[3]
     cdef const float *xp = float_ptr(x, "x", 0)
     cdef float *yp = float_ptr(y, "y", 0)
-    cdef cnp.ndarray ws = <cnp.ndarray?>workspace
-    if not cnp.PyArray_IS_C_CONTIGUOUS(ws) or cnp.PyArray_ITEMSIZE(ws) != 1:
-        raise TypeError("workspace must be a contiguous uint8 array")
-    cdef void *wp = cnp.PyArray_DATA(ws)
-    cdef size_t wbytes = <size_t>cnp.PyArray_NBYTES(ws)
+    cdef void *wp
+    cdef size_t wbytes
+    workspace_view(workspace, &wp, &wbytes)
     cdef gconv_status st
     with nogil:
         st = gconv_conv_plan_run_pw_dw(pw.plan, dw.plan, &g, xp, yp, wp, wbytes, num_threads)

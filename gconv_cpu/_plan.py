@@ -80,6 +80,13 @@ def prelu_slopes(activation, prelu_weight, out_channels):
     return np.ascontiguousarray(np.broadcast_to(slope, (out_channels,)), dtype=np.float32)
 
 
+def aligned_scratch(nbytes):
+    """nbytes of uint8 starting on a 64-byte boundary, the alignment the C core wants for scratch."""
+    raw = np.empty(nbytes + 64, dtype=np.uint8)
+    offset = -raw.ctypes.data % 64
+    return raw[offset:offset + nbytes]
+
+
 class _WorkspacePool:
     """Scratch buffers handed to one call at a time; reused, never shared concurrently."""
 
@@ -96,9 +103,7 @@ class _WorkspacePool:
             for i, buf in enumerate(self._free):
                 if buf.nbytes >= nbytes:
                     return self._free.pop(i)
-        raw = np.empty(nbytes + 64, dtype=np.uint8)
-        offset = -raw.ctypes.data % 64  # the C core wants 64-byte aligned scratch
-        return raw[offset:offset + nbytes]
+        return aligned_scratch(nbytes)
 
     def release(self, buf):
         if buf is not None:

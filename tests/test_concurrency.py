@@ -18,6 +18,7 @@ import pytest
 
 import gconv_cpu
 from gconv_cpu import _threads
+from gconv_cpu._plan import aligned_scratch
 from gconv_cpu.nn import Conv2d
 
 OPENMP = gconv_cpu.cpu_info()["openmp"]
@@ -154,8 +155,7 @@ def test_per_call_thread_counts():
         def worker(tid, errors, plan=plan, x=x, want=want, name=name):
             count = 1 + tid % 4
             ws_bytes = plan.geometry(x.shape[0], x.shape[2], x.shape[3], count)[2]
-            raw = np.empty(ws_bytes + 64, np.uint8)
-            ws = raw[-raw.ctypes.data % 64:][:ws_bytes] if ws_bytes else None
+            ws = aligned_scratch(ws_bytes) if ws_bytes else None
             for _ in range(10):
                 y = np.empty_like(want)
                 plan.run(x, y, ws, count)

@@ -11,7 +11,7 @@ import torch.nn.functional as TF
 
 import gconv_cpu
 from gconv_cpu import _ext, _isa, nn
-from gconv_cpu._plan import NO_CLAMP, activation_index, algorithm_index
+from gconv_cpu._plan import NO_CLAMP, activation_index, aligned_scratch, algorithm_index
 from gconv_cpu._program import program_for
 from gconv_cpu.graph import GraphError
 
@@ -356,26 +356,21 @@ def conv_plan(c_in, c_out, groups, k, stride=1, dilation=1, pad=0, act=None, wei
                          activation_index(act), slopes)
 
 
-def aligned_workspace(nbytes):
-    raw = np.empty(nbytes + 64, np.uint8)
-    return raw[-raw.ctypes.data % 64:][:nbytes]
-
-
 def two_steps(pw, dw, x, threads):
     n, _, h, w = x.shape
     mid = np.empty((n, pw.spec[1], h, w), np.float32)
     ws = pw.geometry(n, h, w, threads)[2]
-    pw.run(x, mid, aligned_workspace(ws) if ws else None, threads)
+    pw.run(x, mid, aligned_scratch(ws) if ws else None, threads)
     oh, ow, ws = dw.geometry(n, h, w, threads)
     y = np.empty((n, dw.spec[1], oh, ow), np.float32)
-    return dw.run(mid, y, aligned_workspace(ws) if ws else None, threads)
+    return dw.run(mid, y, aligned_scratch(ws) if ws else None, threads)
 
 
 def fused(pw, dw, x, threads):
     n, _, h, w = x.shape
     oh, ow, _ = dw.geometry(n, h, w, threads)
     y = np.full((n, dw.spec[1], oh, ow), np.nan, np.float32)
-    ws = aligned_workspace(_ext.pw_dw_workspace_size(pw, dw, n, h, w, threads))
+    ws = aligned_scratch(_ext.pw_dw_workspace_size(pw, dw, n, h, w, threads))
     return _ext.run_pw_dw(pw, dw, x, y, ws, threads)
 
 
@@ -428,11 +423,11 @@ def test_pw_dw_fused_run_rejects_what_it_cannot_run():
     y = np.empty((1, 16, 12, 12), np.float32)
     need = _ext.pw_dw_workspace_size(pw, dw, 1, 12, 12, 2)
     with pytest.raises(ValueError, match="workspace"):
-        _ext.run_pw_dw(pw, dw, x, y, aligned_workspace(need - 64), 2)
+        _ext.run_pw_dw(pw, dw, x, y, aligned_scratch(need - 64), 2)
     with pytest.raises(ValueError, match="spatial size"):
-        _ext.run_pw_dw(pw, dw, x, np.empty((1, 16, 11, 12), np.float32), aligned_workspace(need), 2)
+        _ext.run_pw_dw(pw, dw, x, np.empty((1, 16, 11, 12), np.float32), aligned_scratch(need), 2)
     with pytest.raises(ValueError, match="channels"):
-        _ext.run_pw_dw(pw, dw, x[:, :4].copy(), y, aligned_workspace(need), 2)
+        _ext.run_pw_dw(pw, dw, x[:, :4].copy(), y, aligned_scratch(need), 2)
 
 
 class InvertedResidual(nn.Module):
