@@ -168,6 +168,38 @@ def test_gemm_1x1_input_larger_than_l2(hw, groups, isa, restore_threads):
         first = y
 
 
+# A 1x1 whose planes are not whole vectors apart (14x14, 7x7) with 33 panels a group and an input
+# tile over 32 KB copies its input to line-aligned rows in each tile's first panel (the -copyb tile)
+# on AVX-512 and 1 thread; on 2 threads its channel chunks are too short to copy. From an input 5
+# floats past a line, every thread count gives the same bits, and the reference holds.
+@pytest.mark.parametrize("hw, cin_g", [((14, 14), 256), ((7, 7), 768)], ids=["14x14", "7x7"])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_gemm_1x1_copied_input(hw, cin_g, groups, isa, restore_threads):
+    rng = np.random.default_rng(hw[0] + groups)
+    h, w = hw
+    cout = 257 * groups  # 33 panels of 8 a group, the last one partial
+    x0 = rng.standard_normal((1, cin_g * groups, h, w)).astype(np.float32)
+    buf = np.empty(x0.size + 32, np.float32)
+    lead = (-(buf.ctypes.data // 4)) % 16 + 5
+    x = buf[lead:lead + x0.size].reshape(x0.shape)
+    x[...] = x0
+    layer = Conv2d(cin_g * groups, cout, 1, groups=groups, algorithm="gemm")
+    wt, b = layer.weight, layer.bias
+    ref, absref = conv2d_ref(x0, wt, b, groups=groups), conv2d_ref_abs(x0, wt, b, groups=groups)
+    layer(x)  # plans it
+    if isa == "avx512":
+        assert layer._op._plan.geometry(1, h, w, 1)[2] > 0, "1 thread does not copy the input"
+        assert layer._op._plan.geometry(1, h, w, 2)[2] == 0, "2 threads copy the input too"
+    first = None
+    for t in (1, 2, 3):
+        gconv_cpu.set_num_threads(t)
+        y = np.full(ref.shape, np.nan, np.float32)
+        layer(x, out=y)
+        assert_conv_close(y, ref, absref, cin_g, what=f"{t} threads")
+        assert first is None or np.array_equal(y, first), f"{t} threads: bits differ from 1 thread"
+        first = y
+
+
 # -------------------------------------------------------------- reentrancy
 
 @pytest.mark.parametrize("groups, cout, k", [(4, 16, 3), (16, 16, 3), (1, 24, 1)], ids=["g4", "dw", "pointwise"])

@@ -27,6 +27,7 @@ struct gconv_conv_plan {
     const gconv_kernel_info *gdc_kernel; /* dwconv: global-depthwise kernel for 1x1 outputs, NULL if none */
     const gconv_kernel_info *narrow_kernel; /* GEMM: few-pixel tile for the pixels past the last whole vector */
     const gconv_kernel_info *prfm_kernel;   /* 1x1 direct GEMM: the wide tile's -prfm twin, or NULL */
+    const gconv_kernel_info *copyb_kernel;  /* 1x1 direct GEMM: the wide tile's -copyb twin, or NULL */
     /* Winograd: kernel is the transform entry; packed holds GEMM panels of the plain weights
      * (the direct path for tiles whose input is not finite) */
     const gconv_kernel_info *gemm_kernel;   /* GEMM microkernel (winograd: transform domain and direct path) */
@@ -123,13 +124,23 @@ static const gconv_kernel_info *find_gemm_prfm(const gconv_kernel_info *wide) {
     return NULL;
 }
 
+/* The wide tile's -copyb twin (same tile, also copying the b it reads), or NULL. */
+static const gconv_kernel_info *find_gemm_copyb(const gconv_kernel_info *wide) {
+    size_t n;
+    const gconv_kernel_info *t = gconv_kernel_table(&n);
+    for (size_t i = 0; i < n; i++)
+        if (t[i].kind == GCONV_KERNEL_GEMM && t[i].gemm_copy && t[i].gemm == wide->gemm)
+            return &t[i];
+    return NULL;
+}
+
 static const gconv_kernel_info *find_kernel(gconv_kernel_kind kind, gconv_isa isa, const gconv_conv_desc *d) {
     size_t n;
     const gconv_kernel_info *t = gconv_kernel_table(&n), *generic = NULL;
     for (size_t i = 0; i < n; i++) {
         if (t[i].kind != kind || t[i].isa != isa) continue;
-        if (kind == GCONV_KERNEL_GEMM && (t[i].nr <= GEMV_MAX_PIXELS || t[i].prefetches_next))
-            continue; /* see find_gemm_narrow, find_gemm_prfm */
+        if (kind == GCONV_KERNEL_GEMM && (t[i].nr <= GEMV_MAX_PIXELS || t[i].prefetches_next || t[i].gemm_copy))
+            continue; /* see find_gemm_narrow, find_gemm_prfm, find_gemm_copyb */
         if (t[i].kernel_h == 0) {
             if (!generic) generic = &t[i];
         } else if (t[i].kernel_h == d->kernel_h && t[i].kernel_w == d->kernel_w &&
@@ -348,6 +359,7 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
         p->direct_1x1 = d->kernel_h == 1 && d->kernel_w == 1 && d->stride_h == 1 && d->stride_w == 1 &&
                         d->pad_top == 0 && d->pad_bottom == 0 && d->pad_left == 0 && d->pad_right == 0;
         p->prfm_kernel = p->direct_1x1 && p->kernel ? find_gemm_prfm(p->kernel) : NULL;
+        p->copyb_kernel = p->direct_1x1 && p->kernel ? find_gemm_copyb(p->kernel) : NULL;
         if (!gconv_mul_i64(p->panels_per_group * d->groups, p->panel_floats, &floats)) {
             gconv_conv_plan_destroy(p);
             return gconv_fail(GCONV_EOVERFLOW, "packed weight size overflows");
@@ -444,6 +456,11 @@ static void apply_epilogue(const gconv_conv_plan *p, const run_ctx *rc, float *b
 
 /* ----------------------------------------------------------------- GEMM */
 
+/* Tile boundaries are multiples of this many pixels (one AVX-512 vector): every tile but the
+ * last starts on a vector, and the tiles differ by at most one vector, so equal tile counts
+ * are equal work (192 + 4 pixels, 14x14's split by width, gave one thread 98% of the work). */
+#define GEMM_TILE_QUANTUM 16
+
 /* Pixel tile for the im2col path: as many NR-wide column blocks as keep the
  * packed K x tile block within ~64 KiB (L2-resident while all M panels pass). */
 static int64_t gemm_tile_width(const gconv_conv_plan *p, int64_t pixels) {
@@ -462,12 +479,6 @@ static int64_t gemm_tile_width(const gconv_conv_plan *p, int64_t pixels) {
     if (blocks < 1) blocks = 1;
     const int64_t w = blocks * nr;
     return w < pixels_up ? w : pixels_up;
-}
-
-static size_t gemm_thread_scratch_bytes(const gconv_conv_plan *p, int64_t tile) {
-    if (p->direct_1x1) return 0;
-    const size_t bytes = (size_t)p->kdim * (size_t)tile * sizeof(float);
-    return (bytes + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN;
 }
 
 static inline int64_t ceil_div_nonneg(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -531,10 +542,39 @@ typedef struct {
     int64_t head; /* 1x1 direct: pixels before the first one on a cache line of every input plane */
 } gemm_schedule;
 
-/* Tile boundaries are multiples of this many pixels (one AVX-512 vector): every tile but the
- * last starts on a vector, and the tiles differ by at most one vector, so equal tile counts
- * are equal work (192 + 4 pixels, 14x14's split by width, gave one thread 98% of the work). */
-#define GEMM_TILE_QUANTUM 16
+/* A 1x1 direct GEMM whose input planes are not whole vectors apart (7x7: 49 floats, 14x14: 196)
+ * loads rows that start anywhere in a cache line, and most of its 64-byte loads straddle two
+ * lines. Where the input tile outgrows L1 and many panels read it, the first panel of each tile
+ * runs the -copyb twin, which also stores the loads to scratch rows that start on lines
+ * (gemm_copy_ld), and the other panels read those. One layer, 1 thread, one process, time with the
+ * copy over without: 512 -> 512 at 14x14 0.936, 256 -> 512 0.936, 96 -> 576 0.976; 512 -> 1024 at
+ * 7x7 0.956, 1024 -> 1024 0.964, 320 -> 1280 0.967, 960 -> 320 0.966-0.985. Below the limits the
+ * stores cost what the aligned loads save: input tiles of 12-31 KB took 1.00-1.03 (32 -> 192 at
+ * 14x14, 128 -> 256 at 7x7, ShuffleNet's g=3 and g=4 1x1s), and on 2 threads a 7x7's eight channel
+ * chunks of 5 panels (960 -> 320) 1.10. Networks, 1 thread: mobilenet_v1 0.964-0.967, mobilenet_v2
+ * 0.993-0.996, mobilefacenet 0.995, ShuffleNets 0.996-1.004; 2 threads 0.999-1.006. Same kernel
+ * forms and operands, so the same bits. */
+#define GEMM_COPY_MIN_TILE_BYTES ((int64_t)32 << 10)
+#define GEMM_COPY_MIN_PANELS 32
+
+static int gemm_copies_input(const gconv_conv_plan *p, const gconv_conv_geom *g, const gemm_schedule *s) {
+    return p->copyb_kernel && (g->in_h * g->in_w) % GEMM_TILE_QUANTUM != 0 &&
+           s->panels_per_chunk >= GEMM_COPY_MIN_PANELS &&
+           p->cin_g * (s->tile - GEMM_TILE_QUANTUM) > GEMM_COPY_MIN_TILE_BYTES / (int64_t)sizeof(float);
+}
+
+/* Row length of a copied input tile of `tile` pixels: whole vectors, so every row starts on a line. */
+static int64_t gemm_copy_ld(int64_t tile) {
+    return (tile + GEMM_TILE_QUANTUM - 1) / GEMM_TILE_QUANTUM * GEMM_TILE_QUANTUM;
+}
+
+/* Per-thread scratch: the im2col tile, or a 1x1's copied input tile (else none). */
+static size_t gemm_thread_scratch_bytes(const gconv_conv_plan *p, const gconv_conv_geom *g, const gemm_schedule *s) {
+    if (p->direct_1x1 && !gemm_copies_input(p, g, s)) return 0;
+    const int64_t tile = p->direct_1x1 ? gemm_copy_ld(s->tile) : s->tile;
+    const size_t bytes = (size_t)p->kdim * (size_t)tile * sizeof(float);
+    return (bytes + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN;
+}
 
 static int64_t gemm_tile_start(const gemm_schedule *s, int64_t pixels, int64_t tile_idx) {
     if (tile_idx >= s->n_tiles) return pixels;
@@ -687,18 +727,30 @@ static void gemm_pixels(const gconv_conv_plan *p, const gconv_kernel_info *gk, c
     int64_t wide_end = gemm_narrow_from(gk, narrow, pixels) - p0;
     if (wide_end > nt) wide_end = nt;
     if (wide_end < 0) wide_end = 0;
-    const int streams = gemm_streams_input(p, g); /* (only a 1x1 direct plan has a prfm_kernel) */
+    /* A 1x1 direct GEMM given scratch copies its input tile there in the first panel's calls
+     * (gemm_copies_input); the other panels read the copy. */
+    float *copy = p->direct_1x1 ? scratch : NULL;
+    const size_t copy_stride = (size_t)gemm_copy_ld(ld);
+    const int streams = !copy && gemm_streams_input(p, g); /* (only a 1x1 direct plan has a prfm_kernel) */
     for (int64_t panel = panel_begin; panel < panel_end; panel++) {
         const float *w = p->packed + (grp * p->panels_per_group + panel) * p->panel_floats;
         const int64_t m0 = panel * mr;
         const size_t rows = (size_t)(p->cout_g - m0 < mr ? p->cout_g - m0 : mr);
         float *c = out + (m0 - panel_begin * mr) * out_stride;
         const gconv_gemm_ukernel_fn gemm = streams && panel == panel_begin ? p->prfm_kernel->gemm : gk->gemm;
+        const int copying = copy && panel == panel_begin;
+        const float *bw = copy && !copying ? copy : b;
+        const size_t bw_stride = copy && !copying ? copy_stride : b_stride;
         /* the last call takes up to nr_edge columns more (a 7x7's 49th pixel) */
         for (int64_t j = 0, cols; j < wide_end; j += cols) {
             cols = j == 0 && head ? head : wide_end - j <= nr + gk->nr_edge ? wide_end - j : nr;
             if (cols > wide_end - j) cols = wide_end - j;
-            gemm(rows, (size_t)cols, (size_t)p->kdim, w, b + j, b_stride, c + j, (size_t)out_stride, rc->kernel_clamp);
+            if (copying)
+                p->copyb_kernel->gemm_copy(rows, (size_t)cols, (size_t)p->kdim, w, b + j, b_stride, c + j,
+                                           (size_t)out_stride, rc->kernel_clamp, copy + j, copy_stride);
+            else
+                gemm(rows, (size_t)cols, (size_t)p->kdim, w, bw + j, bw_stride, c + j, (size_t)out_stride,
+                     rc->kernel_clamp);
         }
         for (int64_t j = wide_end; j < nt; j += narrow->nr) {
             const size_t cols = (size_t)(nt - j < narrow->nr ? nt - j : narrow->nr);
@@ -1364,7 +1416,7 @@ gconv_status gconv_conv_plan_workspace_size(const gconv_conv_plan *p, const gcon
         per = (floats * sizeof(float) + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN;
     } else {
         const gemm_schedule s = gemm_plan_schedule(p, &g, num_threads, NULL);
-        per = gemm_thread_scratch_bytes(p, s.tile);
+        per = gemm_thread_scratch_bytes(p, &g, &s);
     }
     if (per && (size_t)num_threads > SIZE_MAX / per) return gconv_fail(GCONV_EOVERFLOW, "workspace size overflows");
     *bytes = per * (size_t)num_threads;
@@ -1442,7 +1494,7 @@ static gconv_status run_residual(const gconv_conv_plan *p, const gconv_conv_geom
         return GCONV_OK;
     }
     const gemm_schedule s = gemm_plan_schedule(p, &g, num_threads, x);
-    const tiled_loop loop = {p, rc, &g, NULL, &s, x, y, workspace, gemm_thread_scratch_bytes(p, s.tile)};
+    const tiled_loop loop = {p, rc, &g, NULL, &s, x, y, workspace, gemm_thread_scratch_bytes(p, &g, &s)};
     gconv_parallel_for(num_threads, s.items, gemm_share, &loop);
     return GCONV_OK;
 }
