@@ -396,38 +396,30 @@ cdef const gconv_kernel_info *kernel_at(size_t index) except NULL:
 
 
 def gemm_ukernel(size_t index, size_t mr, size_t nc, size_t kc, cnp.ndarray w, cnp.ndarray b, size_t b_stride,
-                 cnp.ndarray c, size_t c_stride, float cmin, float cmax):
-    """Calls one GEMM microkernel on NumPy buffers (whose lengths are checked here)."""
+                 cnp.ndarray c, size_t c_stride, float cmin, float cmax, cnp.ndarray b_copy=None,
+                 size_t b_copy_stride=0):
+    """Calls one GEMM microkernel on NumPy buffers (whose lengths are checked here); with b_copy, a
+    -copyb tile's copying form, which also writes the nc columns of b's kc rows there."""
     cdef const gconv_kernel_info *k = kernel_at(index)
     if k.gemm == NULL:
         raise ValueError("not a GEMM kernel")
-    if not (1 <= mr <= <size_t>k.mr and 1 <= nc <= <size_t>(k.nr + k.nr_edge) and kc >= 1):
-        raise ValueError("tile out of range")
-    cdef const float *wp = float_ptr(w, "w", k.mr * (kc + 1))
-    cdef const float *bp = float_ptr(b, "b", (kc - 1) * b_stride + nc)
-    cdef float *cp = float_ptr(c, "c", (mr - 1) * c_stride + nc)
-    cdef gconv_minmax clamp
-    clamp.min, clamp.max = cmin, cmax
-    with nogil:
-        k.gemm(mr, nc, kc, wp, bp, b_stride, cp, c_stride, &clamp)
-
-
-def gemm_copy_ukernel(size_t index, size_t mr, size_t nc, size_t kc, cnp.ndarray w, cnp.ndarray b, size_t b_stride,
-                      cnp.ndarray c, size_t c_stride, float cmin, float cmax, cnp.ndarray b_copy, size_t b_copy_stride):
-    """Calls a -copyb GEMM microkernel, which also copies the nc columns of b's kc rows to b_copy."""
-    cdef const gconv_kernel_info *k = kernel_at(index)
-    if k.gemm_copy == NULL:
+    if b_copy is not None and k.gemm_copy == NULL:
         raise ValueError("not a -copyb GEMM kernel")
     if not (1 <= mr <= <size_t>k.mr and 1 <= nc <= <size_t>(k.nr + k.nr_edge) and kc >= 1):
         raise ValueError("tile out of range")
     cdef const float *wp = float_ptr(w, "w", k.mr * (kc + 1))
     cdef const float *bp = float_ptr(b, "b", (kc - 1) * b_stride + nc)
     cdef float *cp = float_ptr(c, "c", (mr - 1) * c_stride + nc)
-    cdef float *dp = float_ptr(b_copy, "b_copy", (kc - 1) * b_copy_stride + nc)
+    cdef float *dp = NULL
+    if b_copy is not None:
+        dp = float_ptr(b_copy, "b_copy", (kc - 1) * b_copy_stride + nc)
     cdef gconv_minmax clamp
     clamp.min, clamp.max = cmin, cmax
     with nogil:
-        k.gemm_copy(mr, nc, kc, wp, bp, b_stride, cp, c_stride, &clamp, dp, b_copy_stride)
+        if dp == NULL:
+            k.gemm(mr, nc, kc, wp, bp, b_stride, cp, c_stride, &clamp)
+        else:
+            k.gemm_copy(mr, nc, kc, wp, bp, b_stride, cp, c_stride, &clamp, dp, b_copy_stride)
 
 
 cdef int plane_geometry(tuple geom, gconv_dw_geom *g, gconv_minmax *clamp, float cmin, float cmax) except -1:

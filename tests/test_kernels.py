@@ -246,8 +246,8 @@ def test_gemm_copyb_kernel(entry):
                     b_before = b.big.copy()
                     c = Guarded((m - 1) * nc + nc, OUT_SENTINEL)
                     copy = Guarded((kc - 1) * copy_stride + nc, OUT_SENTINEL)
-                    _ext.gemm_copy_ukernel(entry["index"], m, nc, kc, w.view, b.view, b_stride, c.view, nc,
-                                           *CLAMPS["relu6"], copy.view, copy_stride)
+                    _ext.gemm_ukernel(entry["index"], m, nc, kc, w.view, b.view, b_stride, c.view, nc,
+                                      *CLAMPS["relu6"], copy.view, copy_stride)
                     assert np.array_equal(c.view.reshape(m, nc), want), what
                     assert c.guards_intact() and copy.guards_intact(), what
                     assert np.array_equal(b.big, b_before, equal_nan=True), f"{what}: wrote into b"
@@ -260,8 +260,8 @@ def test_gemm_copyb_kernel(entry):
     assert checked > 50
     with pytest.raises(ValueError, match="copyb"):
         plain = next(k for k in GEMM if not k["copies_b"])
-        _ext.gemm_copy_ukernel(plain["index"], 1, 1, 1, np.zeros(64, np.float32), np.zeros(1, np.float32), 1,
-                               np.zeros(1, np.float32), 1, -math.inf, math.inf, np.zeros(1, np.float32), 1)
+        _ext.gemm_ukernel(plain["index"], 1, 1, 1, np.zeros(64, np.float32), np.zeros(1, np.float32), 1,
+                          np.zeros(1, np.float32), 1, -math.inf, math.inf, np.zeros(1, np.float32), 1)
 
 
 @pytest.mark.parametrize("entry", GEMM, ids=[k["name"] for k in GEMM])
