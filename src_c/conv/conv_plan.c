@@ -1493,8 +1493,9 @@ static gconv_status run_residual(const gconv_conv_plan *p, const gconv_conv_geom
         gconv_parallel_for(num_threads, s.items, wino_share, &loop);
         return GCONV_OK;
     }
+    /* (x moves only the schedule's head: the tiles and chunks, and so the scratch, are the query's) */
     const gemm_schedule s = gemm_plan_schedule(p, &g, num_threads, x);
-    const tiled_loop loop = {p, rc, &g, NULL, &s, x, y, workspace, gemm_thread_scratch_bytes(p, &g, &s)};
+    const tiled_loop loop = {p, rc, &g, NULL, &s, x, y, workspace, need / (size_t)num_threads};
     gconv_parallel_for(num_threads, s.items, gemm_share, &loop);
     return GCONV_OK;
 }
