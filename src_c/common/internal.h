@@ -46,11 +46,15 @@ static inline float gconv_clampf(float v, const gconv_minmax *c) {
     return v > c->max ? c->max : v;
 }
 
-/* Packed weights and plan buffers: GCONV_ALIGN-aligned, rounded up to whole alignment units
- * (aligned_alloc requires it), never zero bytes. Release with free(). */
+/* bytes rounded up to whole GCONV_ALIGN units: what aligned_alloc takes, and the size of each
+ * thread's slice of a workspace, so that every slice starts aligned. */
+static inline size_t gconv_align_bytes(size_t bytes) {
+    return (bytes + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN;
+}
+
+/* Packed weights and plan buffers: GCONV_ALIGN-aligned, never zero bytes. Release with free(). */
 static inline void *gconv_aligned_floats(size_t count) {
-    size_t bytes = count * sizeof(float);
-    bytes = (bytes + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN;
+    const size_t bytes = gconv_align_bytes(count * sizeof(float));
     return aligned_alloc(GCONV_ALIGN, bytes ? bytes : GCONV_ALIGN);
 }
 

@@ -573,7 +573,7 @@ static size_t gemm_thread_scratch_bytes(const gconv_conv_plan *p, const gconv_co
     if (p->direct_1x1 && !gemm_copies_input(p, g, s)) return 0;
     const int64_t tile = p->direct_1x1 ? gemm_copy_ld(s->tile) : s->tile;
     const size_t bytes = (size_t)p->kdim * (size_t)tile * sizeof(float);
-    return (bytes + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN;
+    return gconv_align_bytes(bytes);
 }
 
 static int64_t gemm_tile_start(const gemm_schedule *s, int64_t pixels, int64_t tile_idx) {
@@ -1202,7 +1202,7 @@ static pw_dw_schedule pw_dw_plan_schedule(const gconv_conv_plan *pw, const gconv
     s.buffer_rows = dw_rows_read_by(&dw->desc, s.band_rows, g->in_h);
     s.tile = gemm_tile_width(pw, g->in_h * g->in_w);
     const int64_t bytes = s.item_panels * row_bytes * s.buffer_rows;
-    s.thread_bytes = (size_t)((bytes + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN);
+    s.thread_bytes = gconv_align_bytes((size_t)bytes);
     return s;
 }
 
@@ -1413,7 +1413,7 @@ gconv_status gconv_conv_plan_workspace_size(const gconv_conv_plan *p, const gcon
         const wino_schedule s = wino_plan_schedule(p, &g, num_threads);
         const size_t floats = wino_thread_scratch_floats(p, &s);
         if (floats > SIZE_MAX / 8) return gconv_fail(GCONV_EOVERFLOW, "workspace size overflows");
-        per = (floats * sizeof(float) + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN;
+        per = gconv_align_bytes(floats * sizeof(float));
     } else {
         const gemm_schedule s = gemm_plan_schedule(p, &g, num_threads, NULL);
         per = gemm_thread_scratch_bytes(p, &g, &s);

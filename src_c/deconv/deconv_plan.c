@@ -318,7 +318,7 @@ static int64_t gemm_tile(const gconv_deconv_plan *p, const gconv_conv_geom *g) {
 
 static size_t gemm_scratch_bytes(const gconv_deconv_plan *p, int64_t tile) {
     const size_t bytes = (size_t)p->block_rows * (size_t)tile * sizeof(float);
-    return (bytes + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN;
+    return gconv_align_bytes(bytes);
 }
 
 static void gemm_run_item(const gconv_deconv_plan *p, const gconv_conv_geom *g, int64_t tile, int64_t item,
@@ -408,7 +408,7 @@ static bool direct_layout(const gconv_deconv_plan *p, const gconv_conv_geom *g, 
 }
 
 static size_t direct_scratch_bytes(const gconv_deconv_direct_geom *dg) {
-    return (dg->scratch_floats * sizeof(float) + GCONV_ALIGN - 1) / GCONV_ALIGN * GCONV_ALIGN;
+    return gconv_align_bytes(dg->scratch_floats * sizeof(float));
 }
 
 /* Below this much work (multiply-adds plus a per-row cost) one thread does it all. */
