@@ -90,6 +90,15 @@
 #define DW_ALIGN_MIN_PLANE INT64_MAX
 #endif
 
+/* Output planes (floats) below which the next plane is prefetched as two runs (dw_ctx.pf_streams) */
+#if DW_K == 3 && DW_S == 1
+#define DW_PF_TWO_STREAMS_MAX_PLANE 8192
+#elif DW_K == 3
+#define DW_PF_TWO_STREAMS_MAX_PLANE INT64_MAX
+#else
+#define DW_PF_TWO_STREAMS_MAX_PLANE 0
+#endif
+
 /* The most input and output bytes for which narrow planes run each strip over all channels (see
  * DW_FN_MC) */
 #define DW_STRIPS_MAX_BYTES ((int64_t)2 << 20)
@@ -125,8 +134,16 @@ typedef struct {
      * AVX-512 CPU has): a plain prefetch fetches them shared, and the store
      * then asks for ownership again. 3x3s2 on 96x112x112 took 0.92 of its
      * time, 3x3s1 on 32x112x112 0.96 (A/B in one process). */
-    const char *pf_in, *pf_out;
-    int64_t pf_in_lines, pf_out_lines, pf_done, pf_per_pass;
+    /* Each of the first pf_streams runs is a segment of those lines: run s
+     * starts at pf_in[s] / pf_out[s] and is pf_in_lines[s] / pf_out_lines[s]
+     * long. The L2 streamer follows each run on its own, so two runs keep more
+     * lines in flight from L3 than one. 3x3s2 on 96x112x112 took 0.94-0.96 of
+     * its time with two, 3x3s1 on 144x56x56 0.96-0.97 (1 thread, A/B in one
+     * process, 8 MB read between calls); 5x5s1 on 72x56x56 took 1.04 and 3x3s1
+     * on 32x112x112 1.01-1.03, and those run one. */
+    const char *pf_in[2], *pf_out[2];
+    int64_t pf_in_lines[2], pf_out_lines[2];
+    int64_t pf_streams, pf_done, pf_per_pass;
 } dw_ctx;
 
 /* Zero-masked load. The intrinsic would do, but GCC then moves every mask
@@ -287,13 +304,24 @@ DW_INLINE void dw_block(const float *r, int64_t rs, int64_t d, const float *taps
     }
 }
 
-static inline void dw_prefetch_some(dw_ctx *c) {
+/* (n: pf_streams as a constant, so that one run costs no more integer work, which
+ * competes with the FMAs for ports, than before there were two) */
+static inline __attribute__((always_inline)) void dw_prefetch_runs(dw_ctx *c, const int n) {
     const int64_t i0 = c->pf_done, i1 = i0 + c->pf_per_pass;
     for (int64_t i = i0; i < i1; i++) {
-        if (i < c->pf_in_lines) _mm_prefetch(c->pf_in + i * 64, _MM_HINT_T0);
-        if (i < c->pf_out_lines) _mm_prefetch(c->pf_out + i * 64, _MM_HINT_ET0);
+        for (int s = 0; s < n; s++) {
+            if (i < c->pf_in_lines[s]) _mm_prefetch(c->pf_in[s] + i * 64, _MM_HINT_T0);
+            if (i < c->pf_out_lines[s]) _mm_prefetch(c->pf_out[s] + i * 64, _MM_HINT_ET0);
+        }
     }
     c->pf_done = i1;
+}
+
+static inline void dw_prefetch_some(dw_ctx *c) {
+    if (c->pf_streams == 2)
+        dw_prefetch_runs(c, 2);
+    else
+        dw_prefetch_runs(c, 1);
 }
 
 /* One strip: 16 output columns at ox0 (col0: the first input column its kx = 0
@@ -680,8 +708,10 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
     c.ostep = DW_S == 1 ? g->dilation_h : 1;
     c.cmin = clamp->min;
     c.cmax = clamp->max;
-    c.pf_in = c.pf_out = NULL;
-    c.pf_in_lines = c.pf_out_lines = c.pf_done = c.pf_per_pass = 0;
+    c.pf_streams = c.pf_done = c.pf_per_pass = 0;
+    c.pf_in[0] = c.pf_in[1] = NULL;
+    c.pf_out[0] = c.pf_out[1] = NULL;
+    c.pf_in_lines[0] = c.pf_in_lines[1] = c.pf_out_lines[0] = c.pf_out_lines[1] = 0;
 
     const int64_t pad_left = g->pad_left, in_w = g->in_w, out_w = g->out_w;
 #if DW_K == 3
@@ -737,11 +767,20 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
              * planes, where both are the same) */
             const int64_t r0 = clamp_i64(oy_begin * DW_S - g->pad_top, 0, g->in_h);
             const int64_t r1 = clamp_i64((oy_end - 1) * DW_S - g->pad_top + (DW_K - 1) * c.vpitch + 1, 0, g->in_h);
-            cc.pf_in = (const char *)(in + (ch + 1) * in_stride + r0 * in_w);
-            cc.pf_out = (const char *)(out + (int64_t)(ch + 1) * out_plane + oy_begin * out_w);
-            cc.pf_in_lines = in_stride && r1 > r0 ? ((r1 - r0) * in_w * 4 + 63) / 64 : 0;
-            cc.pf_out_lines = ((oy_end - oy_begin) * out_w * 4 + 63) / 64;
-            const int64_t lines = cc.pf_in_lines > cc.pf_out_lines ? cc.pf_in_lines : cc.pf_out_lines;
+            const char *pf_in = (const char *)(in + (ch + 1) * in_stride + r0 * in_w);
+            const char *pf_out = (const char *)(out + (int64_t)(ch + 1) * out_plane + oy_begin * out_w);
+            const int64_t in_lines = in_stride && r1 > r0 ? ((r1 - r0) * in_w * 4 + 63) / 64 : 0;
+            const int64_t out_lines = ((oy_end - oy_begin) * out_w * 4 + 63) / 64;
+            cc.pf_streams = out_plane < DW_PF_TWO_STREAMS_MAX_PLANE ? 2 : 1;
+            const int64_t seg_in = (in_lines + cc.pf_streams - 1) / cc.pf_streams;
+            const int64_t seg_out = (out_lines + cc.pf_streams - 1) / cc.pf_streams;
+            for (int s = 0; s < cc.pf_streams; s++) {
+                cc.pf_in_lines[s] = clamp_i64(in_lines - s * seg_in, 0, seg_in);
+                cc.pf_out_lines[s] = clamp_i64(out_lines - s * seg_out, 0, seg_out);
+                cc.pf_in[s] = cc.pf_in_lines[s] ? pf_in + s * seg_in * 64 : NULL;
+                cc.pf_out[s] = cc.pf_out_lines[s] ? pf_out + s * seg_out * 64 : NULL;
+            }
+            const int64_t lines = seg_in > seg_out ? seg_in : seg_out;
             cc.pf_per_pass = lines / passes + 1;
         }
         for (int64_t ox0 = 0; ox0 < out_w;) {
