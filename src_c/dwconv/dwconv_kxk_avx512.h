@@ -55,6 +55,8 @@
 
 #include "../common/internal.h"
 #include "../common/simd_avx512.h"
+#define DW_PF_OUT_HINT _MM_HINT_ET0
+#include "dwconv_plane_prefetch.h"
 
 #include <math.h>
 
@@ -90,7 +92,7 @@
 #define DW_ALIGN_MIN_PLANE INT64_MAX
 #endif
 
-/* Output planes (floats) below which the next plane is prefetched as two runs (dw_ctx.pf_streams) */
+/* Output planes (floats) below which the next plane is prefetched as two runs (dwconv_plane_prefetch.h) */
 #if DW_K == 3 && DW_S == 1
 #define DW_PF_TWO_STREAMS_MAX_PLANE 8192
 #elif DW_K == 3
@@ -126,24 +128,14 @@ typedef struct {
     int64_t vpitch; /* input rows between virtual rows v and v + 1 */
     int64_t ostep;  /* output rows between the rows of one pass */
     float cmin, cmax;
-    /* Wide planes, one channel at a time: the next channel's input and output
-     * lines, pulled into cache a few per pass. Hardware prefetchers restart at
-     * every 4 KiB page and do not fetch the output ahead of the stores; this
-     * took 3x3s1 on 32x112x112 from 0.128 to 0.103 ms (1 thread, data in L3).
-     * The output lines are prefetched for writing (prefetchw, which every
-     * AVX-512 CPU has): a plain prefetch fetches them shared, and the store
-     * then asks for ownership again. 3x3s2 on 96x112x112 took 0.92 of its
-     * time, 3x3s1 on 32x112x112 0.96 (A/B in one process). */
-    /* Each of the first pf_streams runs is a segment of those lines: run s
-     * starts at pf_in[s] / pf_out[s] and is pf_in_lines[s] / pf_out_lines[s]
-     * long. The L2 streamer follows each run on its own, so two runs keep more
-     * lines in flight from L3 than one. 3x3s2 on 96x112x112 took 0.94-0.96 of
-     * its time with two, 3x3s1 on 144x56x56 0.96-0.97 (1 thread, A/B in one
-     * process, 8 MB read between calls); 5x5s1 on 72x56x56 took 1.04 and 3x3s1
-     * on 32x112x112 1.01-1.03, and those run one. */
-    const char *pf_in[2], *pf_out[2];
-    int64_t pf_in_lines[2], pf_out_lines[2];
-    int64_t pf_streams, pf_done, pf_per_pass;
+    /* Wide planes, one channel at a time: the next channel's plane
+     * (dwconv_plane_prefetch.h). This took 3x3s1 on 32x112x112 from 0.128 to
+     * 0.103 ms (1 thread, data in L3). The output lines are prefetched for
+     * writing (prefetchw, which every AVX-512 CPU has): a plain prefetch
+     * fetches them shared, and the store then asks for ownership again. 3x3s2
+     * on 96x112x112 took 0.92 of its time, 3x3s1 on 32x112x112 0.96 (A/B in
+     * one process). */
+    dw_plane_prefetch pf;
 } dw_ctx;
 
 /* Zero-masked load. The intrinsic would do, but GCC then moves every mask
@@ -304,26 +296,6 @@ DW_INLINE void dw_block(const float *r, int64_t rs, int64_t d, const float *taps
     }
 }
 
-/* (n: pf_streams as a constant, so that one run costs no more integer work, which
- * competes with the FMAs for ports, than before there were two) */
-static inline __attribute__((always_inline)) void dw_prefetch_runs(dw_ctx *c, const int n) {
-    const int64_t i0 = c->pf_done, i1 = i0 + c->pf_per_pass;
-    for (int64_t i = i0; i < i1; i++) {
-        for (int s = 0; s < n; s++) {
-            if (i < c->pf_in_lines[s]) _mm_prefetch(c->pf_in[s] + i * 64, _MM_HINT_T0);
-            if (i < c->pf_out_lines[s]) _mm_prefetch(c->pf_out[s] + i * 64, _MM_HINT_ET0);
-        }
-    }
-    c->pf_done = i1;
-}
-
-static inline void dw_prefetch_some(dw_ctx *c) {
-    if (c->pf_streams == 2)
-        dw_prefetch_runs(c, 2);
-    else
-        dw_prefetch_runs(c, 1);
-}
-
 /* One strip: 16 output columns at ox0 (col0: the first input column its kx = 0
  * tap reads), all rows of [oy_begin, oy_end), for each channel of the context. */
 DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int masked, const __mmask16 *m,
@@ -350,7 +322,7 @@ DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int masked, 
             for (int64_t k = 0; k < rows; k += DW_R) {
                 const int64_t oy = oy_first + k * step, nr = rows - k < DW_R ? rows - k : DW_R;
                 float *o = out + oy * out_w + ox0;
-                if (c->pf_per_pass) dw_prefetch_some(c);
+                if (c->pf.per_pass) dw_plane_prefetch_step(&c->pf);
                 /* Virtual rows v with 0 <= row0 + v * vpitch < in_h are inside the plane. */
                 const int64_t row0 = oy * DW_S - c->pad_top;
                 if (nr == DW_R && row0 >= 0 && row0 + (DW_V - 1) * vpitch < in_h) {
@@ -708,10 +680,7 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
     c.ostep = DW_S == 1 ? g->dilation_h : 1;
     c.cmin = clamp->min;
     c.cmax = clamp->max;
-    c.pf_streams = c.pf_done = c.pf_per_pass = 0;
-    c.pf_in[0] = c.pf_in[1] = NULL;
-    c.pf_out[0] = c.pf_out[1] = NULL;
-    c.pf_in_lines[0] = c.pf_in_lines[1] = c.pf_out_lines[0] = c.pf_out_lines[1] = 0;
+    dw_plane_prefetch_none(&c.pf);
 
     const int64_t pad_left = g->pad_left, in_w = g->in_w, out_w = g->out_w;
 #if DW_K == 3
@@ -767,21 +736,11 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
              * planes, where both are the same) */
             const int64_t r0 = clamp_i64(oy_begin * DW_S - g->pad_top, 0, g->in_h);
             const int64_t r1 = clamp_i64((oy_end - 1) * DW_S - g->pad_top + (DW_K - 1) * c.vpitch + 1, 0, g->in_h);
-            const char *pf_in = (const char *)(in + (ch + 1) * in_stride + r0 * in_w);
-            const char *pf_out = (const char *)(out + (int64_t)(ch + 1) * out_plane + oy_begin * out_w);
             const int64_t in_lines = in_stride && r1 > r0 ? ((r1 - r0) * in_w * 4 + 63) / 64 : 0;
             const int64_t out_lines = ((oy_end - oy_begin) * out_w * 4 + 63) / 64;
-            cc.pf_streams = out_plane < DW_PF_TWO_STREAMS_MAX_PLANE ? 2 : 1;
-            const int64_t seg_in = (in_lines + cc.pf_streams - 1) / cc.pf_streams;
-            const int64_t seg_out = (out_lines + cc.pf_streams - 1) / cc.pf_streams;
-            for (int s = 0; s < cc.pf_streams; s++) {
-                cc.pf_in_lines[s] = clamp_i64(in_lines - s * seg_in, 0, seg_in);
-                cc.pf_out_lines[s] = clamp_i64(out_lines - s * seg_out, 0, seg_out);
-                cc.pf_in[s] = cc.pf_in_lines[s] ? pf_in + s * seg_in * 64 : NULL;
-                cc.pf_out[s] = cc.pf_out_lines[s] ? pf_out + s * seg_out * 64 : NULL;
-            }
-            const int64_t lines = seg_in > seg_out ? seg_in : seg_out;
-            cc.pf_per_pass = lines / passes + 1;
+            dw_plane_prefetch_init(&cc.pf, (const char *)(in + (ch + 1) * in_stride + r0 * in_w), in_lines,
+                                   (const char *)(out + (int64_t)(ch + 1) * out_plane + oy_begin * out_w), out_lines,
+                                   out_plane < DW_PF_TWO_STREAMS_MAX_PLANE ? 2 : 1, passes);
         }
         for (int64_t ox0 = 0; ox0 < out_w;) {
             const int64_t width = ox0 == 0 ? head : DW_LANES;
