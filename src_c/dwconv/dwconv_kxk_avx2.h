@@ -459,10 +459,9 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
         if (per_call == 1 && ch + 1 < channels) {
             const int64_t strips = (out_w + DW_LANES - 1) / DW_LANES + (head != DW_LANES);
             const int64_t passes = strips * ((oy_end - oy_begin + DW_R - 1) / DW_R + c.ostep);
-            dw_plane_prefetch_init(&cc.pf, (const char *)(in + (ch + 1) * in_stride),
-                                   in_stride ? (g->in_h * in_w * 4 + 63) / 64 : 0,
-                                   (const char *)(out + (int64_t)(ch + 1) * out_plane), (out_plane * 4 + 63) / 64,
-                                   out_plane < DW_PF_TWO_STREAMS_MAX_PLANE ? 2 : 1, passes);
+            dw_plane_prefetch_rows(&cc.pf, in_stride ? in + (ch + 1) * in_stride : NULL, g->in_h, in_w,
+                                   out + (int64_t)(ch + 1) * out_plane, out_w, oy_begin, oy_end, DW_S, g->pad_top,
+                                   (DW_K - 1) * c.vpitch + 1, out_plane < DW_PF_TWO_STREAMS_MAX_PLANE ? 2 : 1, passes);
         }
         for (int64_t ox0 = 0; ox0 < out_w;) {
             const int64_t width = ox0 == 0 ? head : DW_LANES;

@@ -730,17 +730,9 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
         if (per_call == 1 && ch + 1 < channels) {
             const int64_t strips = (out_w + DW_LANES - 1) / DW_LANES + (head != DW_LANES);
             const int64_t passes = strips * ((oy_end - oy_begin + DW_R - 1) / DW_R + c.ostep);
-            /* Of the next plane, only the rows that rows [oy_begin, oy_end) read: fetching whole planes
-             * for a share of rows made mobilenet_v2 on 2 threads with each depthwise step split
-             * by rows 1.147x slower, these rows 1.018x (an experiment: the driver gives a call whole
-             * planes, where both are the same) */
-            const int64_t r0 = clamp_i64(oy_begin * DW_S - g->pad_top, 0, g->in_h);
-            const int64_t r1 = clamp_i64((oy_end - 1) * DW_S - g->pad_top + (DW_K - 1) * c.vpitch + 1, 0, g->in_h);
-            const int64_t in_lines = in_stride && r1 > r0 ? ((r1 - r0) * in_w * 4 + 63) / 64 : 0;
-            const int64_t out_lines = ((oy_end - oy_begin) * out_w * 4 + 63) / 64;
-            dw_plane_prefetch_init(&cc.pf, (const char *)(in + (ch + 1) * in_stride + r0 * in_w), in_lines,
-                                   (const char *)(out + (int64_t)(ch + 1) * out_plane + oy_begin * out_w), out_lines,
-                                   out_plane < DW_PF_TWO_STREAMS_MAX_PLANE ? 2 : 1, passes);
+            dw_plane_prefetch_rows(&cc.pf, in_stride ? in + (ch + 1) * in_stride : NULL, g->in_h, in_w,
+                                   out + (int64_t)(ch + 1) * out_plane, out_w, oy_begin, oy_end, DW_S, g->pad_top,
+                                   (DW_K - 1) * c.vpitch + 1, out_plane < DW_PF_TWO_STREAMS_MAX_PLANE ? 2 : 1, passes);
         }
         for (int64_t ox0 = 0; ox0 < out_w;) {
             const int64_t width = ox0 == 0 ? head : DW_LANES;
