@@ -17,6 +17,7 @@
 #define GCONV_DWCONV_PLANE_PREFETCH_H
 
 #include <immintrin.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define DW_PF_MAX_STREAMS 2
