@@ -1167,8 +1167,6 @@ typedef struct {
     size_t thread_bytes;                  /* one thread's buffer */
 } pw_dw_schedule;
 
-static int64_t clamp_rows(int64_t row, int64_t in_h) { return row < 0 ? 0 : row > in_h ? in_h : row; }
-
 /* Intermediate rows that out_rows consecutive depthwise output rows read, at most. */
 static int64_t dw_rows_read_by(const gconv_conv_desc *d, int64_t out_rows, int64_t in_h) {
     const int64_t rows = (out_rows - 1) * d->stride_h + (d->kernel_h - 1) * d->dilation_h + 1;
@@ -1256,10 +1254,9 @@ static void pw_dw_item(const pw_dw_loop *l, int64_t n, int64_t pb, int64_t pe, f
     int64_t b0 = 0, b1 = 0; /* the buffer holds the intermediate's rows [b0, b1) */
     for (int64_t oy0 = 0; oy0 < dg->out_h; oy0 += s->band_rows) {
         const int64_t oy1 = oy0 + s->band_rows < dg->out_h ? oy0 + s->band_rows : dg->out_h;
-        const int64_t first = oy0 * dg->stride_h - dg->pad_top;
-        const int64_t r0 = clamp_rows(first, dg->in_h);
-        const int64_t r1 = clamp_rows((oy1 - 1) * dg->stride_h - dg->pad_top + (dg->kernel_h - 1) * dg->dilation_h + 1,
-                                      dg->in_h);
+        int64_t r0, r1;
+        gconv_rows_read(oy0, oy1, dg->stride_h, dg->pad_top, (dg->kernel_h - 1) * dg->dilation_h + 1, dg->in_h, &r0,
+                        &r1);
         if (r0 >= b1) {
             b0 = b1 = r0;
         } else if (r0 > b0) {

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/internal.h"
+
 #define DW_PF_MAX_STREAMS 2
 
 typedef struct {
@@ -64,9 +66,8 @@ static inline void dw_plane_prefetch_rows(dw_plane_prefetch *p, const float *nex
                                           float *next_out, int64_t out_w, int64_t oy_begin, int64_t oy_end,
                                           int64_t stride, int64_t pad_top, int64_t extent, int64_t streams,
                                           int64_t passes) {
-    int64_t r0 = oy_begin * stride - pad_top, r1 = (oy_end - 1) * stride - pad_top + extent;
-    r0 = r0 < 0 ? 0 : r0 > in_h ? in_h : r0;
-    r1 = r1 < 0 ? 0 : r1 > in_h ? in_h : r1;
+    int64_t r0, r1;
+    gconv_rows_read(oy_begin, oy_end, stride, pad_top, extent, in_h, &r0, &r1);
     const int64_t in_lines = next_in && r1 > r0 ? ((r1 - r0) * in_w * 4 + 63) / 64 : 0;
     const int64_t out_lines = ((oy_end - oy_begin) * out_w * 4 + 63) / 64;
     dw_plane_prefetch_init(p, next_in ? (const char *)(next_in + r0 * in_w) : NULL, in_lines,
