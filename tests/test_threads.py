@@ -569,3 +569,21 @@ def test_fork_join_microbenchmark_reports_a_cost():
     for bad in ((0, 10), (2, 0), (-1, 10)):
         with pytest.raises(ValueError, match="num_threads and reps"):
             _ext.fork_join_us(*bad)
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v1", "mobilenet_v2", "shufflenet_v1_g3", "shufflenet_v2", "mobilefacenet"])
+def test_networks_give_the_same_bits_at_many_thread_counts(name, restore_threads):
+    """Server counts, beyond what the tests above sweep: every kernel's partition (tiles, channel
+    chunks, row chunks, the planner's per-step counts) changes with the count, never an element's
+    arithmetic. Counts above the machine's cores oversubscribe it, which changes the timing, not the
+    partitions; on a 16-core machine the same counts gave the same bits (issue 3's session-15 note)."""
+    from gconv_cpu import models
+
+    net = getattr(models, name)()
+    size = 112 if name == "mobilefacenet" else 224
+    x = np.random.default_rng(11).standard_normal((1, 3, size, size)).astype(np.float32)
+    gconv_cpu.set_num_threads(1)
+    reference = net(x)
+    for t in (3, 5, 8, 13, 16):
+        gconv_cpu.set_num_threads(t)
+        assert np.array_equal(net(x), reference), f"{name}: {t} threads differ from 1 thread"
