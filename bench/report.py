@@ -38,7 +38,8 @@ def header_lines(title, machine, ceilings, cfg):
         f"# gconv_cpu benchmark: {title}",
         "",
         f"- date: {machine['date']}; load average at start: {' '.join(machine['loadavg_start'] or ['?'])}, at end: "
-        f"{' '.join(machine.get('loadavg_end') or ['?'])} (a 2-core machine: above ~1 other work competes for cores)",
+        f"{' '.join(machine.get('loadavg_end') or ['?'])} ({machine['logical_cpus']} logical CPUs: above "
+        f"~{max(1, (machine['logical_cpus'] or 2) - 1)} other work competes for cores)",
         f"- CPU: {machine['cpu']} ({machine['logical_cpus']} logical CPUs; {' '.join(machine['cpu_flags'])})",
         f"- gconv_cpu {v['gconv_cpu']}: ISA path {machine['gconv_isa']} (available: "
         f"{', '.join(machine['gconv_isas_available'])}), OpenMP {'on' if machine['gconv_openmp'] else 'off'}; "
