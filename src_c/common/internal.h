@@ -218,14 +218,18 @@ static inline void gconv_rows_inside(int64_t row0, int64_t pitch, int64_t nv, in
     *hi = w;
 }
 
+/* v clipped to [lo, hi] (lo <= hi). */
+static inline int64_t gconv_clamp_i64(int64_t v, int64_t lo, int64_t hi) {
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
 /* The input rows [*r0, *r1) that output rows [oy0, oy1) (oy0 < oy1) of a conv read: rows
  * oy * stride - pad_top + [0, extent) for each, extent = (kernel_h - 1) * dilation_h + 1, clipped
  * to [0, height). */
 static inline void gconv_rows_read(int64_t oy0, int64_t oy1, int64_t stride, int64_t pad_top, int64_t extent,
                                    int64_t height, int64_t *r0, int64_t *r1) {
-    const int64_t first = oy0 * stride - pad_top, end = (oy1 - 1) * stride - pad_top + extent;
-    *r0 = first < 0 ? 0 : first > height ? height : first;
-    *r1 = end < 0 ? 0 : end > height ? height : end;
+    *r0 = gconv_clamp_i64(oy0 * stride - pad_top, 0, height);
+    *r1 = gconv_clamp_i64((oy1 - 1) * stride - pad_top + extent, 0, height);
 }
 
 /* Of `rows` output rows taken every step-th (a stride-1 depthwise pass with dilation `step`), residue

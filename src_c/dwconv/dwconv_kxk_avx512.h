@@ -151,14 +151,10 @@ static inline __m512 dw_load_masked(__mmask16 k, const float *p) {
 #endif
 }
 
-static inline int64_t clamp_i64(int64_t v, int64_t lo, int64_t hi) {
-    return v < lo ? lo : (v > hi ? hi : v);
-}
-
 /* Bits [lo, hi) of a 32-bit mask, both clipped to [0, 32]. */
 static inline uint32_t bit_range(int64_t lo, int64_t hi) {
-    lo = clamp_i64(lo, 0, 32);
-    hi = clamp_i64(hi, 0, 32);
+    lo = gconv_clamp_i64(lo, 0, 32);
+    hi = gconv_clamp_i64(hi, 0, 32);
     if (hi <= lo) return 0;
     return (uint32_t)(((uint64_t)1 << hi) - ((uint64_t)1 << lo));
 }

@@ -50,10 +50,6 @@ static inline int64_t floor_div(int64_t a, int64_t b) { /* b > 0 */
     return (a % b != 0 && a < 0) ? q - 1 : q;
 }
 
-static inline int64_t clamp_i64(int64_t v, int64_t lo, int64_t hi) {
-    return v < lo ? lo : (v > hi ? hi : v);
-}
-
 static inline __mmask16 lanes_mask(int64_t n) { /* 0 <= n <= 16 */
     return (__mmask16)((1u << n) - 1u);
 }
@@ -173,13 +169,13 @@ void gconv_f32_dwconv_generic__avx512(const gconv_dw_geom *g, const float *in, c
     const int64_t sw = g->stride_w;
 
     /* Columns whose kx taps all land inside [0, in_w). */
-    const int64_t ox_lo = clamp_i64(-floor_div(-g->pad_left, sw), 0, g->out_w);
-    const int64_t ox_hi = clamp_i64(interior_end(g, 0), ox_lo, g->out_w);
+    const int64_t ox_lo = gconv_clamp_i64(-floor_div(-g->pad_left, sw), 0, g->out_w);
+    const int64_t ox_hi = gconv_clamp_i64(interior_end(g, 0), ox_lo, g->out_w);
 
     const cols_mode mode = sw == 1 ? COLS_UNIT : (sw == 2 ? COLS_PAIR : COLS_GATHER);
     /* Full pair vectors read one float past their last column. */
     int64_t ox_full = ox_hi;
-    if (mode == COLS_PAIR) ox_full = clamp_i64(interior_end(g, 1), ox_lo, ox_hi);
+    if (mode == COLS_PAIR) ox_full = gconv_clamp_i64(interior_end(g, 1), ox_lo, ox_hi);
     /* Gather offsets j * stride_w are int32; a stride too large for that (never
      * seen in practice) leaves the interior to the scalar path. */
     const int gather_ok = sw <= INT32_MAX / DW_LANES;
@@ -202,8 +198,8 @@ void gconv_f32_dwconv_generic__avx512(const gconv_dw_geom *g, const float *in, c
         r.sw = sw;
         r.pad_left = g->pad_left;
         /* ky with 0 <= iy0 + ky*dilation_h < in_h. */
-        const int64_t ky_lo = clamp_i64(-floor_div(iy0, g->dilation_h), 0, g->kernel_h);
-        const int64_t ky_hi = clamp_i64(floor_div(g->in_h - 1 - iy0, g->dilation_h) + 1, ky_lo,
+        const int64_t ky_lo = gconv_clamp_i64(-floor_div(iy0, g->dilation_h), 0, g->kernel_h);
+        const int64_t ky_hi = gconv_clamp_i64(floor_div(g->in_h - 1 - iy0, g->dilation_h) + 1, ky_lo,
                                         g->kernel_h);
         r.rows = ky_hi - ky_lo;
         /* Only form a pointer into the plane when some kernel row lands there. */
