@@ -55,6 +55,8 @@ DET_CONFIGS = [
     (1, 256, 7, 7, 512, 1, 1, 1, 0, "gemm"),          # 7x7 pointwise: output channels split over threads
     (1, 32, 14, 14, 40, 1, 1, 1, 0, "gemm"),          # 196 pixels, weights < input: two tiles (+ channels at 3, 4)
     (1, 32, 14, 14, 256, 1, 1, 1, 0, "gemm"),         # 196 pixels, weights > input: two tiles plus a channel split
+    (1, 8, 14, 14, 16, 2, 3, 1, 1, "gemm"),           # 196 pixels through im2col: tiles of 49-pixel calls (AVX-512)
+    (1, 30, 21, 21, 36, 3, 1, 1, 0, "gemm"),          # 441 = 9 x 49 pixels, grouped: 49-pixel calls over 2-4 threads
     (1, 24, 56, 56, 144, 1, 1, 1, 0, "gemm"),         # expansion, input < 512 KB: output channels split (AVX-512)
     (1, 20, 28, 28, 52, 1, 1, 1, 0, "gemm"),          # the same with a partial last panel, 7 panels over 2-4 threads
     (1, 32, 96, 96, 64, 1, 1, 1, 0, "gemm"),          # expansion, input > 512 KB: pixels split
@@ -88,9 +90,10 @@ def test_bit_exact_across_thread_counts(cfg, isa, restore_threads):
 
 
 # Pixel counts around the GEMM's tile boundaries (multiples of 16, the 48-pixel kernel width,
-# the 192-pixel tile), at thread counts that split them into tiles, channel chunks or both:
+# the 192-pixel tile, multiples of 49 that are not whole vectors: tiles of 49-pixel calls), at thread counts that split them into tiles, channel chunks or both:
 # every output pixel and channel must be computed exactly once.
-@pytest.mark.parametrize("hw", [(1, 1), (1, 17), (7, 7), (4, 12), (14, 14), (1, 193), (28, 28), (5, 97), (59, 61)])
+@pytest.mark.parametrize("hw", [(1, 1), (1, 17), (7, 7), (4, 12), (14, 14), (7, 14), (21, 21), (1, 193), (28, 28),
+                                (5, 97), (59, 61)])
 @pytest.mark.parametrize("cout", [8, 24, 33])
 def test_gemm_schedule_covers_every_output(hw, cout, isa, restore_threads):
     rng = np.random.default_rng(cout * 1000 + hw[0] * 100 + hw[1])

@@ -461,10 +461,28 @@ static void apply_epilogue(const gconv_conv_plan *p, const run_ctx *rc, float *b
  * are equal work (192 + 4 pixels, 14x14's split by width, gave one thread 98% of the work). */
 #define GEMM_TILE_QUANTUM 16
 
+/* The pixel granularity of a GEMM's tiles and calls. A kernel that takes one column past its whole
+ * vectors (nr_edge: 8x48 + 1 = 49 columns, 25 FMAs per k where 48 columns take 24) can cover a plane
+ * of 49k pixels in calls of exactly 49 with no remainder: a 14x14 plane's 196 as 4 x 49 (and 2 x 98
+ * on 2 threads) where whole-vector tiles leave 192 + 4, whose 4 pixels cost the few-pixel kernel a
+ * pass over all the weights, on one thread of two (96 | 100). Planes that are whole vectors
+ * (28x28, 56x56) keep the vector quantum: their tiles start on cache lines (gemm_align_head), and a
+ * 49-column call there would split its loads. One layer, AVX-512, one process, this over vector
+ * tiles: 256 -> 128 at 14x14 0.955 (1 thread) / 0.984 (2), 512 -> 128 0.943 / 0.915, 128 -> 256
+ * 0.993 / 0.979, 128 -> 512 0.986 / 0.949; networks 0.98-1.00 on 1 and 2 threads (mobilefacenet
+ * 0.993-1.008, mobilenet_v1 0.978-0.985). The quantum depends on the pixel count alone, and so does
+ * whether the few-pixel kernel runs (gemm_narrow_from), so a pixel gets the same bits at every thread
+ * count. */
+static int64_t gemm_quantum(const gconv_kernel_info *gk, int64_t pixels) {
+    const int64_t call = gk->nr + gk->nr_edge;
+    return gk->nr_edge > 0 && pixels % GEMM_TILE_QUANTUM != 0 && pixels % call == 0 ? call : GEMM_TILE_QUANTUM;
+}
+
 /* Pixel tile for the im2col path: as many NR-wide column blocks as keep the
  * packed K x tile block within ~64 KiB (L2-resident while all M panels pass). */
 static int64_t gemm_tile_width(const gconv_conv_plan *p, int64_t pixels) {
-    const int64_t nr = p->gemm_kernel->nr;
+    const int64_t quantum = gemm_quantum(p->gemm_kernel, pixels);
+    const int64_t nr = quantum > GEMM_TILE_QUANTUM ? quantum : p->gemm_kernel->nr;
     const int64_t pixels_up = (pixels + nr - 1) / nr * nr;
     if (p->direct_1x1) {
         /* Four kernel widths; more where K is so small that a K x tile block of the input still
@@ -540,6 +558,7 @@ typedef struct {
     int64_t tile; /* the widest pixel tile (the im2col scratch's row length) */
     int64_t n_tiles, m_chunks, panels_per_chunk, items;
     int64_t head; /* 1x1 direct: pixels before the first one on a cache line of every input plane */
+    int64_t quantum; /* tiles start on multiples of this (+ head): gemm_quantum */
 } gemm_schedule;
 
 /* A 1x1 direct GEMM whose input planes are not whole vectors apart (7x7: 49 floats, 14x14: 196)
@@ -560,7 +579,7 @@ typedef struct {
 static int gemm_copies_input(const gconv_conv_plan *p, const gconv_conv_geom *g, const gemm_schedule *s) {
     return p->copyb_kernel && (g->in_h * g->in_w) % GEMM_TILE_QUANTUM != 0 &&
            s->panels_per_chunk >= GEMM_COPY_MIN_PANELS &&
-           p->cin_g * (s->tile - GEMM_TILE_QUANTUM) > GEMM_COPY_MIN_TILE_BYTES / (int64_t)sizeof(float);
+           p->cin_g * (s->tile - s->quantum) > GEMM_COPY_MIN_TILE_BYTES / (int64_t)sizeof(float);
 }
 
 /* Row length of a copied input tile of `tile` pixels: whole vectors, so every row starts on a line. */
@@ -580,7 +599,7 @@ static int64_t gemm_tile_start(const gemm_schedule *s, int64_t pixels, int64_t t
     if (tile_idx >= s->n_tiles) return pixels;
     if (tile_idx == 0) return 0;
     const int64_t q = pixels / s->n_tiles, r = pixels % s->n_tiles; /* tile_idx * pixels might overflow */
-    const int64_t start = (tile_idx * q + tile_idx * r / s->n_tiles) / GEMM_TILE_QUANTUM * GEMM_TILE_QUANTUM + s->head;
+    const int64_t start = (tile_idx * q + tile_idx * r / s->n_tiles) / s->quantum * s->quantum + s->head;
     return start < pixels ? start : pixels;
 }
 
@@ -636,13 +655,14 @@ static gemm_schedule gemm_plan_schedule(const gconv_conv_plan *p, const gconv_co
     gemm_schedule s;
     s.head = gemm_align_head(p, g, x);
     const int64_t pixels = g->out_h * g->out_w;
+    s.quantum = gemm_quantum(p->gemm_kernel, pixels);
     const int64_t widest = gemm_tile_width(p, pixels);
     s.n_tiles = (pixels + widest - 1) / widest;
     /* Whole tiles per thread where the tiles stay at least two kernel widths wide; below that
      * the output-channel split below balances the threads without narrowing the tiles. */
     const int64_t balanced = (s.n_tiles + threads - 1) / threads * threads;
     if (threads > 1 && pixels / balanced >= 2 * p->gemm_kernel->nr) s.n_tiles = balanced;
-    s.tile = (pixels + s.n_tiles - 1) / s.n_tiles + GEMM_TILE_QUANTUM;
+    s.tile = (pixels + s.n_tiles - 1) / s.n_tiles + s.quantum;
     const int64_t base = g->batch * p->desc.groups * s.n_tiles;
     /* Few groups and few pixels (e.g. 7x7 pointwise): split output channels too, unless the
      * (group, tile) items already share out evenly and a group's weights are smaller than its
@@ -675,7 +695,7 @@ static gemm_schedule gemm_plan_schedule(const gconv_conv_plan *p, const gconv_co
  * every thread count: the wide kernel's columns all sum in the same order, whichever of its
  * forms (whole, masked or edge) computes them. */
 static int64_t gemm_narrow_from(const gconv_kernel_info *wide, const gconv_kernel_info *narrow, int64_t pixels) {
-    if (!narrow) return pixels;
+    if (!narrow || gemm_quantum(wide, pixels) > GEMM_TILE_QUANTUM) return pixels;
     const int64_t rest = pixels % GEMM_TILE_QUANTUM;
     if (rest <= wide->nr_edge && pixels > rest) return pixels;
     const int64_t most = narrow->nr > 1 ? narrow->nr : GEMV_MAX_PIXELS - 1;
@@ -720,7 +740,9 @@ static void gemm_pixels(const gconv_conv_plan *p, const gconv_kernel_info *gk, c
         b = scratch;
         b_stride = (size_t)ld;
     }
-    const int64_t mr = gk->mr, nr = gk->nr;
+    /* calls of nr columns, the last up to nr_edge more (a 7x7's 49th pixel); or all of the quantum's */
+    const int64_t quantum = gemm_quantum(gk, pixels), mr = gk->mr;
+    const int64_t nr = quantum > GEMM_TILE_QUANTUM ? quantum : gk->nr, edge = quantum > GEMM_TILE_QUANTUM ? 0 : gk->nr_edge;
     /* A few pixels (a Linear layer, an SE block's 1x1 convs, the last 4 of a 14x14) would waste
      * most of a wide kernel's vector: the few-pixel kernel vectorizes over output channels
      * instead. */
@@ -741,9 +763,8 @@ static void gemm_pixels(const gconv_conv_plan *p, const gconv_kernel_info *gk, c
         const int copying = copy && panel == panel_begin;
         const float *bw = copy && !copying ? copy : b;
         const size_t bw_stride = copy && !copying ? copy_stride : b_stride;
-        /* the last call takes up to nr_edge columns more (a 7x7's 49th pixel) */
         for (int64_t j = 0, cols; j < wide_end; j += cols) {
-            cols = j == 0 && head ? head : wide_end - j <= nr + gk->nr_edge ? wide_end - j : nr;
+            cols = j == 0 && head ? head : wide_end - j <= nr + edge ? wide_end - j : nr;
             if (cols > wide_end - j) cols = wide_end - j;
             if (copying)
                 p->copyb_kernel->gemm_copy(rows, (size_t)cols, (size_t)p->kdim, w, b + j, b_stride, c + j,
