@@ -472,10 +472,12 @@ static void apply_epilogue(const gconv_conv_plan *p, const run_ctx *rc, float *b
  * 0.993 / 0.979, 128 -> 512 0.986 / 0.949; networks 0.98-1.00 on 1 and 2 threads (mobilefacenet
  * 0.993-1.008, mobilenet_v1 0.978-0.985). The quantum depends on the pixel count alone, and so does
  * whether the few-pixel kernel runs (gemm_narrow_from), so a pixel gets the same bits at every thread
- * count. */
+ * count. A 7x7 (one call of 49 either way) keeps the vector quantum and its scratch rows of 80
+ * floats: with this quantum 960 -> 320 and 512 -> 128 took 1.00-1.03. */
 static int64_t gemm_quantum(const gconv_kernel_info *gk, int64_t pixels) {
     const int64_t call = gk->nr + gk->nr_edge;
-    return gk->nr_edge > 0 && pixels % GEMM_TILE_QUANTUM != 0 && pixels % call == 0 ? call : GEMM_TILE_QUANTUM;
+    return gk->nr_edge > 0 && pixels > call && pixels % GEMM_TILE_QUANTUM != 0 && pixels % call == 0 ? call
+                                                                                                : GEMM_TILE_QUANTUM;
 }
 
 /* Pixel tile for the im2col path: as many NR-wide column blocks as keep the
