@@ -90,8 +90,9 @@ def test_bit_exact_across_thread_counts(cfg, isa, restore_threads):
 
 
 # Pixel counts around the GEMM's tile boundaries (multiples of 16, the 48-pixel kernel width,
-# the 192-pixel tile, multiples of 49 that are not whole vectors: tiles of 49-pixel calls), at thread counts that split them into tiles, channel chunks or both:
-# every output pixel and channel must be computed exactly once.
+# the 192-pixel tile; multiples of 49 that are not whole vectors, tiled in 49-pixel calls), at
+# thread counts that split them into tiles, channel chunks or both: every output pixel and
+# channel must be computed exactly once.
 @pytest.mark.parametrize("hw", [(1, 1), (1, 17), (7, 7), (4, 12), (14, 14), (7, 14), (21, 21), (1, 193), (28, 28),
                                 (5, 97), (59, 61)])
 @pytest.mark.parametrize("cout", [8, 24, 33])

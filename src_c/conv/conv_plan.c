@@ -744,8 +744,9 @@ static void gemm_pixels(const gconv_conv_plan *p, const gconv_kernel_info *gk, c
     }
     /* calls of nr columns, the last up to nr_edge more (a 7x7's 49th pixel); or all of the quantum's */
     const int64_t quantum = gemm_quantum(gk, pixels), mr = gk->mr;
-    const int64_t nr = quantum > GEMM_TILE_QUANTUM ? quantum : gk->nr, edge = quantum > GEMM_TILE_QUANTUM ? 0 : gk->nr_edge;
-    /* A few pixels (a Linear layer, an SE block's 1x1 convs, the last 4 of a 14x14) would waste
+    const int64_t nr = quantum > GEMM_TILE_QUANTUM ? quantum : gk->nr;
+    const int64_t edge = quantum > GEMM_TILE_QUANTUM ? 0 : gk->nr_edge;
+    /* A few pixels (a Linear layer, an SE block's 1x1 convs, the last 4 of a 10x10) would waste
      * most of a wide kernel's vector: the few-pixel kernel vectorizes over output channels
      * instead. */
     int64_t wide_end = gemm_narrow_from(gk, narrow, pixels) - p0;
