@@ -461,7 +461,8 @@ static void apply_epilogue(const gconv_conv_plan *p, const run_ctx *rc, float *b
  * are equal work (192 + 4 pixels, 14x14's split by width, gave one thread 98% of the work). */
 #define GEMM_TILE_QUANTUM 16
 
-/* The pixel granularity of a GEMM's tiles and calls. A kernel that takes one column past its whole
+/* Whether a GEMM's plane runs in calls of exactly nr + nr_edge pixels, its tiles starting on
+ * multiples of that instead of GEMM_TILE_QUANTUM. A kernel that takes one column past its whole
  * vectors (nr_edge: 8x48 + 1 = 49 columns, 25 FMAs per k where 48 columns take 24) can cover a plane
  * of 49k pixels in calls of exactly 49 with no remainder: a 14x14 plane's 196 as 4 x 49 (and 2 x 98
  * on 2 threads) where whole-vector tiles leave 192 + 4, whose 4 pixels cost the few-pixel kernel a
@@ -474,17 +475,16 @@ static void apply_epilogue(const gconv_conv_plan *p, const run_ctx *rc, float *b
  * whether the few-pixel kernel runs (gemm_narrow_from), so a pixel gets the same bits at every thread
  * count. A 7x7 (one call of 49 either way) keeps the vector quantum and its scratch rows of 80
  * floats: with this quantum 960 -> 320 and 512 -> 128 took 1.00-1.03. */
-static int64_t gemm_quantum(const gconv_kernel_info *gk, int64_t pixels) {
+static int gemm_whole_calls(const gconv_kernel_info *gk, int64_t pixels) {
     const int64_t call = gk->nr + gk->nr_edge;
-    return gk->nr_edge > 0 && pixels > call && pixels % GEMM_TILE_QUANTUM != 0 && pixels % call == 0 ? call
-                                                                                                : GEMM_TILE_QUANTUM;
+    return gk->nr_edge > 0 && pixels > call && pixels % GEMM_TILE_QUANTUM != 0 && pixels % call == 0;
 }
 
 /* Pixel tile for the im2col path: as many NR-wide column blocks as keep the
  * packed K x tile block within ~64 KiB (L2-resident while all M panels pass). */
 static int64_t gemm_tile_width(const gconv_conv_plan *p, int64_t pixels) {
-    const int64_t quantum = gemm_quantum(p->gemm_kernel, pixels);
-    const int64_t nr = quantum > GEMM_TILE_QUANTUM ? quantum : p->gemm_kernel->nr;
+    const gconv_kernel_info *gk = p->gemm_kernel;
+    const int64_t nr = gemm_whole_calls(gk, pixels) ? gk->nr + gk->nr_edge : gk->nr;
     const int64_t pixels_up = (pixels + nr - 1) / nr * nr;
     if (p->direct_1x1) {
         /* Four kernel widths; more where K is so small that a K x tile block of the input still
@@ -560,7 +560,7 @@ typedef struct {
     int64_t tile; /* the widest pixel tile (the im2col scratch's row length) */
     int64_t n_tiles, m_chunks, panels_per_chunk, items;
     int64_t head; /* 1x1 direct: pixels before the first one on a cache line of every input plane */
-    int64_t quantum; /* tiles start on multiples of this (+ head): gemm_quantum */
+    int64_t quantum; /* tiles start on multiples of this (+ head): see gemm_whole_calls */
 } gemm_schedule;
 
 /* A 1x1 direct GEMM whose input planes are not whole vectors apart (7x7: 49 floats, 14x14: 196)
@@ -657,7 +657,8 @@ static gemm_schedule gemm_plan_schedule(const gconv_conv_plan *p, const gconv_co
     gemm_schedule s;
     s.head = gemm_align_head(p, g, x);
     const int64_t pixels = g->out_h * g->out_w;
-    s.quantum = gemm_quantum(p->gemm_kernel, pixels);
+    s.quantum = gemm_whole_calls(p->gemm_kernel, pixels) ? p->gemm_kernel->nr + p->gemm_kernel->nr_edge
+                                                         : GEMM_TILE_QUANTUM;
     const int64_t widest = gemm_tile_width(p, pixels);
     s.n_tiles = (pixels + widest - 1) / widest;
     /* Whole tiles per thread where the tiles stay at least two kernel widths wide; below that
@@ -697,7 +698,7 @@ static gemm_schedule gemm_plan_schedule(const gconv_conv_plan *p, const gconv_co
  * every thread count: the wide kernel's columns all sum in the same order, whichever of its
  * forms (whole, masked or edge) computes them. */
 static int64_t gemm_narrow_from(const gconv_kernel_info *wide, const gconv_kernel_info *narrow, int64_t pixels) {
-    if (!narrow || gemm_quantum(wide, pixels) > GEMM_TILE_QUANTUM) return pixels;
+    if (!narrow || gemm_whole_calls(wide, pixels)) return pixels;
     const int64_t rest = pixels % GEMM_TILE_QUANTUM;
     if (rest <= wide->nr_edge && pixels > rest) return pixels;
     const int64_t most = narrow->nr > 1 ? narrow->nr : GEMV_MAX_PIXELS - 1;
@@ -743,9 +744,8 @@ static void gemm_pixels(const gconv_conv_plan *p, const gconv_kernel_info *gk, c
         b_stride = (size_t)ld;
     }
     /* calls of nr columns, the last up to nr_edge more (a 7x7's 49th pixel); or all of the quantum's */
-    const int64_t quantum = gemm_quantum(gk, pixels), mr = gk->mr;
-    const int64_t nr = quantum > GEMM_TILE_QUANTUM ? quantum : gk->nr;
-    const int64_t edge = quantum > GEMM_TILE_QUANTUM ? 0 : gk->nr_edge;
+    const int whole_calls = gemm_whole_calls(gk, pixels);
+    const int64_t mr = gk->mr, nr = whole_calls ? gk->nr + gk->nr_edge : gk->nr, edge = whole_calls ? 0 : gk->nr_edge;
     /* A few pixels (a Linear layer, an SE block's 1x1 convs, the last 4 of a 10x10) would waste
      * most of a wide kernel's vector: the few-pixel kernel vectorizes over output channels
      * instead. */

@@ -48,8 +48,8 @@ static inline void dw_plane_prefetch_init(dw_plane_prefetch *p, const char *in, 
     const int64_t seg_in = (in_lines + streams - 1) / streams, seg_out = (out_lines + streams - 1) / streams;
     for (int64_t s = 0; s < streams; s++) {
         const int64_t left_in = in_lines - s * seg_in, left_out = out_lines - s * seg_out;
-        p->in_lines[s] = left_in < 0 ? 0 : left_in < seg_in ? left_in : seg_in;
-        p->out_lines[s] = left_out < 0 ? 0 : left_out < seg_out ? left_out : seg_out;
+        p->in_lines[s] = gconv_clamp_i64(left_in, 0, seg_in);
+        p->out_lines[s] = gconv_clamp_i64(left_out, 0, seg_out);
         p->in[s] = p->in_lines[s] ? in + s * seg_in * 64 : NULL;
         p->out[s] = p->out_lines[s] ? out + s * seg_out * 64 : NULL;
     }

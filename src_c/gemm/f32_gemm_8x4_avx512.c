@@ -4,7 +4,7 @@
  * of the plain loop turned strided b into a gather-like sequence 20x slower.
  *
  * 8x4 takes the pixels past a GEMM's last whole 16-pixel vector (10x10's 100 = 6 x 16 + 4;
- * 14x14's 196 runs in 49-pixel calls of the wide kernel instead: gemm_quantum in conv_plan.c), where
+ * 14x14's 196 runs in 49-pixel calls of the wide kernel instead: gemm_whole_calls in conv_plan.c), where
  * the wide kernel would spend 8 zmm FMAs per k on a quarter-full vector: here each k's weight
  * vector is loaded once for all the columns, 4 ymm FMAs for 4 pixels. Every column is the 8x1
  * sum in the same order, so a pixel gets the same bits from either entry point. */

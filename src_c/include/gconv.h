@@ -211,7 +211,8 @@ typedef struct {
     gconv_wino_in_ukernel_fn wino_in;   /* winograd: input transform (nr = tiles per vector) */
     gconv_wino_out_ukernel_fn wino_out; /* winograd: output transform */
     int nr_edge; /* GEMM: a call may take nc up to nr + nr_edge (the planner gives a tile's last call
-                  * up to nr_edge more columns, instead of a few-pixel call that streams the weights again) */
+                  * up to nr_edge more columns, instead of a few-pixel call that streams the weights again;
+                  * a plane of a multiple of nr + nr_edge pixels runs in calls of that many) */
     int prefetches_next; /* GEMM: also prefetches the next call's columns of b into L2 (a -prfm twin of the
                           * tile with the same name: the planner never takes it as an ISA's tile) */
     gconv_gemm_copy_ukernel_fn gemm_copy; /* GEMM: a -copyb twin of the tile with the same name (gemm is
