@@ -313,7 +313,9 @@ def test_gemm_binding_checks_lengths():
 
 # ---------------------------------------------------------------------- dwconv
 
-WIDTHS = [1, 7, 8, 9, 15, 16, 17, 33]
+# 56 and 113: AVX-512 3x3/5x5 strips at both edges of a wide row, the last strip overlapping its
+# neighbour, with (113) and without right padding at stride 2
+WIDTHS = [1, 7, 8, 9, 15, 16, 17, 33, 56, 113]
 
 
 def _random_geoms(rng, in_w, count):

@@ -17,7 +17,8 @@
  *
  * Borders: a strip that touches the padding loads with lane masks (computed
  * once per strip) that enable only columns inside the row; masked-off lanes
- * read nothing and are 0, which is what zero padding adds. Input rows outside
+ * read nothing and are 0, which is what zero padding adds (at a row's ends
+ * only the loads that reach past it are masked: DW_EDGE_*). Input rows outside
  * the plane are skipped. So any padding works, also more than the kernel
  * needs, and nothing outside the plane is read or written. (A tap that is
  * Inf or NaN therefore gives NaN where it meets padding, as in PyTorch; the
@@ -101,6 +102,18 @@
 #define DW_PF_TWO_STREAMS_MAX_PLANE 0
 #endif
 
+/* Whether a row's last strip, where out_w is no multiple of 16, computes 16 outputs that overlap
+ * its neighbour's, masking only the loads past the row's end (DW_EDGE_*), rather than the ones
+ * left with every load masked. Stride 2 on 32x112x200: 0.96 of the time, 3x3 stride 2 on
+ * 128x56x56 0.76, 5x5 stride 1 on 240x28x28 0.90 (1 thread). 3x3 stride 1 measured 0.99-1.01 on
+ * 32x112x{56,100,104}, whose passes wait on memory more than on the masked loads, and 1.05 where
+ * the tail is 4 outputs after a head strip (32x112x112, output 16 bytes off a line). */
+#if DW_K == 3 && DW_S == 1
+#define DW_WHOLE_TAIL 0
+#else
+#define DW_WHOLE_TAIL 1
+#endif
+
 /* The most input and output bytes for which narrow planes run each strip over all channels (see
  * DW_FN_MC) */
 #define DW_STRIPS_MAX_BYTES ((int64_t)2 << 20)
@@ -137,6 +150,24 @@ typedef struct {
      * one process). */
     dw_plane_prefetch pf;
 } dw_ctx;
+
+/* How a strip's passes load and store (dw_block's `edge`). A masked load costs a port-5 uop on
+ * top of the load, on the port that the FMAs and shuffles need: a pass with every load masked
+ * took 10.7 TSC cycles per output vector, an unmasked one 8.0 (3x3 stride 2, L1-resident). So
+ * the strips at a row's ends mask only the loads that reach past it, and every strip computes
+ * 16 outputs (DW_FN_MC); a masked store, which costs no more than a plain one, keeps the outputs
+ * that a strip shares with its neighbour from being written twice. */
+enum {
+    DW_EDGE_NONE,  /* every column read is inside the row; all 16 outputs stored */
+    DW_EDGE_STORE, /* every column read is inside the row; the store masked */
+    DW_EDGE_LEFT,  /* stride 1: the loads of tap columns kx < K/2 masked; stride 2: col0 is -K/2, and
+                    * no load needs a mask (see dw_block) */
+    DW_EDGE_RIGHT, /* stride 1 only: the loads of tap columns kx > K/2 masked */
+    DW_EDGE_ALL,   /* every load masked (from 16 outputs down to 1) */
+};
+/* Stride 1: whether edge masks tap column kx's loads */
+#define DW_MASKS_KX(edge, kx) \
+    ((edge) == DW_EDGE_ALL || ((edge) == DW_EDGE_LEFT && (kx) < DW_K / 2) || ((edge) == DW_EDGE_RIGHT && (kx) > DW_K / 2))
 
 /* Zero-masked load. The intrinsic would do, but GCC then moves every mask
  * from a general register into a k register again before each load (a port-5
@@ -192,20 +223,23 @@ static inline __attribute__((always_inline)) __m512 dw_shift(__m512 b, __m512 a,
  * stored. r: the first column this strip reads in virtual row vlo (the first
  * row inside the plane); rs: floats between virtual rows; o: the first output,
  * os: floats between the pass's output rows. checked == 0: all DW_V virtual rows
- * are inside the plane (vlo = 0) and nr = DW_R. masked == 0: every column read
- * is inside the row and all 16 outputs exist. */
+ * are inside the plane (vlo = 0) and nr = DW_R. edge: which loads take the masks m;
+ * all but DW_EDGE_NONE store the lanes ms. */
 DW_INLINE void dw_block(const float *r, int64_t rs, int64_t d, const float *taps, const __m512 *vt, __m512 vbias, __m512 vmin,
                         __m512 vmax, int clamped, float *o, int64_t os, const int R, int64_t nr,
-                        const int masked, const int checked, int64_t vlo, int64_t vhi, const __mmask16 *m,
+                        const int edge, const int checked, int64_t vlo, int64_t vhi, const __mmask16 *m,
                         __mmask16 ms) {
     __m512 acc[DW_R];
     for (int i = 0; i < R; i++) acc[i] = vbias;
     __mmask16 km[DW_NMASK];
-    for (int j = 0; j < DW_NMASK; j++) km[j] = masked ? m[j] : 0;
+    for (int j = 0; j < DW_NMASK; j++) km[j] = edge >= DW_EDGE_LEFT ? m[j] : 0;
 #if DW_S == 2
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     (void)d;
+    /* DW_EDGE_LEFT: lane m of tap column kx is column 2m + kx - K/2 of the vectors from column 0 */
+    __m512i left_idx[DW_K];
+    for (int kx = 0; kx < DW_K; kx++) left_idx[kx] = _mm512_add_epi32(even, _mm512_set1_epi32(kx - DW_K / 2));
 #endif
 #if DW_S == 1 && DW_K >= 5
     /* Column of taps by column of taps: only the K taps of column kx are live,
@@ -219,7 +253,7 @@ DW_INLINE void dw_block(const float *r, int64_t rs, int64_t d, const float *taps
 #pragma GCC unroll 40
         for (int v = 0; v < DW_VR(R); v++) {
             if (checked && (v < vlo || v >= vhi)) continue;
-            __m512 x = masked ? dw_load_masked(km[kx], p) : _mm512_loadu_ps(p);
+            __m512 x = DW_MASKS_KX(edge, kx) ? dw_load_masked(km[kx], p) : _mm512_loadu_ps(p);
             DW_KEEP(x);
             DW_FMA_ROWS(v, kx, x);
             p += rs;
@@ -233,7 +267,7 @@ DW_INLINE void dw_block(const float *r, int64_t rs, int64_t d, const float *taps
 #pragma GCC unroll 8
         for (int kx = 0; kx < DW_K; kx++) {
             const float *p = r + kx * d;
-            __m512 x = masked ? dw_load_masked(km[kx], p) : _mm512_loadu_ps(p);
+            __m512 x = DW_MASKS_KX(edge, kx) ? dw_load_masked(km[kx], p) : _mm512_loadu_ps(p);
             DW_KEEP(x);
             DW_FMA_ROWS(v, kx, x);
         }
@@ -244,7 +278,7 @@ DW_INLINE void dw_block(const float *r, int64_t rs, int64_t d, const float *taps
 #pragma GCC unroll 40
     for (int v = 0; v < DW_VR(R); v++) {
         if (checked && (v < vlo || v >= vhi)) continue;
-        if (!masked) {
+        if (edge == DW_EDGE_NONE || edge == DW_EDGE_STORE) {
             /* r[0..31] holds taps 0 and 1; the other taps need r[32..K+29]. */
             __m512 lo = _mm512_loadu_ps(r), hi = _mm512_loadu_ps(r + DW_LANES);
             DW_KEEP(lo);
@@ -261,6 +295,27 @@ DW_INLINE void dw_block(const float *r, int64_t rs, int64_t d, const float *taps
             const __m512 x4 = DW_SHIFT(_mm512_set1_ps(r[34]), x2, 1);
             DW_FMA_ROWS(v, 4, x4);
 #endif
+        } else if (edge == DW_EDGE_LEFT) {
+            /* The strip at column -K/2: both vectors from column 0 (r0[0..31], inside the row),
+             * so no load needs a mask. Tap columns kx <= K/2 + 1 permute them, and the permute's
+             * zero mask clears the lane left of column 0 (free, where a masked load costs a
+             * uop); the higher ones are kx - 2 moved one lane, as in the interior. */
+            const float *r0 = r + DW_K / 2;
+            __m512 lo = _mm512_loadu_ps(r0), hi = _mm512_loadu_ps(r0 + DW_LANES);
+            DW_KEEP(lo);
+            DW_KEEP(hi);
+            __m512 x[DW_K];
+#pragma GCC unroll 8
+            for (int kx = 0; kx < DW_K; kx++) {
+                const int j = kx - DW_K / 2;
+                if (j < 0)
+                    x[kx] = _mm512_maskz_permutex2var_ps((__mmask16)0xFFFE, lo, left_idx[kx], hi);
+                else if (j <= 1)
+                    x[kx] = _mm512_permutex2var_ps(lo, left_idx[kx], hi);
+                else
+                    x[kx] = DW_SHIFT(_mm512_set1_ps(r0[2 * (DW_LANES - 1) + j]), x[kx - 2], 1);
+                DW_FMA_ROWS(v, kx, x[kx]);
+            }
         } else {
 #pragma GCC unroll 8
             for (int p = 0; p < DW_PAIRS; p++) {
@@ -285,7 +340,7 @@ DW_INLINE void dw_block(const float *r, int64_t rs, int64_t d, const float *taps
         for (int i = 0; i < R; i++) acc[i] = clamp_ps(acc[i], vmin, vmax);
     for (int i = 0; i < R; i++) {
         if (checked && i >= nr) break;
-        if (masked)
+        if (edge != DW_EDGE_NONE)
             _mm512_mask_storeu_ps(o + i * os, ms, acc[i]);
         else
             _mm512_storeu_ps(o + i * os, acc[i]);
@@ -294,7 +349,7 @@ DW_INLINE void dw_block(const float *r, int64_t rs, int64_t d, const float *taps
 
 /* One strip: 16 output columns at ox0 (col0: the first input column its kx = 0
  * tap reads), all rows of [oy_begin, oy_end), for each channel of the context. */
-DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int masked, const __mmask16 *m,
+DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int edge, const __mmask16 *m,
                         __mmask16 ms) {
     const int64_t in_w = c->in_w, in_h = c->in_h, out_w = c->out_w, d = c->dil_w, step = c->ostep;
     const int64_t vpitch = c->vpitch, rs = vpitch * in_w, os = step * out_w;
@@ -323,7 +378,7 @@ DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int masked, 
                 const int64_t row0 = oy * DW_S - c->pad_top;
                 if (nr == DW_R && row0 >= 0 && row0 + (DW_V - 1) * vpitch < in_h) {
                     dw_block(in + row0 * in_w + col0, rs, d, w + 1, vt, vbias, vmin, vmax, clamped, o, os, DW_R, DW_R,
-                             masked, 0, 0, DW_V, m, ms);
+                             edge, 0, 0, DW_V, m, ms);
                     continue;
                 }
                 /* A short last pass: half the rows, half the work (e.g. 56 = 3 * 16 + 8). */
@@ -334,21 +389,21 @@ DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int masked, 
                 /* Only form a pointer into the plane when some row lands there. */
                 const float *r = vlo < vhi ? in + (row0 + vlo * vpitch) * in_w + col0 : in;
                 if (half)
-                    dw_block(r, rs, d, w + 1, vt, vbias, vmin, vmax, clamped, o, os, DW_R / 2, nr, masked, 1, vlo, vhi, m,
+                    dw_block(r, rs, d, w + 1, vt, vbias, vmin, vmax, clamped, o, os, DW_R / 2, nr, edge, 1, vlo, vhi, m,
                              ms);
                 else
-                    dw_block(r, rs, d, w + 1, vt, vbias, vmin, vmax, clamped, o, os, DW_R, nr, masked, 1, vlo, vhi, m, ms);
+                    dw_block(r, rs, d, w + 1, vt, vbias, vmin, vmax, clamped, o, os, DW_R, nr, edge, 1, vlo, vhi, m, ms);
             }
         }
     }
 }
 
 DW_NOINLINE void dw_strip_inner(dw_ctx *c, int64_t ox0, int64_t col0) {
-    dw_strip(c, ox0, col0, 0, NULL, 0);
+    dw_strip(c, ox0, col0, DW_EDGE_NONE, NULL, 0);
 }
 
-/* A strip of n <= 16 outputs. */
-DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n) {
+/* A strip of n <= 16 outputs, of which it stores the lanes ms. */
+DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n, __mmask16 ms) {
     /* Lanes that read a column inside [0, in_w) and belong to one of the n outputs. */
     const int64_t in_w = c->in_w;
     __mmask16 m[DW_NMASK];
@@ -368,7 +423,37 @@ DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n
         m[2 * p + 1] = (__mmask16)(bits >> 16);
     }
 #endif
-    dw_strip(c, ox0, col0, 1, m, (__mmask16)bit_range(0, n));
+    if (n < DW_LANES) {
+        dw_strip(c, ox0, col0, DW_EDGE_ALL, m, ms);
+        return;
+    }
+#if DW_S == 1
+    int left = 1, right = 1, inside = 1;
+    for (int kx = 0; kx < DW_K; kx++) {
+        if (m[kx] == (__mmask16)0xFFFF) continue;
+        inside = 0;
+        left &= kx < DW_K / 2;
+        right &= kx > DW_K / 2;
+    }
+    if (inside)
+        dw_strip(c, ox0, col0, DW_EDGE_STORE, m, ms);
+    else if (left)
+        dw_strip(c, ox0, col0, DW_EDGE_LEFT, m, ms);
+    else if (right)
+        dw_strip(c, ox0, col0, DW_EDGE_RIGHT, m, ms);
+    else
+        dw_strip(c, ox0, col0, DW_EDGE_ALL, m, ms);
+#else
+    /* What the interior body reads (see dw_block), and DW_EDGE_LEFT columns 0..31 and, for K = 5, column 32 */
+    const int inside = col0 >= 0 && col0 + 29 + DW_K < in_w;
+    const int64_t left_reads = DW_LANES * 2 + (DW_K / 2 > 1 ? DW_K / 2 - 1 : 0);
+    if (inside)
+        dw_strip(c, ox0, col0, DW_EDGE_STORE, m, ms);
+    else if (col0 == -(DW_K / 2) && in_w >= left_reads)
+        dw_strip(c, ox0, col0, DW_EDGE_LEFT, m, ms);
+    else
+        dw_strip(c, ox0, col0, DW_EDGE_ALL, m, ms);
+#endif
 }
 
 
@@ -730,15 +815,18 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
                                    out + (int64_t)(ch + 1) * out_plane, out_w, oy_begin, oy_end, DW_S, g->pad_top,
                                    (DW_K - 1) * c.vpitch + 1, out_plane < DW_PF_TWO_STREAMS_MAX_PLANE ? 2 : 1, passes);
         }
-        for (int64_t ox0 = 0; ox0 < out_w;) {
-            const int64_t width = ox0 == 0 ? head : DW_LANES;
-            const int64_t n = out_w - ox0 < width ? out_w - ox0 : width;
-            const int64_t col0 = DW_S * ox0 - pad_left;
-            if (n == DW_LANES && ox0 >= ox_first && ox0 <= ox_last)
+        /* New outputs [start, end): [0, head), then 16 at a time. A strip computes n outputs from
+         * ox0 and stores its new ones; the last one (DW_WHOLE_TAIL) computes 16 that overlap its
+         * neighbour's. */
+        for (int64_t start = 0; start < out_w;) {
+            const int64_t stop = start == 0 ? head : start + DW_LANES, end = stop < out_w ? stop : out_w;
+            const int64_t ox0 = DW_WHOLE_TAIL && out_w >= DW_LANES && start > out_w - DW_LANES ? out_w - DW_LANES : start;
+            const int64_t n = ox0 < start ? DW_LANES : end - start, col0 = DW_S * ox0 - pad_left;
+            if (n == DW_LANES && ox0 == start && ox0 >= ox_first && ox0 <= ox_last)
                 dw_strip_inner(&cc, ox0, col0);
             else
-                dw_strip_border(&cc, ox0, col0, n);
-            ox0 += n;
+                dw_strip_border(&cc, ox0, col0, n, (__mmask16)bit_range(start - ox0, end - ox0));
+            start = end;
         }
     }
 }
