@@ -104,10 +104,11 @@
 
 /* Whether a row's last strip, where out_w is no multiple of 16, computes 16 outputs that overlap
  * its neighbour's, masking only the loads past the row's end (DW_EDGE_*), rather than the ones
- * left with every load masked. Stride 2 on 32x112x200: 0.96 of the time, 3x3 stride 2 on
- * 128x56x56 0.76, 5x5 stride 1 on 240x28x28 0.90 (1 thread). 3x3 stride 1 measured 0.99-1.01 on
- * 32x112x{56,100,104}, whose passes wait on memory more than on the masked loads, and 1.05 where
- * the tail is 4 outputs after a head strip (32x112x112, output 16 bytes off a line). */
+ * left with every load masked. 1 thread, A/B in one process: the tail alone, 3x3 stride 2 on
+ * 32x112x200 0.96 of the time; with the edge masks, 3x3 stride 2 on 128x56x56 0.76 and 5x5
+ * stride 1 on 240x28x28 0.90. 3x3 stride 1 took 0.99-1.01 on 32x112x{56,100,104}, whose passes
+ * wait on memory more than on the masked loads, and 1.05 where the tail is 4 outputs after a
+ * head strip (32x112x112, output 16 bytes off a line), so it keeps the narrow tail. */
 #if DW_K == 3 && DW_S == 1
 #define DW_WHOLE_TAIL 0
 #else
@@ -164,7 +165,7 @@ enum {
                     * no load needs a mask (see dw_block) */
     DW_EDGE_RIGHT, /* stride 1 only: the loads of tap columns kx > K/2 masked */
     DW_EDGE_ALL,   /* every load masked (from 16 outputs down to 1) */
-};
+}; /* (in this order: the last three take the load masks) */
 /* Stride 1: whether edge masks tap column kx's loads */
 #define DW_MASKS_KX(edge, kx) \
     ((edge) == DW_EDGE_ALL || ((edge) == DW_EDGE_LEFT && (kx) < DW_K / 2) || ((edge) == DW_EDGE_RIGHT && (kx) > DW_K / 2))
