@@ -403,8 +403,9 @@ DW_NOINLINE void dw_strip_inner(dw_ctx *c, int64_t ox0, int64_t col0) {
     dw_strip(c, ox0, col0, DW_EDGE_NONE, NULL, 0);
 }
 
-/* A strip of n <= 16 outputs, of which it stores the lanes ms. */
-DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n, __mmask16 ms) {
+/* A strip of n <= 16 outputs, of which it stores the lanes ms; inside: every column it reads is
+ * inside the row (DW_FN_MC's ox_first..ox_last). */
+DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n, __mmask16 ms, int inside) {
     /* Lanes that read a column inside [0, in_w) and belong to one of the n outputs. */
     const int64_t in_w = c->in_w;
     __mmask16 m[DW_NMASK];
@@ -428,29 +429,27 @@ DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n
         dw_strip(c, ox0, col0, DW_EDGE_ALL, m, ms);
         return;
     }
+    if (inside) {
+        dw_strip(c, ox0, col0, DW_EDGE_STORE, m, ms);
+        return;
+    }
 #if DW_S == 1
-    int left = 1, right = 1, inside = 1;
+    int left = 1, right = 1;
     for (int kx = 0; kx < DW_K; kx++) {
         if (m[kx] == (__mmask16)0xFFFF) continue;
-        inside = 0;
         left &= kx < DW_K / 2;
         right &= kx > DW_K / 2;
     }
-    if (inside)
-        dw_strip(c, ox0, col0, DW_EDGE_STORE, m, ms);
-    else if (left)
+    if (left)
         dw_strip(c, ox0, col0, DW_EDGE_LEFT, m, ms);
     else if (right)
         dw_strip(c, ox0, col0, DW_EDGE_RIGHT, m, ms);
     else
         dw_strip(c, ox0, col0, DW_EDGE_ALL, m, ms);
 #else
-    /* What the interior body reads (see dw_block), and DW_EDGE_LEFT columns 0..31 and, for K = 5, column 32 */
-    const int inside = col0 >= 0 && col0 + 29 + DW_K < in_w;
+    /* DW_EDGE_LEFT reads columns 0..31 and, for K = 5, column 32 */
     const int64_t left_reads = DW_LANES * 2 + (DW_K / 2 > 1 ? DW_K / 2 - 1 : 0);
-    if (inside)
-        dw_strip(c, ox0, col0, DW_EDGE_STORE, m, ms);
-    else if (col0 == -(DW_K / 2) && in_w >= left_reads)
+    if (col0 == -(DW_K / 2) && in_w >= left_reads)
         dw_strip(c, ox0, col0, DW_EDGE_LEFT, m, ms);
     else
         dw_strip(c, ox0, col0, DW_EDGE_ALL, m, ms);
@@ -823,10 +822,11 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
             const int64_t stop = start == 0 ? head : start + DW_LANES, end = stop < out_w ? stop : out_w;
             const int64_t ox0 = DW_WHOLE_TAIL && out_w >= DW_LANES && start > out_w - DW_LANES ? out_w - DW_LANES : start;
             const int64_t n = ox0 < start ? DW_LANES : end - start, col0 = DW_S * ox0 - pad_left;
-            if (n == DW_LANES && ox0 == start && ox0 >= ox_first && ox0 <= ox_last)
+            const int inside = n == DW_LANES && ox0 >= ox_first && ox0 <= ox_last;
+            if (inside && ox0 == start)
                 dw_strip_inner(&cc, ox0, col0);
             else
-                dw_strip_border(&cc, ox0, col0, n, (__mmask16)bit_range(start - ox0, end - ox0));
+                dw_strip_border(&cc, ox0, col0, n, (__mmask16)bit_range(start - ox0, end - ox0), inside);
             start = end;
         }
     }
