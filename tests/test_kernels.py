@@ -1049,6 +1049,24 @@ def test_dwconv_kernel_tile_edges(entry):
     _check_dw_geoms(entry, geoms, 500 + entry["index"])
 
 
+# strips that one pass of rows runs across (DW_ROW_STRIPS_MAX in src_c/dwconv/dwconv_kxk_*.h)
+ROW_STRIPS_MAX = 32
+
+
+@pytest.mark.parametrize("entry", DW, ids=[k["name"] for k in DW])
+def test_dwconv_kernel_wide_rows(entry):
+    """Rows of more strips than one pass runs across (then taken in groups): two and three groups,
+    the last one a single strip or a part of one, also through the multi-channel entry."""
+    _need(entry)
+    lanes = LANES[entry["isa"]]
+    widths = (ROW_STRIPS_MAX * lanes + 3, 2 * ROW_STRIPS_MAX * lanes + lanes // 2)
+    geoms = _edge_geoms(entry, (3, 9), widths, _pads)
+    assert len(geoms) >= 8
+    _check_dw_geoms(entry, geoms, 700 + entry["index"])
+    if _has_multi(entry):
+        assert _check_dw_multi(entry, geoms[:4], np.random.default_rng(750 + entry["index"])) > 0
+
+
 # specialized kernels that take any dilation (the table's dilation 0)
 DW_ANY_DILATION = [k for k in DW if k["kernel_h"] and k.get("dilation", 1) == 0]
 

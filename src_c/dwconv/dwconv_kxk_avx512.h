@@ -6,10 +6,17 @@
  * FMAs (K*K per 16 outputs) and the input loads, which are 64-byte loads at
  * arbitrary column offsets, so they nearly always straddle two cache lines;
  * such split loads issue at about one per cycle, half the FMA rate. Hence:
- *  - the plane is swept in strips of 16 output columns, each in passes of up
- *    to DW_R output rows: every input row vector loaded in a pass feeds all the
- *    output rows of the pass that use it, (R+K-1)*K loads for R*K*K FMAs, and
- *    the R accumulators are independent FMA chains that hide FMA latency;
+ *  - a row of outputs is cut into strips of 16 columns, and the plane is swept
+ *    in passes of up to DW_R output rows, each across all the row's strips:
+ *    every input row vector loaded in a pass feeds all the output rows of the
+ *    pass that use it, (R+K-1)*K loads for R*K*K FMAs, and the R accumulators
+ *    are independent FMA chains that hide FMA latency. A pass reads its input
+ *    rows once, left to right, and then leaves them; sweeping each strip down
+ *    the whole plane instead read every row once per strip, from further out
+ *    in cache (same bits; 1 thread, A/B in one binary, pass across the row
+ *    over strip down the plane: 3x3s1 on 32x112x112 0.92, 144x56x56 0.93;
+ *    3x3s2 on 96x112x112 0.97, 144x56x56 0.92, 96x56x56 0.85; 5x5s1 on
+ *    240x28x28 0.94, 480x28x28 0.83; 5x5s2 on 72x56x56 0.90);
  *  - a loaded vector is pinned in a register (DW_KEEP): left alone, GCC folds
  *    the load into every FMA (or permute) that uses it, multiplying the loads;
  *  - taps are unrolled at compile time and broadcast once per channel and
@@ -118,6 +125,9 @@
 /* The most input and output bytes for which narrow planes run each strip over all channels (see
  * DW_FN_MC) */
 #define DW_STRIPS_MAX_BYTES ((int64_t)2 << 20)
+
+/* The most strips that one dw_strips call runs a pass of rows across (wider rows: in groups) */
+#define DW_ROW_STRIPS_MAX 32
 
 #if defined(__GNUC__) || defined(__clang__)
 #define DW_INLINE static inline __attribute__((always_inline))
@@ -348,10 +358,37 @@ DW_INLINE void dw_block(const float *r, int64_t rs, int64_t d, const float *taps
     }
 }
 
-/* One strip: 16 output columns at ox0 (col0: the first input column its kx = 0
- * tap reads), all rows of [oy_begin, oy_end), for each channel of the context. */
-DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int edge, const __mmask16 *m,
-                        __mmask16 ms) {
+/* A strip: the 16 output columns from ox0 (col0: the first input column its kx = 0 tap reads), of
+ * which it stores the lanes ms; edge says which of its loads take the masks m. */
+typedef struct {
+    int64_t ox0, col0;
+    int edge;
+    __mmask16 ms;
+    __mmask16 m[DW_NMASK];
+} dw_strip;
+
+/* dw_block with the edge mode known only at run time: one specialized body per mode. */
+DW_INLINE void dw_block_strip(const dw_strip *sp, const float *r, int64_t rs, int64_t d, const float *taps,
+                              const __m512 *vt, __m512 vbias,
+                              __m512 vmin, __m512 vmax, int clamped, float *o, int64_t os, const int R, int64_t nr,
+                              const int checked, int64_t vlo, int64_t vhi) {
+#define DW_BLOCK_EDGE(e) \
+    dw_block(r, rs, d, taps, vt, vbias, vmin, vmax, clamped, o, os, R, nr, e, checked, vlo, vhi, sp->m, sp->ms)
+    switch (sp->edge) {
+    case DW_EDGE_NONE: DW_BLOCK_EDGE(DW_EDGE_NONE); break;
+    case DW_EDGE_STORE: DW_BLOCK_EDGE(DW_EDGE_STORE); break;
+    case DW_EDGE_LEFT: DW_BLOCK_EDGE(DW_EDGE_LEFT); break;
+#if DW_S == 1
+    case DW_EDGE_RIGHT: DW_BLOCK_EDGE(DW_EDGE_RIGHT); break;
+#endif
+    default: DW_BLOCK_EDGE(DW_EDGE_ALL); break;
+    }
+#undef DW_BLOCK_EDGE
+}
+
+/* All rows of [oy_begin, oy_end) of the strips sp[0..ns), for each channel of the context, a pass
+ * of rows at a time: each pass runs across all ns strips before the next one starts. */
+DW_NOINLINE void dw_strips(dw_ctx *c, const dw_strip *sp, int64_t ns) {
     const int64_t in_w = c->in_w, in_h = c->in_h, out_w = c->out_w, d = c->dil_w, step = c->ostep;
     const int64_t vpitch = c->vpitch, rs = vpitch * in_w, os = step * out_w;
     const __m512 vmin = _mm512_set1_ps(c->cmin), vmax = _mm512_set1_ps(c->cmax);
@@ -373,13 +410,16 @@ DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int edge, co
             const int64_t rows = residue_rows.base + (res < residue_rows.extra);
             for (int64_t k = 0; k < rows; k += DW_R) {
                 const int64_t oy = oy_first + k * step, nr = rows - k < DW_R ? rows - k : DW_R;
-                float *o = out + oy * out_w + ox0;
-                if (c->pf.per_pass) dw_plane_prefetch_step(&c->pf);
+                float *orow = out + oy * out_w;
                 /* Virtual rows v with 0 <= row0 + v * vpitch < in_h are inside the plane. */
                 const int64_t row0 = oy * DW_S - c->pad_top;
                 if (nr == DW_R && row0 >= 0 && row0 + (DW_V - 1) * vpitch < in_h) {
-                    dw_block(in + row0 * in_w + col0, rs, d, w + 1, vt, vbias, vmin, vmax, clamped, o, os, DW_R, DW_R,
-                             edge, 0, 0, DW_V, m, ms);
+                    const float *r = in + row0 * in_w;
+                    for (int64_t j = 0; j < ns; j++) {
+                        if (c->pf.per_pass) dw_plane_prefetch_step(&c->pf);
+                        dw_block_strip(&sp[j], r + sp[j].col0, rs, d, w + 1, vt, vbias, vmin, vmax, clamped,
+                                       orow + sp[j].ox0, os, DW_R, DW_R, 0, 0, DW_V);
+                    }
                     continue;
                 }
                 /* A short last pass: half the rows, half the work (e.g. 56 = 3 * 16 + 8). */
@@ -387,28 +427,38 @@ DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int edge, co
                 const int64_t nv = half ? DW_VR(DW_R / 2) : DW_V;
                 int64_t vlo, vhi;
                 gconv_rows_inside(row0, vpitch, nv, in_h, &vlo, &vhi);
-                /* Only form a pointer into the plane when some row lands there. */
-                const float *r = vlo < vhi ? in + (row0 + vlo * vpitch) * in_w + col0 : in;
-                if (half)
-                    dw_block(r, rs, d, w + 1, vt, vbias, vmin, vmax, clamped, o, os, DW_R / 2, nr, edge, 1, vlo, vhi, m,
-                             ms);
-                else
-                    dw_block(r, rs, d, w + 1, vt, vbias, vmin, vmax, clamped, o, os, DW_R, nr, edge, 1, vlo, vhi, m, ms);
+                for (int64_t j = 0; j < ns; j++) {
+                    if (c->pf.per_pass) dw_plane_prefetch_step(&c->pf);
+                    /* Only form a pointer into the plane when some row lands there. */
+                    const float *r = vlo < vhi ? in + (row0 + vlo * vpitch) * in_w + sp[j].col0 : in;
+                    if (half)
+                        dw_block_strip(&sp[j], r, rs, d, w + 1, vt, vbias, vmin, vmax, clamped, orow + sp[j].ox0, os,
+                                       DW_R / 2, nr, 1, vlo, vhi);
+                    else
+                        dw_block_strip(&sp[j], r, rs, d, w + 1, vt, vbias, vmin, vmax, clamped, orow + sp[j].ox0, os, DW_R,
+                                       nr, 1, vlo, vhi);
+                }
             }
         }
     }
 }
 
-DW_NOINLINE void dw_strip_inner(dw_ctx *c, int64_t ox0, int64_t col0) {
-    dw_strip(c, ox0, col0, DW_EDGE_NONE, NULL, 0);
-}
-
-/* A strip of n <= 16 outputs, of which it stores the lanes ms; inside: every column it reads is
- * inside the row (DW_FN_MC's ox_first..ox_last). */
-DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n, __mmask16 ms, int inside) {
+/* The strip that computes n <= 16 outputs from ox0 and stores the lanes ms: its load masks and the
+ * cheapest edge mode that is correct for them. inside: every column it reads is inside the row
+ * (DW_FN_MC's ox_first..ox_last). */
+static void dw_strip_plan(dw_strip *sp, const dw_ctx *c, int64_t ox0, int64_t col0, int64_t n, __mmask16 ms,
+                          int inside) {
+    sp->ox0 = ox0;
+    sp->col0 = col0;
+    sp->ms = ms;
+    if (inside && n == DW_LANES && ms == (__mmask16)0xFFFF) {
+        sp->edge = DW_EDGE_NONE;
+        for (int j = 0; j < DW_NMASK; j++) sp->m[j] = (__mmask16)0xFFFF;
+        return;
+    }
     /* Lanes that read a column inside [0, in_w) and belong to one of the n outputs. */
     const int64_t in_w = c->in_w;
-    __mmask16 m[DW_NMASK];
+    __mmask16 *m = sp->m;
 #if DW_S == 1
     for (int kx = 0; kx < DW_K; kx++) {
         const int64_t first = col0 + kx * c->dil_w;
@@ -426,11 +476,11 @@ DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n
     }
 #endif
     if (n < DW_LANES) {
-        dw_strip(c, ox0, col0, DW_EDGE_ALL, m, ms);
+        sp->edge = DW_EDGE_ALL;
         return;
     }
     if (inside) {
-        dw_strip(c, ox0, col0, DW_EDGE_STORE, m, ms);
+        sp->edge = DW_EDGE_STORE;
         return;
     }
 #if DW_S == 1
@@ -440,22 +490,13 @@ DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n
         left &= kx < DW_K / 2;
         right &= kx > DW_K / 2;
     }
-    if (left)
-        dw_strip(c, ox0, col0, DW_EDGE_LEFT, m, ms);
-    else if (right)
-        dw_strip(c, ox0, col0, DW_EDGE_RIGHT, m, ms);
-    else
-        dw_strip(c, ox0, col0, DW_EDGE_ALL, m, ms);
+    sp->edge = left ? DW_EDGE_LEFT : right ? DW_EDGE_RIGHT : DW_EDGE_ALL;
 #else
     /* DW_EDGE_LEFT reads columns 0..31 and, for K = 5, column 32 */
     const int64_t left_reads = DW_LANES * 2 + (DW_K / 2 > 1 ? DW_K / 2 - 1 : 0);
-    if (col0 == -(DW_K / 2) && in_w >= left_reads)
-        dw_strip(c, ox0, col0, DW_EDGE_LEFT, m, ms);
-    else
-        dw_strip(c, ox0, col0, DW_EDGE_ALL, m, ms);
+    sp->edge = col0 == -(DW_K / 2) && in_w >= left_reads ? DW_EDGE_LEFT : DW_EDGE_ALL;
 #endif
 }
-
 
 #if DW_K == 3
 /* ---- Narrow planes (3x3): whole input rows in registers -------------------
@@ -778,30 +819,30 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
     ox_last = ox_last >= 0 ? ox_last / 2 : -1;
 #endif
     if (ox_last > out_w - DW_LANES) ox_last = out_w - DW_LANES;
-    /* Narrow planes: each strip over all channels, so its masks are computed
-     * once. Wide ones: channel by channel, so that neighbouring strips find
-     * their shared input columns still in cache; also narrow ones whose
-     * channels do not stay in L2 from one strip to the next (2 MB here). One
-     * thread, A/B in one process, channel by channel over all channels:
-     * 3x3s2 144x56x56 (2.3 MB in and out) 0.78, 5x5s1 480x28x28 (3 MB) 0.91,
-     * 5x5s2 144x56x56 0.96; 3x3s2 96x56x56 (1.5 MB) 0.98 but 5x5s1
-     * 240x28x28 (1.5 MB) 1.10, 7x7s1 192x28x28 1.11, 3x3s2 128x40x40 1.07. */
+    /* Narrow planes whose data stays in L2 (2 MB here): all channels in one dw_strips call. The
+     * others channel by channel, each call fetching the next channel's plane into cache while it
+     * runs (dw_plane_prefetch). 1 thread, A/B in one binary, channel by channel over all channels:
+     * 3x3s2 on 96x56x56 (1.5 MB in and out) 1.15-1.44, 128x40x40 1.22; 5x5s2 on 72x56x56 1.15; 5x5s1
+     * on 240x28x28 1.05; 7x7s1 on 192x28x28 1.03; where the data passes 2 MB, 1.00 (3x3s2 on
+     * 144x56x56, 5x5s1 on 480x28x28). */
     const int64_t call_bytes =
         (int64_t)sizeof(float) * ((int64_t)channels * out_plane + (in_stride ? (int64_t)channels : 1) * g->in_h * in_w);
     const size_t per_call = out_w <= 2 * DW_LANES && call_bytes <= DW_STRIPS_MAX_BYTES ? channels : 1;
     /* Output rows that are whole cache lines apart (out_w a multiple of 16) all
      * start at the same offset in a line: a first strip of `head` columns then
-     * puts every later strip's stores on line boundaries. Strips run down the
-     * whole plane, so a line split between two strips is written twice, far
-     * apart, and on planes larger than L1 fetched for ownership twice: with a
-     * plane misaligned by 16 bytes (NumPy's usual), 3x3s1 on 32x112x112 took
-     * 13.9 TSC cycles per output vector, aligned 11.3. The extra strip costs
-     * more than it saves where a plane's output fits L1 (5x5 on 48x64x64: 19.7
-     * to 21.5), hence a minimum plane size. */
+     * puts every later strip's stores on line boundaries, where each would
+     * otherwise split two lines. With a plane misaligned by 16 or 32 bytes
+     * (NumPy's usual is 16), 3x3s1 on 32x112x112, 8x112x112 and 16x128x128
+     * took 1.26-1.43 times as long without the head strip (one binary, passes
+     * across the row). The extra strip costs more than it saves where a
+     * plane's output fits L1 (5x5 on 48x64x64, strips down the plane: 19.7 to
+     * 21.5 TSC cycles per output vector), hence a minimum plane size. */
     const int64_t lead = (int64_t)(((uintptr_t)out / sizeof(float)) % DW_LANES);
     const int64_t head =
         per_call == 1 && out_plane >= DW_ALIGN_MIN_PLANE && out_w % DW_LANES == 0 && (uintptr_t)out % sizeof(float) == 0 && lead ? DW_LANES - lead
                                                                                            : DW_LANES;
+    const int64_t ns = (out_w - head + DW_LANES - 1) / DW_LANES + 1; /* strips in a row */
+    dw_strip strips[DW_ROW_STRIPS_MAX];
     for (size_t ch = 0; ch < channels; ch += per_call) {
         dw_ctx cc = c;
         cc.in = in + ch * in_stride;
@@ -809,25 +850,27 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
         cc.w = w + ch * (size_t)(DW_K * DW_K + 1);
         cc.channels = per_call;
         if (per_call == 1 && ch + 1 < channels) {
-            const int64_t strips = (out_w + DW_LANES - 1) / DW_LANES + (head != DW_LANES);
-            const int64_t passes = strips * ((oy_end - oy_begin + DW_R - 1) / DW_R + c.ostep);
+            const int64_t passes = ns * ((oy_end - oy_begin + DW_R - 1) / DW_R + c.ostep);
             dw_plane_prefetch_rows(&cc.pf, in_stride ? in + (ch + 1) * in_stride : NULL, g->in_h, in_w,
                                    out + (int64_t)(ch + 1) * out_plane, out_w, oy_begin, oy_end, DW_S, g->pad_top,
                                    (DW_K - 1) * c.vpitch + 1, out_plane < DW_PF_TWO_STREAMS_MAX_PLANE ? 2 : 1, passes);
         }
         /* New outputs [start, end): [0, head), then 16 at a time. A strip computes n outputs from
          * ox0 and stores its new ones; the last one (DW_WHOLE_TAIL) computes 16 that overlap its
-         * neighbour's. */
+         * neighbour's. The strips of a row go to dw_strips together (up to DW_ROW_STRIPS_MAX). */
         for (int64_t start = 0; start < out_w;) {
-            const int64_t stop = start == 0 ? head : start + DW_LANES, end = stop < out_w ? stop : out_w;
-            const int64_t ox0 = DW_WHOLE_TAIL && out_w >= DW_LANES && start > out_w - DW_LANES ? out_w - DW_LANES : start;
-            const int64_t n = ox0 < start ? DW_LANES : end - start, col0 = DW_S * ox0 - pad_left;
-            const int inside = n == DW_LANES && ox0 >= ox_first && ox0 <= ox_last;
-            if (inside && ox0 == start)
-                dw_strip_inner(&cc, ox0, col0);
-            else
-                dw_strip_border(&cc, ox0, col0, n, (__mmask16)bit_range(start - ox0, end - ox0), inside);
-            start = end;
+            int64_t group = 0;
+            for (; group < DW_ROW_STRIPS_MAX && start < out_w; group++) {
+                const int64_t stop = start == 0 ? head : start + DW_LANES, end = stop < out_w ? stop : out_w;
+                const int64_t ox0 =
+                    DW_WHOLE_TAIL && out_w >= DW_LANES && start > out_w - DW_LANES ? out_w - DW_LANES : start;
+                const int64_t n = ox0 < start ? DW_LANES : end - start;
+                dw_strip_plan(&strips[group], &cc, ox0, DW_S * ox0 - pad_left, n,
+                              (__mmask16)bit_range(start - ox0, end - ox0),
+                              n == DW_LANES && ox0 >= ox_first && ox0 <= ox_last);
+                start = end;
+            }
+            dw_strips(&cc, strips, group);
         }
     }
 }
