@@ -5,13 +5,18 @@
  * Same plan as dwconv_kxk_avx512.h (read that first), with 8 columns per vector
  * and 16 registers:
  *  - strips of 8 output columns, passes of up to DW_R output rows in which each
- *    loaded input row vector feeds every output row of the pass that uses it;
+ *    loaded input row vector feeds every output row of the pass that uses it,
+ *    each pass across all the row's strips (same bits; 1 thread on an AVX-512
+ *    machine, A/B in one binary, over strips down the whole plane: 3x3s2 on
+ *    96x112x112 0.92, 144x56x56 0.95; 3x3s1 on 32x112x112 0.90, 128x56x56
+ *    0.94, 144x56x56 0.96-1.00; 5x5s1 on 72x56x56 0.94, 240x28x28 0.99);
  *  - stride 1 goes column of taps by column of taps, so that only K taps, the
  *    R accumulators and one input vector are live (16 ymm registers);
  *  - loaded vectors are pinned in registers (DW_KEEP) so GCC does not fold the
  *    load into each FMA that uses it;
  *  - border strips load with vmaskmovps whose masks enable only columns inside
- *    the row (the others read nothing and are 0, i.e. the zero padding); input
+ *    the row (the others read nothing and are 0, i.e. the zero padding; at a
+ *    row's ends only the loads that reach past it, DW_EDGE_*); input
  *    rows outside the plane are skipped, so any padding works and nothing
  *    outside the plane is read or written (a tap that is Inf or NaN gives NaN
  *    where it meets padding, as in PyTorch; the scalar kernel skips those taps);
@@ -82,14 +87,36 @@
 #define DW_PF_TWO_STREAMS_MAX_PLANE 0
 #endif
 
+/* How a strip loads and stores (dw_block's `edge`). vmaskmovps costs a uop on a vector port on top of
+ * the load and needs its mask in a register, so a strip at a row's end masks only the loads that
+ * reach past the row. */
+enum {
+    DW_EDGE_NONE,  /* every column read is inside the row, all 8 outputs exist */
+    DW_EDGE_LEFT,  /* 8 outputs; stride 1: the loads of tap columns kx < K/2 masked, stride 2: pair 0's first vector */
+    DW_EDGE_RIGHT, /* 8 outputs; stride 1 only: the loads of tap columns kx > K/2 masked */
+    DW_EDGE_ALL,   /* every load masked, the store too */
+};
+/* Whether edge masks load j (stride 1: tap column kx; stride 2: vector j of pair j / 2) */
+#if DW_S == 1
+#define DW_MASKS_LOAD(edge, j) \
+    ((edge) == DW_EDGE_ALL || ((edge) == DW_EDGE_LEFT && (j) < DW_K / 2) || ((edge) == DW_EDGE_RIGHT && (j) > DW_K / 2))
+#else
+#define DW_MASKS_LOAD(edge, j) ((edge) == DW_EDGE_ALL || ((edge) == DW_EDGE_LEFT && (j) == 0))
+#endif
+
+/* The most strips that one dw_strips call runs a pass of rows across (wider rows: in groups) */
+#define DW_ROW_STRIPS_MAX 32
+
 #if defined(__GNUC__) || defined(__clang__)
 #define DW_INLINE static inline __attribute__((always_inline))
 #define DW_NOINLINE static __attribute__((noinline))
 #define DW_KEEP(x) __asm__("" : "+x"(x))
+#define DW_OPAQUE(p) __asm__("" : "+r"(p))
 #else
 #define DW_INLINE static inline
 #define DW_NOINLINE static
 #define DW_KEEP(x) ((void)0)
+#define DW_OPAQUE(p) ((void)0)
 #endif
 
 typedef struct {
@@ -126,10 +153,10 @@ typedef struct {
  * r: the first column this strip reads in virtual row vlo (the first row
  * inside the plane); rs: floats between virtual rows; taps: the K*K taps;
  * o: the first output, os: floats between the pass's output rows. checked == 0:
- * all virtual rows are inside the plane (vlo = 0) and nr = R. masked == 0:
- * every column read is inside the row and all 8 outputs exist. */
+ * all virtual rows are inside the plane (vlo = 0) and nr = R. edge: which loads
+ * take the masks m (DW_EDGE_*); DW_EDGE_ALL stores the lanes ms, the others all 8. */
 DW_INLINE void dw_block(const float *r, int64_t rs, int64_t d, const float *taps, __m256 vbias, __m256 vmin,
-                        __m256 vmax, int clamped, float *o, int64_t os, const int R, int64_t nr, const int masked,
+                        __m256 vmax, int clamped, float *o, int64_t os, const int R, int64_t nr, const int edge,
                         const int checked, int64_t vlo, int64_t vhi, const __m256i *m, __m256i ms) {
     __m256 acc[DW_R];
     for (int i = 0; i < R; i++) acc[i] = vbias;
@@ -142,7 +169,7 @@ DW_INLINE void dw_block(const float *r, int64_t rs, int64_t d, const float *taps
 #pragma GCC unroll 40
         for (int v = 0; v < DW_VR(R); v++) {
             if (checked && (v < vlo || v >= vhi)) continue;
-            __m256 x = masked ? _mm256_maskload_ps(p, m[kx]) : _mm256_loadu_ps(p);
+            __m256 x = DW_MASKS_LOAD(edge, kx) ? _mm256_maskload_ps(p, m[kx]) : _mm256_loadu_ps(p);
             DW_KEEP(x);
             DW_FMA_ROWS(v, kx, x);
             p += rs;
@@ -160,8 +187,8 @@ DW_INLINE void dw_block(const float *r, int64_t rs, int64_t d, const float *taps
 #pragma GCC unroll 4
         for (int p = 0; p < DW_PAIRS; p++) {
             const float *q = r + 2 * p;
-            __m256 lo = masked ? _mm256_maskload_ps(q, m[2 * p]) : _mm256_loadu_ps(q);
-            __m256 hi = masked ? _mm256_maskload_ps(q + DW_LANES, m[2 * p + 1])
+            __m256 lo = DW_MASKS_LOAD(edge, 2 * p) ? _mm256_maskload_ps(q, m[2 * p]) : _mm256_loadu_ps(q);
+            __m256 hi = DW_MASKS_LOAD(edge, 2 * p + 1) ? _mm256_maskload_ps(q + DW_LANES, m[2 * p + 1])
                         : p == DW_PAIRS - 1 ? _mm256_maskload_ps(q + DW_LANES, last7)
                                             : _mm256_loadu_ps(q + DW_LANES);
             DW_KEEP(lo);
@@ -184,17 +211,46 @@ DW_INLINE void dw_block(const float *r, int64_t rs, int64_t d, const float *taps
 #if DW_S == 2
         y = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(y), _MM_SHUFFLE(3, 1, 2, 0)));
 #endif
-        if (masked)
+        if (edge == DW_EDGE_ALL)
             _mm256_maskstore_ps(o + i * os, ms, y);
         else
             _mm256_storeu_ps(o + i * os, y);
     }
 }
 
-/* One strip: 8 output columns at ox0 (col0: the first input column its kx = 0
- * tap reads), all rows of [oy_begin, oy_end), for each channel of the context. */
-DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int masked, const __m256i *m,
-                        __m256i ms) {
+/* A strip: the 8 output columns from ox0 (col0: the first input column its kx = 0 tap reads).
+ * edge: which of its loads take the masks m; DW_EDGE_ALL also stores only the lanes ms (its n
+ * outputs). */
+typedef struct {
+    int64_t ox0, col0;
+    int edge;
+    __m256i ms;
+    __m256i m[DW_NMASK];
+} dw_strip;
+
+/* dw_block with the edge mode known only at run time: one specialized body per mode. */
+DW_INLINE void dw_block_strip(const dw_strip *sp, const float *r, int64_t rs, int64_t d, const float *taps,
+                              __m256 vbias, __m256 vmin, __m256 vmax, int clamped, float *o, int64_t os, const int R,
+                              int64_t nr, const int checked, int64_t vlo, int64_t vhi) {
+    /* (opaque here: else GCC keeps a pointer to every row and tap column of the pass for each
+     * strip, stepping them all from strip to strip, and spills them) */
+    DW_OPAQUE(r);
+    DW_OPAQUE(o);
+#define DW_BLOCK_EDGE(e) dw_block(r, rs, d, taps, vbias, vmin, vmax, clamped, o, os, R, nr, e, checked, vlo, vhi, sp->m, sp->ms)
+    switch (sp->edge) {
+    case DW_EDGE_NONE: DW_BLOCK_EDGE(DW_EDGE_NONE); break;
+    case DW_EDGE_LEFT: DW_BLOCK_EDGE(DW_EDGE_LEFT); break;
+#if DW_S == 1
+    case DW_EDGE_RIGHT: DW_BLOCK_EDGE(DW_EDGE_RIGHT); break;
+#endif
+    default: DW_BLOCK_EDGE(DW_EDGE_ALL); break;
+    }
+#undef DW_BLOCK_EDGE
+}
+
+/* All rows of [oy_begin, oy_end) of the strips sp[0..ns), for each channel of the context, a pass
+ * of rows at a time across all ns strips (as in dwconv_kxk_avx512.h). */
+DW_NOINLINE void dw_strips(dw_ctx *c, const dw_strip *sp, int64_t ns) {
     const int64_t in_w = c->in_w, in_h = c->in_h, out_w = c->out_w, d = c->dil_w, step = c->ostep;
     const int64_t vpitch = c->vpitch, rs = vpitch * in_w, os = step * out_w;
     const __m256 vmin = _mm256_set1_ps(c->cmin), vmax = _mm256_set1_ps(c->cmax);
@@ -211,39 +267,47 @@ DW_INLINE void dw_strip(dw_ctx *c, int64_t ox0, int64_t col0, const int masked, 
             const int64_t rows = residue_rows.base + (res < residue_rows.extra);
             for (int64_t k = 0; k < rows; k += DW_R) {
                 const int64_t oy = oy_first + k * step, nr = rows - k < DW_R ? rows - k : DW_R;
-                float *o = out + oy * out_w + ox0;
-                if (c->pf.per_pass) dw_plane_prefetch_step(&c->pf);
+                float *orow = out + oy * out_w;
                 const int64_t row0 = oy * DW_S - c->pad_top;
                 if (nr == DW_R && row0 >= 0 && row0 + (DW_V - 1) * vpitch < in_h) {
-                    dw_block(in + row0 * in_w + col0, rs, d, w + 1, vbias, vmin, vmax, clamped, o, os, DW_R, DW_R,
-                             masked, 0, 0, DW_V, m, ms);
+                    const float *r = in + row0 * in_w;
+                    for (int64_t j = 0; j < ns; j++) {
+                        if (c->pf.per_pass) dw_plane_prefetch_step(&c->pf);
+                        dw_block_strip(&sp[j], r + sp[j].col0, rs, d, w + 1, vbias, vmin, vmax, clamped,
+                                       orow + sp[j].ox0, os, DW_R, DW_R, 0, 0, DW_V);
+                    }
                     continue;
                 }
                 const int half = nr <= DW_R / 2;
                 const int64_t nv = half ? DW_VR(DW_R / 2) : DW_V;
                 int64_t vlo, vhi;
                 gconv_rows_inside(row0, vpitch, nv, in_h, &vlo, &vhi);
-                const float *r = vlo < vhi ? in + (row0 + vlo * vpitch) * in_w + col0 : in;
-                if (half)
-                    dw_block(r, rs, d, w + 1, vbias, vmin, vmax, clamped, o, os, DW_R / 2, nr, masked, 1, vlo, vhi,
-                             m, ms);
-                else
-                    dw_block(r, rs, d, w + 1, vbias, vmin, vmax, clamped, o, os, DW_R, nr, masked, 1, vlo, vhi, m,
-                             ms);
+                for (int64_t j = 0; j < ns; j++) {
+                    if (c->pf.per_pass) dw_plane_prefetch_step(&c->pf);
+                    const float *r = vlo < vhi ? in + (row0 + vlo * vpitch) * in_w + sp[j].col0 : in;
+                    if (half)
+                        dw_block_strip(&sp[j], r, rs, d, w + 1, vbias, vmin, vmax, clamped, orow + sp[j].ox0, os,
+                                       DW_R / 2, nr, 1, vlo, vhi);
+                    else
+                        dw_block_strip(&sp[j], r, rs, d, w + 1, vbias, vmin, vmax, clamped, orow + sp[j].ox0, os,
+                                       DW_R, nr, 1, vlo, vhi);
+                }
             }
         }
     }
 }
 
-DW_NOINLINE void dw_strip_inner(dw_ctx *c, int64_t ox0, int64_t col0) {
-    dw_strip(c, ox0, col0, 0, NULL, _mm256_setzero_si256());
-}
-
-/* A strip of n <= 8 outputs. */
-DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n) {
+/* The strip of n <= 8 outputs from ox0: its load masks and the cheapest edge mode that is correct
+ * for them. inside: every column it reads is inside the row and n is 8 (DW_FN_MC's
+ * ox_first..ox_last). */
+static void dw_strip_plan(dw_strip *sp, const dw_ctx *c, int64_t ox0, int64_t col0, int64_t n, int inside) {
+    sp->ox0 = ox0;
+    sp->col0 = col0;
+    /* Stride 2 stores lanes in the natural order (after the vpermpd). */
+    sp->ms = lane_range(0, n);
     /* Lanes that read a column inside [0, in_w) and belong to one of the n outputs. */
     const int64_t in_w = c->in_w;
-    __m256i m[DW_NMASK];
+    __m256i *m = sp->m;
 #if DW_S == 1
     for (int kx = 0; kx < DW_K; kx++) {
         const int64_t first = col0 + kx * c->dil_w;
@@ -260,8 +324,15 @@ DW_NOINLINE void dw_strip_border(dw_ctx *c, int64_t ox0, int64_t col0, int64_t n
         m[2 * p + 1] = lane_range(-first - DW_LANES, hi - DW_LANES);
     }
 #endif
-    /* Stride 2 stores lanes in the natural order (after the vpermpd). */
-    dw_strip(c, ox0, col0, 1, m, lane_range(0, n));
+    int left = n == DW_LANES, right = n == DW_LANES;
+    for (int j = 0; j < DW_NMASK; j++) {
+        /* (stride 2's last vector: lanes 0..6 are all the unmasked load reads, see dw_block) */
+        const int full = DW_S == 2 && j == DW_NMASK - 1 ? 0x7F : 0xFF;
+        if ((_mm256_movemask_ps(_mm256_castsi256_ps(m[j])) & full) == full) continue;
+        left &= DW_MASKS_LOAD(DW_EDGE_LEFT, j);
+        right &= DW_MASKS_LOAD(DW_EDGE_RIGHT, j);
+    }
+    sp->edge = inside ? DW_EDGE_NONE : left ? DW_EDGE_LEFT : right ? DW_EDGE_RIGHT : DW_EDGE_ALL;
 }
 
 #if DW_K == 3 && DW_S == 1
@@ -439,8 +510,8 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
     ox_last = ox_last >= 0 ? ox_last / 2 : -1;
 #endif
     if (ox_last > out_w - DW_LANES) ox_last = out_w - DW_LANES;
-    /* Narrow planes: each strip over all channels (masks computed once); wide
-     * ones channel by channel, so neighbouring strips share cached columns. */
+    /* Narrow planes: all channels in one dw_strips call; wide ones channel by channel, each call
+     * fetching the next channel's plane into cache while it runs (dw_plane_prefetch). */
     const size_t per_call = out_w <= 2 * DW_LANES ? channels : 1;
     /* As in dwconv_kxk_avx512.h: with rows a whole number of vectors apart, a
      * first strip of `head` columns puts every later strip's stores on 32-byte
@@ -450,6 +521,8 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
                                  (uintptr_t)out % sizeof(float) == 0 && lead
                              ? DW_LANES - lead
                              : DW_LANES;
+    const int64_t ns = (out_w - head + DW_LANES - 1) / DW_LANES + 1; /* strips in a row */
+    dw_strip strips[DW_ROW_STRIPS_MAX];
     for (size_t ch = 0; ch < channels; ch += per_call) {
         dw_ctx cc = c;
         cc.in = in + ch * in_stride;
@@ -457,21 +530,22 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
         cc.w = w + ch * (size_t)(DW_K * DW_K + 1);
         cc.channels = per_call;
         if (per_call == 1 && ch + 1 < channels) {
-            const int64_t strips = (out_w + DW_LANES - 1) / DW_LANES + (head != DW_LANES);
-            const int64_t passes = strips * ((oy_end - oy_begin + DW_R - 1) / DW_R + c.ostep);
+            const int64_t passes = ns * ((oy_end - oy_begin + DW_R - 1) / DW_R + c.ostep);
             dw_plane_prefetch_rows(&cc.pf, in_stride ? in + (ch + 1) * in_stride : NULL, g->in_h, in_w,
                                    out + (int64_t)(ch + 1) * out_plane, out_w, oy_begin, oy_end, DW_S, g->pad_top,
                                    (DW_K - 1) * c.vpitch + 1, out_plane < DW_PF_TWO_STREAMS_MAX_PLANE ? 2 : 1, passes);
         }
+        /* Strips of [0, head), then 8 at a time, up to DW_ROW_STRIPS_MAX to a dw_strips call. */
         for (int64_t ox0 = 0; ox0 < out_w;) {
-            const int64_t width = ox0 == 0 ? head : DW_LANES;
-            const int64_t n = out_w - ox0 < width ? out_w - ox0 : width;
-            const int64_t col0 = DW_S * ox0 - pad_left;
-            if (n == DW_LANES && ox0 >= ox_first && ox0 <= ox_last)
-                dw_strip_inner(&cc, ox0, col0);
-            else
-                dw_strip_border(&cc, ox0, col0, n);
-            ox0 += n;
+            int64_t group = 0;
+            for (; group < DW_ROW_STRIPS_MAX && ox0 < out_w; group++) {
+                const int64_t width = ox0 == 0 ? head : DW_LANES;
+                const int64_t n = out_w - ox0 < width ? out_w - ox0 : width;
+                dw_strip_plan(&strips[group], &cc, ox0, DW_S * ox0 - pad_left, n,
+                              n == DW_LANES && ox0 >= ox_first && ox0 <= ox_last);
+                ox0 += n;
+            }
+            dw_strips(&cc, strips, group);
         }
     }
 }

@@ -133,10 +133,12 @@
 #define DW_INLINE static inline __attribute__((always_inline))
 #define DW_NOINLINE static __attribute__((noinline))
 #define DW_KEEP(x) __asm__("" : "+v"(x))
+#define DW_OPAQUE(p) __asm__("" : "+r"(p))
 #else
 #define DW_INLINE static inline
 #define DW_NOINLINE static
 #define DW_KEEP(x) ((void)0)
+#define DW_OPAQUE(p) ((void)0)
 #endif
 
 typedef struct {
@@ -372,6 +374,10 @@ DW_INLINE void dw_block_strip(const dw_strip *sp, const float *r, int64_t rs, in
                               const __m512 *vt, __m512 vbias,
                               __m512 vmin, __m512 vmax, int clamped, float *o, int64_t os, const int R, int64_t nr,
                               const int checked, int64_t vlo, int64_t vhi) {
+    /* (opaque here: else GCC keeps a pointer to every row and tap column of the pass for each
+     * strip, stepping them all from strip to strip, and spills them) */
+    DW_OPAQUE(r);
+    DW_OPAQUE(o);
 #define DW_BLOCK_EDGE(e) \
     dw_block(r, rs, d, taps, vt, vbias, vmin, vmax, clamped, o, os, R, nr, e, checked, vlo, vhi, sp->m, sp->ms)
     switch (sp->edge) {
