@@ -109,6 +109,20 @@
 #define DW_PF_TWO_STREAMS_MAX_PLANE 0
 #endif
 
+/* Input planes (floats) from which the next channel's input plane is not prefetched (its output
+ * plane still is). A pass now reads its rows in order, which the L2 streamer follows; fetching a
+ * whole plane of 16 KB or more into L1 on top of that pushes out the rows the passes are using.
+ * 1 thread, A/B in one binary, without it: 3x3s2 on 96x112x112 0.92, 64x112x112 0.92, 96x96x96
+ * 0.97, 128x80x80 0.96, 144x64x64 0.99, but 144x56x56 1.06 and 192x40x40 1.02; 3x3s1 on
+ * 16x112x112 0.91, 48x96x96 0.95, 64x80x80 0.95, 96x64x64 0.95, 144x56x56 and 96x48x48 1.00; 5x5s2 on
+ * 72x112x112 0.96; but 5x5s1 on 32x112x112 1.09 (more FMAs per byte), which keeps it. The AVX2
+ * twin, with twice the instructions per byte, keeps it everywhere (3x3s2 without it 1.01-1.07). */
+#if DW_K == 5 && DW_S == 1 || DW_K == 7
+#define DW_PF_IN_MAX_PLANE INT64_MAX
+#else
+#define DW_PF_IN_MAX_PLANE 4096
+#endif
+
 /* Whether a row's last strip, where out_w is no multiple of 16, computes 16 outputs that overlap
  * its neighbour's, masking only the loads past the row's end (DW_EDGE_*), rather than the ones
  * left with every load masked. 1 thread, A/B in one process: the tail alone, 3x3 stride 2 on
@@ -857,7 +871,8 @@ void DW_FN_MC(const gconv_dw_geom *g, size_t channels, const float *in, size_t i
         cc.channels = per_call;
         if (per_call == 1 && ch + 1 < channels) {
             const int64_t passes = ns * ((oy_end - oy_begin + DW_R - 1) / DW_R + c.ostep);
-            dw_plane_prefetch_rows(&cc.pf, in_stride ? in + (ch + 1) * in_stride : NULL, g->in_h, in_w,
+            const int fetch_in = in_stride && g->in_h * in_w < DW_PF_IN_MAX_PLANE;
+            dw_plane_prefetch_rows(&cc.pf, fetch_in ? in + (ch + 1) * in_stride : NULL, g->in_h, in_w,
                                    out + (int64_t)(ch + 1) * out_plane, out_w, oy_begin, oy_end, DW_S, g->pad_top,
                                    (DW_K - 1) * c.vpitch + 1, out_plane < DW_PF_TWO_STREAMS_MAX_PLANE ? 2 : 1, passes);
         }

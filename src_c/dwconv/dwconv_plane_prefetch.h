@@ -57,7 +57,7 @@ static inline void dw_plane_prefetch_init(dw_plane_prefetch *p, const char *in, 
     p->per_pass = lines / passes + 1;
 }
 
-/* Of the next channel's planes (next_in NULL: the input plane is shared, nothing to fetch), the
+/* Of the next channel's planes (next_in NULL: no input plane to fetch, as where it is shared), the
  * lines that a call for output rows [oy_begin, oy_end) reads and writes: input rows oy * stride -
  * pad_top + [0, extent) and those output rows. Whole planes for a share of the rows made
  * mobilenet_v2 on 2 threads, with each depthwise step split by rows, 1.147x slower (AVX-512), these
