@@ -155,9 +155,10 @@ typedef struct {
  * o: the first output, os: floats between the pass's output rows. checked == 0:
  * all virtual rows are inside the plane (vlo = 0) and nr = R. edge: which loads
  * take the masks m (DW_EDGE_*); DW_EDGE_ALL stores the lanes ms, the others all 8. */
-DW_INLINE void dw_block(const float *r, int64_t rs, int64_t d, const float *taps, __m256 vbias, __m256 vmin,
-                        __m256 vmax, int clamped, float *o, int64_t os, const int R, int64_t nr, const int edge,
-                        const int checked, int64_t vlo, int64_t vhi, const __m256i *m, __m256i ms) {
+DW_INLINE void dw_block(const float *r, int64_t rs, int64_t d, const float *taps, const __m256 *vt_unused, __m256 vbias,
+                        __m256 vmin, __m256 vmax, int clamped, float *o, int64_t os, const int R, int64_t nr,
+                        const int edge, const int checked, int64_t vlo, int64_t vhi, const __m256i *m, __m256i ms) {
+    (void)vt_unused; /* (DW_TAPS_IN_REGS 0: the taps are broadcast below, where they are used) */
     __m256 acc[DW_R];
     for (int i = 0; i < R; i++) acc[i] = vbias;
 #if DW_S == 1
@@ -228,74 +229,11 @@ typedef struct {
     __m256i m[DW_NMASK];
 } dw_strip;
 
-/* dw_block with the edge mode known only at run time: one specialized body per mode. */
-DW_INLINE void dw_block_strip(const dw_strip *sp, const float *r, int64_t rs, int64_t d, const float *taps,
-                              __m256 vbias, __m256 vmin, __m256 vmax, int clamped, float *o, int64_t os, const int R,
-                              int64_t nr, const int checked, int64_t vlo, int64_t vhi) {
-    /* (opaque here: else GCC keeps a pointer to every row and tap column of the pass for each
-     * strip, stepping them all from strip to strip, and spills them) */
-    DW_OPAQUE(r);
-    DW_OPAQUE(o);
-#define DW_BLOCK_EDGE(e) dw_block(r, rs, d, taps, vbias, vmin, vmax, clamped, o, os, R, nr, e, checked, vlo, vhi, sp->m, sp->ms)
-    switch (sp->edge) {
-    case DW_EDGE_NONE: DW_BLOCK_EDGE(DW_EDGE_NONE); break;
-    case DW_EDGE_LEFT: DW_BLOCK_EDGE(DW_EDGE_LEFT); break;
-#if DW_S == 1
-    case DW_EDGE_RIGHT: DW_BLOCK_EDGE(DW_EDGE_RIGHT); break;
-#endif
-    default: DW_BLOCK_EDGE(DW_EDGE_ALL); break;
-    }
-#undef DW_BLOCK_EDGE
-}
-
-/* All rows of [oy_begin, oy_end) of the strips sp[0..ns), for each channel of the context, a pass
- * of rows at a time across all ns strips (as in dwconv_kxk_avx512.h). */
-DW_NOINLINE void dw_strips(dw_ctx *c, const dw_strip *sp, int64_t ns) {
-    const int64_t in_w = c->in_w, in_h = c->in_h, out_w = c->out_w, d = c->dil_w, step = c->ostep;
-    const int64_t vpitch = c->vpitch, rs = vpitch * in_w, os = step * out_w;
-    const __m256 vmin = _mm256_set1_ps(c->cmin), vmax = _mm256_set1_ps(c->cmax);
-    const int clamped = c->cmin != -INFINITY || c->cmax != INFINITY;
-    const gconv_residue_rows residue_rows = gconv_rows_per_residue(c->oy_end - c->oy_begin, step);
-    for (size_t ch = 0; ch < c->channels; ch++) {
-        const float *in = c->in + (int64_t)ch * c->in_stride;
-        float *out = c->out + (int64_t)ch * c->out_stride;
-        const float *w = c->w + ch * (DW_K * DW_K + 1);
-        const __m256 vbias = _mm256_set1_ps(w[0]);
-        for (int64_t res = 0; res < step; res++) {
-            const int64_t oy_first = c->oy_begin + res;
-            if (oy_first >= c->oy_end) break;
-            const int64_t rows = residue_rows.base + (res < residue_rows.extra);
-            for (int64_t k = 0; k < rows; k += DW_R) {
-                const int64_t oy = oy_first + k * step, nr = rows - k < DW_R ? rows - k : DW_R;
-                float *orow = out + oy * out_w;
-                const int64_t row0 = oy * DW_S - c->pad_top;
-                if (nr == DW_R && row0 >= 0 && row0 + (DW_V - 1) * vpitch < in_h) {
-                    const float *r = in + row0 * in_w;
-                    for (int64_t j = 0; j < ns; j++) {
-                        if (c->pf.per_pass) dw_plane_prefetch_step(&c->pf);
-                        dw_block_strip(&sp[j], r + sp[j].col0, rs, d, w + 1, vbias, vmin, vmax, clamped,
-                                       orow + sp[j].ox0, os, DW_R, DW_R, 0, 0, DW_V);
-                    }
-                    continue;
-                }
-                const int half = nr <= DW_R / 2;
-                const int64_t nv = half ? DW_VR(DW_R / 2) : DW_V;
-                int64_t vlo, vhi;
-                gconv_rows_inside(row0, vpitch, nv, in_h, &vlo, &vhi);
-                for (int64_t j = 0; j < ns; j++) {
-                    if (c->pf.per_pass) dw_plane_prefetch_step(&c->pf);
-                    const float *r = vlo < vhi ? in + (row0 + vlo * vpitch) * in_w + sp[j].col0 : in;
-                    if (half)
-                        dw_block_strip(&sp[j], r, rs, d, w + 1, vbias, vmin, vmax, clamped, orow + sp[j].ox0, os,
-                                       DW_R / 2, nr, 1, vlo, vhi);
-                    else
-                        dw_block_strip(&sp[j], r, rs, d, w + 1, vbias, vmin, vmax, clamped, orow + sp[j].ox0, os,
-                                       DW_R, nr, 1, vlo, vhi);
-                }
-            }
-        }
-    }
-}
+#define DW_VEC __m256
+#define DW_VSET1 _mm256_set1_ps
+#define DW_TAPS_IN_REGS 0
+#define DW_HAS_EDGE_STORE 0
+#include "dwconv_kxk_strips.h"
 
 /* The strip of n <= 8 outputs from ox0: its load masks and the cheapest edge mode that is correct
  * for them. inside: every column it reads is inside the row and n is 8 (DW_FN_MC's
