@@ -1049,7 +1049,7 @@ def test_dwconv_kernel_tile_edges(entry):
     _check_dw_geoms(entry, geoms, 500 + entry["index"])
 
 
-# strips that one pass of rows runs across (DW_ROW_STRIPS_MAX in src_c/dwconv/dwconv_kxk_*.h)
+# strips that one pass of rows runs across (DW_ROW_STRIPS_MAX in src_c/dwconv/dwconv_kxk_strips.h)
 ROW_STRIPS_MAX = 32
 
 

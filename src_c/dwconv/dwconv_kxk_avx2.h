@@ -104,9 +104,6 @@ enum {
 #define DW_MASKS_LOAD(edge, j) ((edge) == DW_EDGE_ALL || ((edge) == DW_EDGE_LEFT && (j) == 0))
 #endif
 
-/* The most strips that one dw_strips call runs a pass of rows across (wider rows: in groups) */
-#define DW_ROW_STRIPS_MAX 32
-
 #if defined(__GNUC__) || defined(__clang__)
 #define DW_INLINE static inline __attribute__((always_inline))
 #define DW_NOINLINE static __attribute__((noinline))

@@ -140,9 +140,6 @@
  * DW_FN_MC) */
 #define DW_STRIPS_MAX_BYTES ((int64_t)2 << 20)
 
-/* The most strips that one dw_strips call runs a pass of rows across (wider rows: in groups) */
-#define DW_ROW_STRIPS_MAX 32
-
 #if defined(__GNUC__) || defined(__clang__)
 #define DW_INLINE static inline __attribute__((always_inline))
 #define DW_NOINLINE static __attribute__((noinline))
@@ -398,7 +395,7 @@ static void dw_strip_plan(dw_strip *sp, const dw_ctx *c, int64_t ox0, int64_t co
     sp->ox0 = ox0;
     sp->col0 = col0;
     sp->ms = ms;
-    if (inside && n == DW_LANES && ms == (__mmask16)0xFFFF) {
+    if (inside && ms == (__mmask16)0xFFFF) {
         sp->edge = DW_EDGE_NONE;
         for (int j = 0; j < DW_NMASK; j++) sp->m[j] = (__mmask16)0xFFFF;
         return;
@@ -434,8 +431,8 @@ static void dw_strip_plan(dw_strip *sp, const dw_ctx *c, int64_t ox0, int64_t co
     int left = 1, right = 1;
     for (int kx = 0; kx < DW_K; kx++) {
         if (m[kx] == (__mmask16)0xFFFF) continue;
-        left &= kx < DW_K / 2;
-        right &= kx > DW_K / 2;
+        left &= DW_MASKS_KX(DW_EDGE_LEFT, kx);
+        right &= DW_MASKS_KX(DW_EDGE_RIGHT, kx);
     }
     sp->edge = left ? DW_EDGE_LEFT : right ? DW_EDGE_RIGHT : DW_EDGE_ALL;
 #else

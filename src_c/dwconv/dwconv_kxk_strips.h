@@ -8,6 +8,9 @@
 #ifndef GCONV_DWCONV_KXK_STRIPS_H
 #define GCONV_DWCONV_KXK_STRIPS_H
 
+/* The most strips that one dw_strips call runs a pass of rows across (wider rows: in groups) */
+#define DW_ROW_STRIPS_MAX 32
+
 /* dw_block with the edge mode known only at run time: one specialized body per mode. */
 DW_INLINE void dw_block_strip(const dw_strip *sp, const float *r, int64_t rs, int64_t d, const float *taps,
                               const DW_VEC *vt, DW_VEC vbias,
