@@ -39,8 +39,6 @@ cdef extern from "gconv.h" nogil:
         int64_t pad_top, pad_left
     ctypedef void (*gconv_gemm_ukernel_fn)(size_t, size_t, size_t, const float *, const float *, size_t,
                                            float *, size_t, const gconv_minmax *)
-    ctypedef void (*gconv_gemm_copy_ukernel_fn)(size_t, size_t, size_t, const float *, const float *, size_t,
-                                                float *, size_t, const gconv_minmax *, float *, size_t)
     ctypedef void (*gconv_dw_ukernel_fn)(const gconv_dw_geom *, const float *, const float *, float *,
                                          int64_t, int64_t, const gconv_minmax *)
     ctypedef void (*gconv_gconv_ukernel_fn)(const gconv_dw_geom *, size_t, size_t, const float *, const float *,
@@ -65,7 +63,6 @@ cdef extern from "gconv.h" nogil:
         gconv_gdc_ukernel_fn gdc
         gconv_dw_multi_ukernel_fn dw_multi
         int prefetches_next
-        gconv_gemm_copy_ukernel_fn gemm_copy
     ctypedef struct gconv_conv_plan:
         pass
 
@@ -216,7 +213,7 @@ def kernel_table():
                  mr=t[i].mr, nr=t[i].nr, nr_edge=t[i].nr_edge,
                  kernel_h=t[i].kernel_h, kernel_w=t[i].kernel_w, stride=t[i].stride,
                  activation=ACTIVATION_NAMES[t[i].activation], dilation=t[i].dilation,
-                 prefetches_next=bool(t[i].prefetches_next), copies_b=t[i].gemm_copy != NULL)
+                 prefetches_next=bool(t[i].prefetches_next))
             for i in range(n)]
 
 
@@ -396,30 +393,20 @@ cdef const gconv_kernel_info *kernel_at(size_t index) except NULL:
 
 
 def gemm_ukernel(size_t index, size_t mr, size_t nc, size_t kc, cnp.ndarray w, cnp.ndarray b, size_t b_stride,
-                 cnp.ndarray c, size_t c_stride, float cmin, float cmax, cnp.ndarray b_copy=None,
-                 size_t b_copy_stride=0):
-    """Calls one GEMM microkernel on NumPy buffers (whose lengths are checked here); with b_copy, a
-    -copyb tile's copying form, which also writes the nc columns of b's kc rows there."""
+                 cnp.ndarray c, size_t c_stride, float cmin, float cmax):
+    """Calls one GEMM microkernel on NumPy buffers (whose lengths are checked here)."""
     cdef const gconv_kernel_info *k = kernel_at(index)
     if k.gemm == NULL:
         raise ValueError("not a GEMM kernel")
-    if b_copy is not None and k.gemm_copy == NULL:
-        raise ValueError("not a -copyb GEMM kernel")
     if not (1 <= mr <= <size_t>k.mr and 1 <= nc <= <size_t>(k.nr + k.nr_edge) and kc >= 1):
         raise ValueError("tile out of range")
     cdef const float *wp = float_ptr(w, "w", k.mr * (kc + 1))
     cdef const float *bp = float_ptr(b, "b", (kc - 1) * b_stride + nc)
     cdef float *cp = float_ptr(c, "c", (mr - 1) * c_stride + nc)
-    cdef float *dp = NULL
-    if b_copy is not None:
-        dp = float_ptr(b_copy, "b_copy", (kc - 1) * b_copy_stride + nc)
     cdef gconv_minmax clamp
     clamp.min, clamp.max = cmin, cmax
     with nogil:
-        if dp == NULL:
-            k.gemm(mr, nc, kc, wp, bp, b_stride, cp, c_stride, &clamp)
-        else:
-            k.gemm_copy(mr, nc, kc, wp, bp, b_stride, cp, c_stride, &clamp, dp, b_copy_stride)
+        k.gemm(mr, nc, kc, wp, bp, b_stride, cp, c_stride, &clamp)
 
 
 cdef int plane_geometry(tuple geom, gconv_dw_geom *g, gconv_minmax *clamp, float cmin, float cmax) except -1:

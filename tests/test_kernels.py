@@ -76,31 +76,11 @@ def test_prfm_tiles_twin_a_plain_tile():
             assert TABLE.index(plain) < TABLE.index(k)
 
 
-def test_copyb_tiles_twin_a_plain_tile():
-    """A -copyb entry is the same tile as the plain entry of its name (the planner runs a tile's first
-    panel through one and the others through the other); no other entry copies."""
-    by_name = {k["name"]: k for k in TABLE}
-    copying = [k for k in TABLE if k["copies_b"]]
-    assert copying, "no -copyb tile in the table"
-    for k in TABLE:
-        assert k["copies_b"] == k["name"].endswith("-copyb"), k["name"]
-        if k["copies_b"]:
-            plain = by_name.get(k["name"][:-len("-copyb")])
-            assert plain is not None and not plain["copies_b"] and not plain["prefetches_next"], k["name"]
-            assert (k["kind"], k["isa"], k["mr"], k["nr"], k["nr_edge"]) == \
-                (plain["kind"], plain["isa"], plain["mr"], plain["nr"], plain["nr_edge"])
-            assert TABLE.index(plain) < TABLE.index(k)
-
-
-@pytest.mark.parametrize("shape", [(144, 24, 60), (512, 512, 14), (960, 320, 7)])
-def test_plans_never_name_a_twin_tile(shape):
-    """-prfm and -copyb tiles run inside a plan whose tile is the plain one (the 14x14 and 7x7
-    shapes copy their input, the 60x60 one streams it)."""
-    c_in, c_out, hw = shape
+def test_plans_never_name_a_prfm_tile():
     for k in (1, 3):
-        layer = gconv_cpu.nn.Conv2d(c_in, c_out, k, algorithm="gemm")
-        layer(np.zeros((1, c_in, hw, hw), np.float32))
-        assert not layer._op.kernel_name.endswith(("-prfm", "-copyb")), layer._op.kernel_name
+        layer = gconv_cpu.nn.Conv2d(144, 24, k, algorithm="gemm")
+        layer(np.zeros((1, 144, 60, 60), np.float32))
+        assert not layer._op.kernel_name.endswith("-prfm"), layer._op.kernel_name
         assert layer._op.kernel_name.startswith("f32-gemm-")
 
 
@@ -213,55 +193,6 @@ def test_gemm_kernel(entry, clamp):
                 assert_conv_close(got, tw.astype(np.float64), absref, kc, what=f"{what} vs {twin['name']}",
                                   rtol=2 * RTOL)
     assert checked > 20
-
-
-COPYB = [k for k in GEMM if k["copies_b"]]
-
-
-@pytest.mark.parametrize("entry", COPYB, ids=[k["name"] for k in COPYB])
-def test_gemm_copyb_kernel(entry):
-    """The -copyb form computes the bits of its plain tile and writes the nc columns of b it reads,
-    row by row, to the copy: nothing past them, nothing into b."""
-    _need(entry)
-    MR, NR, most = entry["mr"], entry["nr"], entry["nr"] + entry["nr_edge"]
-    rng = np.random.default_rng(31)
-    checked = 0
-    for kc in (1, 3, 64):
-        for nc in sorted({1, 5, 16, 17, 20, 32, 33, 40, NR, most}):
-            for m in (1, MR // 2 + 1, MR):
-                wmat = rng.standard_normal((m, kc)).astype(np.float32)
-                bias = rng.standard_normal(m).astype(np.float32)
-                bmat = rng.standard_normal((kc, nc)).astype(np.float32)
-                # b rows as a 7x7 or 14x14 plane puts them (49, 196 floats apart), and packed
-                for b_stride, copy_stride in ((nc, (nc + 15) // 16 * 16), (nc + 3, nc + 7), (196, 208)):
-                    if b_stride < nc:
-                        continue
-                    what = f"{entry['name']} m={m} nc={nc} kc={kc} b_stride={b_stride} copy_stride={copy_stride}"
-                    want = run_gemm(entry, wmat, bias, bmat, CLAMPS["relu6"], b_stride=b_stride)
-                    w = Guarded(MR * (kc + 1), np.nan)
-                    w.view[:] = pack_panel(wmat, bias, MR)
-                    b = Guarded((kc - 1) * b_stride + nc, np.nan)
-                    for k in range(kc):
-                        b.view[k * b_stride:k * b_stride + nc] = bmat[k]
-                    b_before = b.big.copy()
-                    c = Guarded((m - 1) * nc + nc, OUT_SENTINEL)
-                    copy = Guarded((kc - 1) * copy_stride + nc, OUT_SENTINEL)
-                    _ext.gemm_ukernel(entry["index"], m, nc, kc, w.view, b.view, b_stride, c.view, nc,
-                                      *CLAMPS["relu6"], copy.view, copy_stride)
-                    assert np.array_equal(c.view.reshape(m, nc), want), what
-                    assert c.guards_intact() and copy.guards_intact(), what
-                    assert np.array_equal(b.big, b_before, equal_nan=True), f"{what}: wrote into b"
-                    rows = np.stack([copy.view[k * copy_stride:k * copy_stride + nc] for k in range(kc)])
-                    assert np.array_equal(rows, bmat), f"{what}: the copy differs from b"
-                    for k in range(kc - 1):
-                        gap = copy.view[k * copy_stride + nc:(k + 1) * copy_stride]
-                        assert np.all(gap == OUT_SENTINEL), f"{what}: copy row {k} written past nc"
-                    checked += 1
-    assert checked > 50
-    with pytest.raises(ValueError, match="copyb"):
-        plain = next(k for k in GEMM if not k["copies_b"])
-        _ext.gemm_ukernel(plain["index"], 1, 1, 1, np.zeros(64, np.float32), np.zeros(1, np.float32), 1,
-                          np.zeros(1, np.float32), 1, -math.inf, math.inf, np.zeros(1, np.float32), 1)
 
 
 @pytest.mark.parametrize("entry", GEMM, ids=[k["name"] for k in GEMM])

@@ -96,9 +96,6 @@ void gconv_f32_gemm_8x48__avx512(size_t mr, size_t nc, size_t kc, const float *w
                                  size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp);
 void gconv_f32_gemm_8x48__avx512_prfm(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
                                       size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp);
-void gconv_f32_gemm_8x48__avx512_copyb(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
-                                       size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp,
-                                       float *b_copy, size_t b_copy_stride);
 
 /* One-pixel GEMM tiles (nc == 1) for the same panels as the wide kernels of their ISA. */
 void gconv_f32_gemm_4x1__scalar(size_t mr, size_t nc, size_t kc, const float *w, const float *b,

@@ -27,7 +27,6 @@ struct gconv_conv_plan {
     const gconv_kernel_info *gdc_kernel; /* dwconv: global-depthwise kernel for 1x1 outputs, NULL if none */
     const gconv_kernel_info *narrow_kernel; /* GEMM: few-pixel tile for the pixels past the last whole vector */
     const gconv_kernel_info *prfm_kernel;   /* 1x1 direct GEMM: the wide tile's -prfm twin, or NULL */
-    const gconv_kernel_info *copyb_kernel;  /* 1x1 direct GEMM: the wide tile's -copyb twin, or NULL */
     /* Winograd: kernel is the transform entry; packed holds GEMM panels of the plain weights
      * (the direct path for tiles whose input is not finite) */
     const gconv_kernel_info *gemm_kernel;   /* GEMM microkernel (winograd: transform domain and direct path) */
@@ -124,23 +123,13 @@ static const gconv_kernel_info *find_gemm_prfm(const gconv_kernel_info *wide) {
     return NULL;
 }
 
-/* The wide tile's -copyb twin (same tile, also copying the b it reads), or NULL. */
-static const gconv_kernel_info *find_gemm_copyb(const gconv_kernel_info *wide) {
-    size_t n;
-    const gconv_kernel_info *t = gconv_kernel_table(&n);
-    for (size_t i = 0; i < n; i++)
-        if (t[i].kind == GCONV_KERNEL_GEMM && t[i].gemm_copy && t[i].gemm == wide->gemm)
-            return &t[i];
-    return NULL;
-}
-
 static const gconv_kernel_info *find_kernel(gconv_kernel_kind kind, gconv_isa isa, const gconv_conv_desc *d) {
     size_t n;
     const gconv_kernel_info *t = gconv_kernel_table(&n), *generic = NULL;
     for (size_t i = 0; i < n; i++) {
         if (t[i].kind != kind || t[i].isa != isa) continue;
-        if (kind == GCONV_KERNEL_GEMM && (t[i].nr <= GEMV_MAX_PIXELS || t[i].prefetches_next || t[i].gemm_copy))
-            continue; /* see find_gemm_narrow, find_gemm_prfm, find_gemm_copyb */
+        if (kind == GCONV_KERNEL_GEMM && (t[i].nr <= GEMV_MAX_PIXELS || t[i].prefetches_next))
+            continue; /* see find_gemm_narrow, find_gemm_prfm */
         if (t[i].kernel_h == 0) {
             if (!generic) generic = &t[i];
         } else if (t[i].kernel_h == d->kernel_h && t[i].kernel_w == d->kernel_w &&
@@ -359,7 +348,6 @@ gconv_status gconv_conv_plan_create(const gconv_conv_desc *d, const float *weigh
         p->direct_1x1 = d->kernel_h == 1 && d->kernel_w == 1 && d->stride_h == 1 && d->stride_w == 1 &&
                         d->pad_top == 0 && d->pad_bottom == 0 && d->pad_left == 0 && d->pad_right == 0;
         p->prfm_kernel = p->direct_1x1 && p->kernel ? find_gemm_prfm(p->kernel) : NULL;
-        p->copyb_kernel = p->direct_1x1 && p->kernel ? find_gemm_copyb(p->kernel) : NULL;
         if (!gconv_mul_i64(p->panels_per_group * d->groups, p->panel_floats, &floats)) {
             gconv_conv_plan_destroy(p);
             return gconv_fail(GCONV_EOVERFLOW, "packed weight size overflows");
@@ -473,8 +461,8 @@ static void apply_epilogue(const gconv_conv_plan *p, const run_ctx *rc, float *b
  * 0.993 / 0.979, 128 -> 512 0.986 / 0.949; networks 0.98-1.00 on 1 and 2 threads (mobilefacenet
  * 0.993-1.008, mobilenet_v1 0.978-0.985). The quantum depends on the pixel count alone, and so does
  * whether the few-pixel kernel runs (gemm_narrow_from), so a pixel gets the same bits at every thread
- * count. A 7x7 (one call of 49 either way) keeps the vector quantum and its scratch rows of 80
- * floats: with this quantum 960 -> 320 and 512 -> 128 took 1.00-1.03. */
+ * count. A 7x7 (one call of 49 either way) keeps the vector quantum: with this quantum 960 -> 320
+ * and 512 -> 128 took 1.00-1.03. */
 static int gemm_whole_calls(const gconv_kernel_info *gk, int64_t pixels) {
     const int64_t call = gk->nr + gk->nr_edge;
     return gk->nr_edge > 0 && pixels > call && pixels % GEMM_TILE_QUANTUM != 0 && pixels % call == 0;
@@ -563,38 +551,10 @@ typedef struct {
     int64_t quantum; /* tiles start on multiples of this (+ head): see gemm_whole_calls */
 } gemm_schedule;
 
-/* A 1x1 direct GEMM whose input planes are not whole vectors apart (7x7: 49 floats, 14x14: 196)
- * loads rows that start anywhere in a cache line, and most of its 64-byte loads straddle two
- * lines. Where the input tile outgrows L1 and many panels read it, the first panel of each tile
- * runs the -copyb twin, which also stores the loads to scratch rows that start on lines
- * (gemm_copy_ld), and the other panels read those. One layer, 1 thread, one process, time with the
- * copy over without: 512 -> 512 at 14x14 0.936, 256 -> 512 0.936, 96 -> 576 0.976; 512 -> 1024 at
- * 7x7 0.956, 1024 -> 1024 0.964, 320 -> 1280 0.967, 960 -> 320 0.966-0.985. Below the limits the
- * stores cost what the aligned loads save: input tiles of 12-31 KB took 1.00-1.03 (32 -> 192 at
- * 14x14, 128 -> 256 at 7x7, ShuffleNet's g=3 and g=4 1x1s), and on 2 threads a 7x7's eight channel
- * chunks of 5 panels (960 -> 320) 1.10. Networks, 1 thread: mobilenet_v1 0.964-0.967, mobilenet_v2
- * 0.993-0.996, mobilefacenet 0.995, ShuffleNets 0.996-1.004; 2 threads 0.999-1.006. Same kernel
- * forms and operands, so the same bits. */
-#define GEMM_COPY_MIN_TILE_BYTES ((int64_t)32 << 10)
-#define GEMM_COPY_MIN_PANELS 32
-
-static int gemm_copies_input(const gconv_conv_plan *p, const gconv_conv_geom *g, const gemm_schedule *s) {
-    return p->copyb_kernel && (g->in_h * g->in_w) % GEMM_TILE_QUANTUM != 0 &&
-           s->panels_per_chunk >= GEMM_COPY_MIN_PANELS &&
-           p->cin_g * (s->tile - s->quantum) > GEMM_COPY_MIN_TILE_BYTES / (int64_t)sizeof(float);
-}
-
-/* Row length of a copied input tile of `tile` pixels: whole vectors, so every row starts on a line. */
-static int64_t gemm_copy_ld(int64_t tile) {
-    return (tile + GEMM_TILE_QUANTUM - 1) / GEMM_TILE_QUANTUM * GEMM_TILE_QUANTUM;
-}
-
-/* Per-thread scratch: the im2col tile, or a 1x1's copied input tile (else none). */
-static size_t gemm_thread_scratch_bytes(const gconv_conv_plan *p, const gconv_conv_geom *g, const gemm_schedule *s) {
-    if (p->direct_1x1 && !gemm_copies_input(p, g, s)) return 0;
-    const int64_t tile = p->direct_1x1 ? gemm_copy_ld(s->tile) : s->tile;
-    const size_t bytes = (size_t)p->kdim * (size_t)tile * sizeof(float);
-    return gconv_align_bytes(bytes);
+/* Per-thread scratch: the im2col tile (a 1x1 direct GEMM reads its input in place). */
+static size_t gemm_thread_scratch_bytes(const gconv_conv_plan *p, const gemm_schedule *s) {
+    if (p->direct_1x1) return 0;
+    return gconv_align_bytes((size_t)p->kdim * (size_t)s->tile * sizeof(float));
 }
 
 static int64_t gemm_tile_start(const gemm_schedule *s, int64_t pixels, int64_t tile_idx) {
@@ -752,29 +712,17 @@ static void gemm_pixels(const gconv_conv_plan *p, const gconv_kernel_info *gk, c
     int64_t wide_end = gemm_narrow_from(gk, narrow, pixels) - p0;
     if (wide_end > nt) wide_end = nt;
     if (wide_end < 0) wide_end = 0;
-    /* A 1x1 direct GEMM given scratch copies its input tile there in the first panel's calls
-     * (gemm_copies_input); the other panels read the copy. */
-    float *copy = p->direct_1x1 ? scratch : NULL;
-    const size_t copy_stride = (size_t)gemm_copy_ld(ld);
-    const int streams = !copy && gemm_streams_input(p, g); /* (only a 1x1 direct plan has a prfm_kernel) */
+    const int streams = gemm_streams_input(p, g); /* (only a 1x1 direct plan has a prfm_kernel) */
     for (int64_t panel = panel_begin; panel < panel_end; panel++) {
         const float *w = p->packed + (grp * p->panels_per_group + panel) * p->panel_floats;
         const int64_t m0 = panel * mr;
         const size_t rows = (size_t)(p->cout_g - m0 < mr ? p->cout_g - m0 : mr);
         float *c = out + (m0 - panel_begin * mr) * out_stride;
         const gconv_gemm_ukernel_fn gemm = streams && panel == panel_begin ? p->prfm_kernel->gemm : gk->gemm;
-        const int copying = copy && panel == panel_begin;
-        const float *bw = copy && !copying ? copy : b;
-        const size_t bw_stride = copy && !copying ? copy_stride : b_stride;
         for (int64_t j = 0, cols; j < wide_end; j += cols) {
             cols = j == 0 && head ? head : wide_end - j <= nr + edge ? wide_end - j : nr;
             if (cols > wide_end - j) cols = wide_end - j;
-            if (copying)
-                p->copyb_kernel->gemm_copy(rows, (size_t)cols, (size_t)p->kdim, w, b + j, b_stride, c + j,
-                                           (size_t)out_stride, rc->kernel_clamp, copy + j, copy_stride);
-            else
-                gemm(rows, (size_t)cols, (size_t)p->kdim, w, bw + j, bw_stride, c + j, (size_t)out_stride,
-                     rc->kernel_clamp);
+            gemm(rows, (size_t)cols, (size_t)p->kdim, w, b + j, b_stride, c + j, (size_t)out_stride, rc->kernel_clamp);
         }
         for (int64_t j = wide_end; j < nt; j += narrow->nr) {
             const size_t cols = (size_t)(nt - j < narrow->nr ? nt - j : narrow->nr);
@@ -1437,7 +1385,7 @@ gconv_status gconv_conv_plan_workspace_size(const gconv_conv_plan *p, const gcon
         per = gconv_align_bytes(floats * sizeof(float));
     } else {
         const gemm_schedule s = gemm_plan_schedule(p, &g, num_threads, NULL);
-        per = gemm_thread_scratch_bytes(p, &g, &s);
+        per = gemm_thread_scratch_bytes(p, &s);
     }
     if (per && (size_t)num_threads > SIZE_MAX / per) return gconv_fail(GCONV_EOVERFLOW, "workspace size overflows");
     *bytes = per * (size_t)num_threads;

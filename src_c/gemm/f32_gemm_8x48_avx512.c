@@ -7,12 +7,7 @@
  * (the nc columns after its own, every row) into L2, one row per k step. For a 1x1 conv whose
  * input is larger than L2, the planner runs it on the first panel of each pixel tile, the pass
  * that brings the tile from L3 (see gemm_streams_input in conv_plan.c).
- *
- * f32-gemm-8x48-avx512-copyb: the same tile, which also stores the columns of b it loads to a
- * copy. Where b's rows are not whole vectors apart (a 7x7 or 14x14 plane: 49 or 196 floats), most
- * of its 64-byte loads straddle two cache lines; from a copy whose rows start on lines the other
- * panels' calls ran 960 -> 320 at 7x7 in 0.96 of the time, 1024 -> 1024 at 7x7 0.95 (one tile's
- * calls, C harness). The stores go to the port the FMAs leave free. */
+ */
 #pragma GCC target("avx512f,avx2,fma")
 #include <immintrin.h>
 
@@ -40,7 +35,7 @@
 static inline __attribute__((always_inline)) void gemm_nv(const int NEXT, const int NV, const int MASKED, const int EDGE, size_t mr,
                                                           size_t kc, const float *w, const float *b, size_t b_stride,
                                                           float *c, size_t c_stride, const gconv_minmax *clamp,
-                                                          __mmask16 tail, float *b_copy, size_t b_copy_stride) {
+                                                          __mmask16 tail) {
     __m512 acc0[MR], acc1[MR], acc2[MR];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++) acc0[i] = acc1[i] = acc2[i] = _mm512_set1_ps(w[i]);
@@ -72,15 +67,7 @@ static inline __attribute__((always_inline)) void gemm_nv(const int NEXT, const 
             if (NV > 1) acc1[i] = _mm512_fmadd_ps(a, b1, acc1[i]);
             if (NV > 2) acc2[i] = _mm512_fmadd_ps(a, b2, acc2[i]);
         }
-        const float b_edge = EDGE ? b[16 * NV] : 0.0f;
-        if (EDGE) edge = _mm256_fmadd_ps(_mm256_loadu_ps(wk), _mm256_set1_ps(b_edge), edge);
-        if (b_copy) { /* a constant NULL in the other forms once inlined */
-            float *row = b_copy + k * b_copy_stride;
-            _mm512_mask_storeu_ps(row, m0, b0);
-            if (NV > 1) _mm512_mask_storeu_ps(row + 16, m1, b1);
-            if (NV > 2) _mm512_mask_storeu_ps(row + 32, m2, b2);
-            if (EDGE) row[16 * NV] = b_edge;
-        }
+        if (EDGE) edge = _mm256_fmadd_ps(_mm256_loadu_ps(wk), _mm256_set1_ps(b[16 * NV]), edge);
     }
     const __m512 lo = _mm512_set1_ps(clamp->min), hi = _mm512_set1_ps(clamp->max);
 #pragma GCC unroll 8
@@ -103,39 +90,32 @@ static inline __attribute__((always_inline)) void gemm_nv(const int NEXT, const 
  * is made of; the partial and edge forms are its short head block or its end. */
 static inline __attribute__((always_inline)) void gemm_8x48(const int NEXT, size_t mr, size_t nc, size_t kc,
                                                             const float *w, const float *b, size_t b_stride, float *c,
-                                                            size_t c_stride, const gconv_minmax *clamp, float *b_copy,
-                                                            size_t b_copy_stride) {
+                                                            size_t c_stride, const gconv_minmax *clamp) {
     const __mmask16 tail = lane_mask(nc - (nc - 1) / 16 * 16);
     const size_t whole = nc / 16;
     if (nc % 16 == 1 && whole > 0) {
-        if (whole == 3) gemm_nv(0, 3, 0, 1, mr, kc, w, b, b_stride, c, c_stride, clamp, tail, b_copy, b_copy_stride);
-        else if (whole == 2) gemm_nv(0, 2, 0, 1, mr, kc, w, b, b_stride, c, c_stride, clamp, tail, b_copy, b_copy_stride);
-        else gemm_nv(0, 1, 0, 1, mr, kc, w, b, b_stride, c, c_stride, clamp, tail, b_copy, b_copy_stride);
+        if (whole == 3) gemm_nv(0, 3, 0, 1, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
+        else if (whole == 2) gemm_nv(0, 2, 0, 1, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
+        else gemm_nv(0, 1, 0, 1, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
     } else if (nc % 16 == 0) {
-        if (whole == 3) gemm_nv(NEXT, 3, 0, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail, b_copy, b_copy_stride);
-        else if (whole == 2) gemm_nv(NEXT, 2, 0, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail, b_copy, b_copy_stride);
-        else gemm_nv(NEXT, 1, 0, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail, b_copy, b_copy_stride);
+        if (whole == 3) gemm_nv(NEXT, 3, 0, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
+        else if (whole == 2) gemm_nv(NEXT, 2, 0, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
+        else gemm_nv(NEXT, 1, 0, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
     } else if (nc > 32) {
-        gemm_nv(0, 3, 1, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail, b_copy, b_copy_stride);
+        gemm_nv(0, 3, 1, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
     } else if (nc > 16) {
-        gemm_nv(0, 2, 1, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail, b_copy, b_copy_stride);
+        gemm_nv(0, 2, 1, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
     } else {
-        gemm_nv(0, 1, 1, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail, b_copy, b_copy_stride);
+        gemm_nv(0, 1, 1, 0, mr, kc, w, b, b_stride, c, c_stride, clamp, tail);
     }
 }
 
 void gconv_f32_gemm_8x48__avx512(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
                                  size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp) {
-    gemm_8x48(0, mr, nc, kc, w, b, b_stride, c, c_stride, clamp, NULL, 0);
+    gemm_8x48(0, mr, nc, kc, w, b, b_stride, c, c_stride, clamp);
 }
 
 void gconv_f32_gemm_8x48__avx512_prfm(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
                                       size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp) {
-    gemm_8x48(1, mr, nc, kc, w, b, b_stride, c, c_stride, clamp, NULL, 0);
-}
-
-void gconv_f32_gemm_8x48__avx512_copyb(size_t mr, size_t nc, size_t kc, const float *w, const float *b,
-                                       size_t b_stride, float *c, size_t c_stride, const gconv_minmax *clamp,
-                                       float *b_copy, size_t b_copy_stride) {
-    gemm_8x48(0, mr, nc, kc, w, b, b_stride, c, c_stride, clamp, b_copy, b_copy_stride);
+    gemm_8x48(1, mr, nc, kc, w, b, b_stride, c, c_stride, clamp);
 }

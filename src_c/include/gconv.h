@@ -98,15 +98,6 @@ typedef void (*gconv_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc,
                                       float *c, size_t c_stride,
                                       const gconv_minmax *clamp);
 
-/* The same tile, which also writes the nc columns of b it reads to b_copy (row k at
- * b_copy + k * b_copy_stride), from the loads the FMAs use. A 1x1 conv whose input planes are not
- * whole vectors apart (7x7, 14x14) runs its first panel of each tile through this form, and the
- * other panels on the copy, whose rows start on cache lines (see gemm_copies_input in
- * conv_plan.c). */
-typedef void (*gconv_gemm_copy_ukernel_fn)(size_t mr, size_t nc, size_t kc,
-                                           const float *w, const float *b, size_t b_stride,
-                                           float *c, size_t c_stride, const gconv_minmax *clamp,
-                                           float *b_copy, size_t b_copy_stride);
 
 /* ---- Depthwise microkernel ----------------------------------------------
  * Computes output rows [oy_begin, oy_end) of one channel plane.
@@ -215,9 +206,6 @@ typedef struct {
                   * a plane of a multiple of nr + nr_edge pixels runs in calls of that many) */
     int prefetches_next; /* GEMM: also prefetches the next call's columns of b into L2 (a -prfm twin of the
                           * tile with the same name: the planner never takes it as an ISA's tile) */
-    gconv_gemm_copy_ukernel_fn gemm_copy; /* GEMM: a -copyb twin of the tile with the same name (gemm is
-                                           * that tile's, the planner never takes it as an ISA's tile),
-                                           * else NULL */
 } gconv_kernel_info;
 
 /* The table of every kernel compiled into this build (all ISAs). */

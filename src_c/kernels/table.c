@@ -8,8 +8,6 @@
 #define GEMM(fn, name_, isa_, mr_, nr_) GEMM_ENTRY(fn, name_, isa_, mr_, nr_, 0, 0)
 #define GEMM_EDGE(fn, name_, isa_, mr_, nr_, edge) GEMM_ENTRY(fn, name_, isa_, mr_, nr_, edge, 0)
 #define GEMM_PRFM(fn, name_, isa_, mr_, nr_, edge) GEMM_ENTRY(fn, name_, isa_, mr_, nr_, edge, 1)
-#define GEMM_COPYB(fn, copy_fn, name_, isa_, mr_, nr_, edge) \
-    {.name = name_, .kind = GCONV_KERNEL_GEMM, .isa = isa_, .mr = mr_, .nr = nr_, .nr_edge = edge, .gemm = fn, .gemm_copy = copy_fn}
 #define DW(fn, name_, isa_, kh, kw, s) \
     {.name = name_, .kind = GCONV_KERNEL_DWCONV, .isa = isa_, .mr = 1, .nr = 1, .kernel_h = kh, .kernel_w = kw, .stride = s, .dw = fn}
 /* KxK stride-s depthwise specialization with its multi-channel entry point;
@@ -37,8 +35,6 @@ static const gconv_kernel_info kernel_table[] = {
     GEMM_EDGE(gconv_f32_gemm_8x48__avx512, "f32-gemm-8x48-avx512", GCONV_ISA_AVX512, 8, 48, 1),
     /* its twin for 1x1 inputs larger than L2 (see gemm_streams_input in conv_plan.c) */
     GEMM_PRFM(gconv_f32_gemm_8x48__avx512_prfm, "f32-gemm-8x48-avx512-prfm", GCONV_ISA_AVX512, 8, 48, 1),
-    /* and for 1x1 inputs whose planes are not whole vectors apart (see gemm_copies_input) */
-    GEMM_COPYB(gconv_f32_gemm_8x48__avx512, gconv_f32_gemm_8x48__avx512_copyb, "f32-gemm-8x48-avx512-copyb", GCONV_ISA_AVX512, 8, 48, 1),
     GEMM(gconv_f32_gemm_8x32__avx512, "f32-gemm-8x32-avx512", GCONV_ISA_AVX512, 8, 32),
     /* few-pixel tiles (nr <= GEMV_MAX_PIXELS): the planner takes an ISA's widest for the
      * pixels past a GEMM's last whole vector (see gemm_narrow_from in conv_plan.c) */
