@@ -60,6 +60,9 @@ DET_CONFIGS = [
     (1, 24, 56, 56, 144, 1, 1, 1, 0, "gemm"),         # expansion, input < 512 KB: output channels split (AVX-512)
     (1, 20, 28, 28, 52, 1, 1, 1, 0, "gemm"),          # the same with a partial last panel, 7 panels over 2-4 threads
     (1, 32, 96, 96, 64, 1, 1, 1, 0, "gemm"),          # expansion, input > 512 KB: pixels split
+    (1, 256, 14, 14, 128, 1, 1, 1, 0, "gemm"),        # projection, input < 256 KB: output channels split (AVX-512)
+    (1, 576, 7, 7, 164, 1, 1, 1, 0, "gemm"),          # the same at 7x7, one chunk per thread, a partial last panel
+    (1, 192, 14, 14, 64, 1, 1, 1, 0, "gemm"),         # projection, weights < input / 2: pixels split
     (1, 9, 28, 28, 12, 3, 1, 1, 0, "gemm"),           # grouped 1x1, one panel per group
     (1, 96, 14, 14, 48, 3, 1, 1, 0, "gemm"),          # grouped 1x1, weights < input: no channel split at 2, 3
     (1, 64, 9, 9, 64, 16, 3, 1, 1, "auto"),
@@ -95,7 +98,7 @@ def test_bit_exact_across_thread_counts(cfg, isa, restore_threads):
 # channel must be computed exactly once.
 @pytest.mark.parametrize("hw", [(1, 1), (1, 17), (7, 7), (4, 12), (14, 14), (7, 14), (21, 21), (1, 193), (28, 28),
                                 (5, 97), (59, 61)])
-@pytest.mark.parametrize("cout", [8, 24, 33])
+@pytest.mark.parametrize("cout", [8, 20, 24, 33])
 def test_gemm_schedule_covers_every_output(hw, cout, isa, restore_threads):
     rng = np.random.default_rng(cout * 1000 + hw[0] * 100 + hw[1])
     x = rng.standard_normal((1, 20, *hw)).astype(np.float32)

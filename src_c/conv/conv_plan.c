@@ -605,10 +605,26 @@ static int64_t gemm_align_head(const gconv_conv_plan *p, const gconv_conv_geom *
  * networks took 1.001-1.014, so only AVX-512 tiles split this way. */
 #define GEMM_CHANNEL_SPLIT_MAX_INPUT_BYTES ((int64_t)512 << 10)
 
+/* A 1x1 that does not widen (a projection after a depthwise layer, 232 -> 232) splits its output
+ * channels the same way where its input is at most this size and its weights at least half its
+ * input. Its input is the larger side, and under a pixel split each thread reads all the weights
+ * and half of every plane, half of that from the other core; under a channel split all the input,
+ * half from the other core. 2 threads, AVX-512, in one process (the rule toggled per call), time
+ * with it over without: 256 -> 128 at 14x14 0.924-0.930, 232 -> 232 at 14x14 0.953, 576 -> 160 at
+ * 7x7 0.931-0.945, 960 -> 320 0.989-0.995; networks mobilefacenet 0.984-0.991, mobilenet_v2
+ * 0.995-0.998, shufflenet_v2 0.994-1.000, mobilenet_v1 and shufflenet_v1_g3 1.000. Past the limits
+ * it lost: 128 -> 64 at 28x28 (400 KB) took 1.11-1.16 in mobilefacenet, 192 -> 64 at 14x14 (weights
+ * a third of the input) 1.08 in mobilenet_v2. */
+#define GEMM_CHANNEL_SPLIT_MAX_NARROWING_INPUT_BYTES ((int64_t)256 << 10)
+
 static int gemm_splits_channels(const gconv_conv_plan *p, const gconv_conv_geom *g, int threads) {
-    return threads > 1 && p->direct_1x1 && p->gemm_kernel->isa == GCONV_ISA_AVX512 && g->batch == 1 &&
-           p->desc.groups == 1 && p->cout_g > p->cin_g && p->panels_per_group >= threads &&
-           p->cin_g * g->in_h * g->in_w <= GEMM_CHANNEL_SPLIT_MAX_INPUT_BYTES / (int64_t)sizeof(float);
+    if (!(threads > 1 && p->direct_1x1 && p->gemm_kernel->isa == GCONV_ISA_AVX512 && g->batch == 1 &&
+          p->desc.groups == 1 && p->panels_per_group >= threads))
+        return 0;
+    const int64_t input = p->cin_g * g->in_h * g->in_w;
+    if (p->cout_g > p->cin_g) return input <= GEMM_CHANNEL_SPLIT_MAX_INPUT_BYTES / (int64_t)sizeof(float);
+    return input <= GEMM_CHANNEL_SPLIT_MAX_NARROWING_INPUT_BYTES / (int64_t)sizeof(float) &&
+           2 * p->kdim * p->cout_g >= input;
 }
 
 /* x: the input, for gemm_align_head (NULL where only the scratch size is wanted). */
@@ -638,10 +654,17 @@ static gemm_schedule gemm_plan_schedule(const gconv_conv_plan *p, const gconv_co
     s.m_chunks = 1;
     const int tiles_share_evenly = threads > 1 && base % threads == 0 &&
                                    p->kdim * p->cout_g < p->cin_g * g->in_h * g->in_w;
-    if (threads > 1 && !tiles_share_evenly && base > 0 && base < 4 * (int64_t)threads) {
+    const int splits_channels = gemm_splits_channels(p, g, threads);
+    /* A non-widening 1x1 that splits its channels takes one chunk per thread even where the
+     * finer split would apply: its rounded chunks gave 576 -> 160 at 7x7 9 panels on one thread and
+     * 11 on the other. (Widening 7x7s keep the finer split: 464 -> 1024 took 1.02-1.04 in
+     * shufflenet_v2 with one chunk per thread.) */
+    const int few_items = threads > 1 && !tiles_share_evenly && base > 0 && base < 4 * (int64_t)threads &&
+                          !(splits_channels && p->cout_g <= p->cin_g);
+    if (few_items) {
         s.m_chunks = (4 * (int64_t)threads + base - 1) / base;
         if (s.m_chunks > p->panels_per_group) s.m_chunks = p->panels_per_group;
-    } else if (gemm_splits_channels(p, g, threads)) {
+    } else if (splits_channels) {
         s.m_chunks = threads; /* items run chunk-major, so thread t's share is chunk t */
     }
     s.panels_per_chunk = (p->panels_per_group + s.m_chunks - 1) / s.m_chunks;
