@@ -6,8 +6,7 @@
  * f32-gemm-8x48-avx512-prfm: the same tile, which also prefetches the next call's columns of b
  * (the nc columns after its own, every row) into L2, one row per k step. For a 1x1 conv whose
  * input is larger than L2, the planner runs it on the first panel of each pixel tile, the pass
- * that brings the tile from L3 (see gemm_streams_input in conv_plan.c).
- */
+ * that brings the tile from L3 (see gemm_streams_input in conv_plan.c). */
 #pragma GCC target("avx512f,avx2,fma")
 #include <immintrin.h>
 

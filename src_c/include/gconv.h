@@ -98,7 +98,6 @@ typedef void (*gconv_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc,
                                       float *c, size_t c_stride,
                                       const gconv_minmax *clamp);
 
-
 /* ---- Depthwise microkernel ----------------------------------------------
  * Computes output rows [oy_begin, oy_end) of one channel plane.
  * w: 1 bias value followed by kernel_h*kernel_w taps (row-major).
